@@ -1,0 +1,58 @@
+# Relais — two commands: `make run` (set up + demo) and `make test` (set up + whole suite).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+PO     := $(wildcard server/locale/*/LC_MESSAGES/messages.po)
+MO     := $(PO:.po=.mo)
+
+.PHONY: setup run test test-unit test-e2e check format translations extract-messages clean
+
+setup: $(VENV)/.installed node_modules/.installed $(MO)
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+server/locale/%/LC_MESSAGES/messages.mo: server/locale/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d server/locale -D messages -l $* >/dev/null
+
+translations: $(MO)
+
+# Refresh the catalogs from the code and templates (then translate the new entries).
+extract-messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k pgettext:1c,2 -o server/locale/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i server/locale/messages.pot -d server/locale -D messages --no-fuzzy-matching
+
+run: setup
+	RELAIS_DEMO=1 HOST=$(HOST) PORT=$(PORT) $(BIN)/relais serve
+
+test: setup
+	bash scripts/ensure-test-services.sh
+	$(BIN)/pytest
+
+test-unit: setup
+	$(BIN)/pytest tests/unit
+
+test-e2e: setup
+	bash scripts/ensure-test-services.sh
+	$(BIN)/pytest tests/e2e
+
+check: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Relais: real-time pickup alerts for school daycares."""

@@ -1,0 +1,59 @@
+"""Creating the first administrator from the command line."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from .clock import SystemClock
+from .db import Database
+from .models import Organization, Role, StaffUser
+from .security import hash_password
+from .settings import Settings
+
+MIN_PASSWORD_LENGTH = 12
+
+
+async def create_admin(
+    settings: Settings, email: str, name: str, password: str, organization: str | None
+) -> str:
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise ValueError("enter a valid email address")
+    if not name.strip():
+        raise ValueError("enter a name")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            exists = (
+                await session.execute(select(StaffUser).where(func.lower(StaffUser.email) == email))
+            ).scalar_one_or_none()
+            if exists is not None:
+                raise ValueError(f"{email} already has an account")
+            orgs = (await session.execute(select(Organization))).scalars().all()
+            if not orgs:
+                if not organization:
+                    raise ValueError("no organization yet: pass --organization \"Name\"")
+                org = Organization(name=organization)
+                session.add(org)
+                await session.flush()
+            elif len(orgs) == 1:
+                org = orgs[0]
+            else:
+                match = [o for o in orgs if o.name == organization]
+                if not match:
+                    raise ValueError("several organizations: name one with --organization")
+                org = match[0]
+            assert org.id is not None
+            session.add(
+                StaffUser(
+                    organization_id=org.id, email=email, display_name=name.strip(),
+                    password_hash=hash_password(password), role=Role.ADMIN,
+                    created_at=SystemClock().now(),
+                )
+            )
+            await session.commit()
+            return f"Administrator {email} created for {org.name}."
+    finally:
+        await db.dispose()

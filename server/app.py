@@ -1,0 +1,81 @@
+"""create_app(settings): routes, middleware, lifespan. No business logic here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from . import scheduler
+from .clock import Clock, SystemClock
+from .db import Database
+from .realtime.broker import Broker, MemoryBroker
+from .realtime.hub import Hub
+from .services import Services
+from .settings import Settings
+from .web import admin, api, auth, board, health
+from .web.context import RequestContextMiddleware, SignInRequired, http_error, sign_in_required
+
+
+def create_broker(settings: Settings) -> Broker:
+    if settings.redis_url:
+        # The seam is here: a Redis broker implements the same `Broker` protocol.
+        raise RuntimeError(
+            "RELAIS_REDIS_URL is set, but this version only has the in-process broker "
+            "(one worker). Unset it to run a single worker."
+        )
+    return MemoryBroker()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    broker: Broker | None = None,
+    background: bool = True,
+) -> Starlette:
+    settings = settings or Settings.from_env()
+    clock = clock or SystemClock()
+    db = Database(settings.database_url)
+    broker = broker or create_broker(settings)
+    hub = Hub(db, broker, clock.now, settings.socket_queue_size)
+    svc = Services(settings=settings, clock=clock, db=db, broker=broker, hub=hub)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await broker.start()
+        worker = asyncio.create_task(scheduler.run_forever(svc)) if background else None
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            await hub.close_all()
+            await broker.stop()
+            await db.dispose()
+
+    routes = [
+        *health.routes,
+        *auth.routes,
+        *board.routes,
+        *admin.routes,
+        Mount("/api/v1", routes=api.routes),
+        Mount("/static/vendor", StaticFiles(directory=settings.vendor_dir, check_dir=False), name="vendor"),
+        Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestContextMiddleware)],
+        exception_handlers={HTTPException: http_error, SignInRequired: sign_in_required},
+        lifespan=lifespan,
+    )
+    app.state.services = svc
+    return app

@@ -1,0 +1,214 @@
+"""The read model of a presence board: what one installation's board shows right now.
+
+Loaded once per event for the whole installation, then narrowed per view (group filter)
+in memory, so several views of the same event cost one query, not one each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .models import Attendance, Child, Group, Guardian, Installation, Pickup, PickupStatus
+from .pickups import rules
+
+
+@dataclass(frozen=True)
+class ViewKey:
+    """One variant of a board: every socket with the same key gets the same bytes."""
+
+    installation_id: int
+    group_id: int | None  # None: all groups
+    interactive: bool  # staff tablets have buttons; wall displays only show
+    locale: str
+
+
+@dataclass(frozen=True)
+class AlertItem:
+    pickup_id: int
+    status: PickupStatus
+    child_id: int
+    child_name: str
+    group_id: int
+    group_name: str
+    guardian_name: str
+    mode: str
+    eta: datetime | None
+    announce_at: datetime | None
+    gps_minutes: int | None
+    announced_at: datetime | None
+
+    @property
+    def next_status(self) -> PickupStatus | None:
+        return rules.staff_next(self.status)
+
+
+@dataclass(frozen=True)
+class ChildItem:
+    child_id: int
+    first_name: str
+    last_name: str
+    group_id: int
+    present: bool
+    departed: bool
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def initials(self) -> str:
+        return (self.first_name[:1] + self.last_name[:1]).upper()
+
+
+@dataclass(frozen=True)
+class GroupSection:
+    group_id: int
+    name: str
+    present: tuple[ChildItem, ...]
+    departed: tuple[ChildItem, ...]
+    absent: tuple[ChildItem, ...]
+
+
+@dataclass(frozen=True)
+class BoardState:
+    installation_id: int
+    installation_name: str
+    timezone: str
+    preparation_minutes: int
+    seq: int
+    now: datetime
+    groups: tuple[tuple[int, str], ...]  # every group of the installation, by name
+    alerts: tuple[AlertItem, ...]  # on the board, ordered by arrival
+    upcoming: tuple[AlertItem, ...]  # scheduled or tracking, ordered by arrival
+    # Only the sections that were loaded (all of them for a page or snapshot).
+    sections: tuple[GroupSection, ...] = field(default=())
+
+    def for_view(self, group_id: int | None) -> BoardState:
+        """The same board narrowed to one group; the group used is the child's group *now*."""
+        if group_id is None:
+            return self
+        return replace(
+            self,
+            alerts=tuple(a for a in self.alerts if a.group_id == group_id),
+            upcoming=tuple(a for a in self.upcoming if a.group_id == group_id),
+            sections=tuple(s for s in self.sections if s.group_id == group_id),
+        )
+
+    def group_name(self, group_id: int | None) -> str | None:
+        return next((name for gid, name in self.groups if gid == group_id), None)
+
+
+def _arrival_key(item: AlertItem) -> tuple[datetime, int]:
+    moment = item.eta or item.announced_at or item.announce_at
+    return (moment or datetime.max.replace(tzinfo=UTC), item.pickup_id)
+
+
+async def load_board(
+    session: AsyncSession,
+    installation: Installation,
+    now: datetime,
+    section_group_ids: set[int] | None = None,
+) -> BoardState:
+    """Load the installation's live board. `section_group_ids`: None loads every group's
+    children; a set loads only those sections (what an event touched)."""
+    assert installation.id is not None
+    day = rules.local_day(now, installation.timezone)
+    groups = (
+        await session.execute(
+            select(Group.id, Group.name)
+            .where(Group.installation_id == installation.id)
+            .order_by(Group.name)
+        )
+    ).all()
+    group_names = {gid: name for gid, name in groups}
+
+    rows = (
+        await session.execute(
+            select(Pickup, Child, Guardian)
+            .join(Child, Child.id == Pickup.child_id)
+            .join(Guardian, Guardian.id == Pickup.guardian_id)
+            .where(
+                Pickup.installation_id == installation.id,
+                Pickup.day == day,
+                Pickup.status.in_(rules.LIVE),  # type: ignore[attr-defined]
+            )
+        )
+    ).all()
+    alerts: list[AlertItem] = []
+    upcoming: list[AlertItem] = []
+    for pickup, child, guardian in rows:
+        assert pickup.id is not None and child.id is not None
+        item = AlertItem(
+            pickup_id=pickup.id,
+            status=PickupStatus(pickup.status),
+            child_id=child.id,
+            child_name=child.full_name,
+            group_id=child.group_id,
+            group_name=group_names.get(child.group_id, ""),
+            guardian_name=guardian.full_name,
+            mode=pickup.mode,
+            eta=pickup.eta,
+            announce_at=pickup.announce_at,
+            gps_minutes=pickup.gps_minutes,
+            announced_at=pickup.announced_at,
+        )
+        (alerts if item.status in rules.ON_BOARD else upcoming).append(item)
+
+    sections: list[GroupSection] = []
+    wanted = [gid for gid, _ in groups if section_group_ids is None or gid in section_group_ids]
+    if wanted:
+        child_rows = (
+            await session.execute(
+                select(Child, Attendance)
+                .outerjoin(
+                    Attendance, (Attendance.child_id == Child.id) & (Attendance.day == day)
+                )
+                .where(
+                    Child.installation_id == installation.id,
+                    Child.active == True,  # noqa: E712 (SQL expression)
+                    Child.group_id.in_(wanted),  # type: ignore[attr-defined]
+                )
+                .order_by(Child.first_name, Child.last_name)
+            )
+        ).all()
+        by_group: dict[int, list[ChildItem]] = {gid: [] for gid in wanted}
+        for child, attendance in child_rows:
+            assert child.id is not None
+            by_group[child.group_id].append(
+                ChildItem(
+                    child_id=child.id,
+                    first_name=child.first_name,
+                    last_name=child.last_name,
+                    group_id=child.group_id,
+                    present=attendance is not None and attendance.checked_out_at is None,
+                    departed=attendance is not None and attendance.checked_out_at is not None,
+                )
+            )
+        for gid in wanted:
+            kids = by_group[gid]
+            sections.append(
+                GroupSection(
+                    group_id=gid,
+                    name=group_names[gid],
+                    present=tuple(c for c in kids if c.present),
+                    departed=tuple(c for c in kids if c.departed),
+                    absent=tuple(c for c in kids if not c.present and not c.departed),
+                )
+            )
+
+    return BoardState(
+        installation_id=installation.id,
+        installation_name=installation.name,
+        timezone=installation.timezone,
+        preparation_minutes=installation.preparation_minutes,
+        seq=installation.event_seq,
+        now=now,
+        groups=tuple((gid, name) for gid, name in groups),
+        alerts=tuple(sorted(alerts, key=_arrival_key)),
+        upcoming=tuple(sorted(upcoming, key=_arrival_key)),
+        sections=tuple(sections),
+    )

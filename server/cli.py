@@ -1,0 +1,146 @@
+"""The `relais` command: serve, demo, migrate, create-admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+
+from .clock import SystemClock
+from .db import Database
+from .settings import Settings
+
+
+def _migrate(settings: Settings) -> None:
+    from .migrate import upgrade
+
+    if settings.database_url.startswith("sqlite"):
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+
+
+async def _prepare_demo(settings: Settings) -> str:
+    from . import demo
+
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            now = SystemClock().now()
+            if not await demo.has_data(session):
+                await demo.load_demo(session, now)
+                await session.commit()
+                return "created"
+            if await demo.demo_accounts_exist(session):
+                await demo.check_in_everyone(session, now)
+                await session.commit()
+                return "present"
+            return "not-demo"
+    finally:
+        await db.dispose()
+
+
+async def _demo_accounts_exist(settings: Settings) -> bool:
+    from . import demo
+
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            return await demo.demo_accounts_exist(session)
+    finally:
+        await db.dispose()
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    _migrate(settings)
+    print("Database is up to date.")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    _migrate(settings)
+    result = asyncio.run(_prepare_demo(settings))
+    messages = {
+        "created": "Demo data created. Sign in with direction@example.org / demo-relais-2026.",
+        "present": "Demo data already there; every demo child is checked in for today.",
+        "not-demo": "The database already holds real data: demo data not loaded.",
+    }
+    print(messages[result])
+    return 0 if result != "not-demo" else 1
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    if args.workers > 1 and not settings.redis_url:
+        print(
+            "relais serve: --workers above 1 needs RELAIS_REDIS_URL: boards on one worker would "
+            "not see alerts made on another. Set RELAIS_REDIS_URL or use one worker.",
+            file=sys.stderr,
+        )
+        return 2
+    _migrate(settings)
+    if settings.demo:
+        print(f"Demo: {asyncio.run(_prepare_demo(settings))}.")
+    elif asyncio.run(_demo_accounts_exist(settings)):
+        print(
+            "relais serve: demo accounts (password demo-relais-2026) exist in this database. "
+            "Refusing a production start: use a fresh database, or set RELAIS_DEMO=1 for a demo.",
+            file=sys.stderr,
+        )
+        return 2
+    host = args.host or os.environ.get("HOST", "127.0.0.1")
+    port = args.port or int(os.environ.get("PORT", "8000"))
+    print(f"Relais on http://{host}:{port}")
+    uvicorn.run(
+        "server.asgi:app",
+        host=host,
+        port=port,
+        workers=args.workers,
+        proxy_headers=True,
+        log_level="info",
+        ws_per_message_deflate=False,  # fragments are small; compression costs memory per socket
+    )
+    return 0
+
+
+def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from .admin_accounts import create_admin
+
+    _migrate(settings)
+    email = args.email or input("Email: ").strip()
+    name = args.name or input("Name: ").strip()
+    password = os.environ.get("RELAIS_ADMIN_PASSWORD") or getpass.getpass("Password (12+ characters): ")
+    try:
+        message = asyncio.run(create_admin(settings, email, name, password, args.organization))
+    except ValueError as error:
+        print(f"relais create-admin: {error}", file=sys.stderr)
+        return 2
+    print(message)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="relais", description="Relais pickup alerts")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="apply migrations and serve")
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("demo", help="load the demo data into an empty database").set_defaults(func=cmd_demo)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    admin = sub.add_parser("create-admin", help="create a director/admin account")
+    admin.add_argument("--email")
+    admin.add_argument("--name")
+    admin.add_argument("--organization", help="name of the organization to create if none exists")
+    admin.set_defaults(func=cmd_create_admin)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    result: int = args.func(args, settings)
+    return result

@@ -1,0 +1,207 @@
+"""Demo data (CONTRACT.md). Only `make run` / `relais demo` create it; never a migration."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy import func, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .attendance import check_in
+from .models import (
+    ApiToken,
+    Attendance,
+    Child,
+    ChildGuardian,
+    Group,
+    Guardian,
+    Installation,
+    Organization,
+    Role,
+    StaffUser,
+)
+from .pickups.rules import local_day
+from .security import hash_password, token_hash
+
+DEMO_PASSWORD = "demo-relais-2026"
+DEMO_API_TOKEN = "demo-api-token"
+DEMO_STAFF_EMAILS = ("direction@example.org", "accueil@example.org", "educatrice@example.org")
+DEMO_PARENT_EMAIL = "parent@example.org"
+TIMEZONE = "America/Toronto"  # Québec's IANA zone
+
+FIRST_NAMES = (
+    "Émile", "Florence", "Liam", "Alice", "William", "Charlotte", "Thomas", "Rosalie", "Jacob",
+    "Béatrice", "Nathan", "Juliette", "Félix", "Clara", "Samuel", "Mia", "Louis", "Zoé",
+    "Arthur", "Léonie", "Édouard", "Olivia", "Raphaël", "Maëlle", "Jules", "Camille", "Antoine",
+    "Éloïse", "Adam", "Laurence", "Victor", "Anaïs", "Hugo", "Margot", "Xavier", "Sofia",
+    "Gabriel", "Élodie", "Benjamin", "Jade", "Mathis", "Romy", "Olivier", "Maude",
+)
+LAST_NAMES = (
+    "Gagnon", "Roy", "Côté", "Bouchard", "Gauthier", "Morin", "Lavoie", "Fortin", "Gagné",
+    "Ouellet", "Pelletier", "Bélanger", "Lévesque", "Bergeron", "Leblanc", "Paquette", "Girard",
+    "Simard", "Boucher", "Caron", "Beaulieu", "Cloutier", "Dubé", "Poirier", "Fournier",
+    "Lapointe", "Leclerc", "Lefebvre", "Poulin", "Thibault", "St-Pierre", "Nadeau", "Martin",
+)
+GUARDIAN_FIRST = ("Marie", "Julie", "Isabelle", "Nathalie", "Marc", "Éric", "Patrick", "Sophie",
+                  "Stéphane", "Geneviève", "Mélanie", "Jean-François", "Caroline", "Mathieu")
+
+INSTALLATIONS = (
+    ("ERA", "Pavillon des Érables", 46.8139, -71.2082,
+     (("ERA-LUT", "Les Lutins"), ("ERA-EXP", "Les Explorateurs"), ("ERA-HIB", "Les Hiboux"))),
+    ("BOU", "Pavillon des Bouleaux", 46.7793, -71.2760,
+     (("BOU-CAS", "Les Castors"), ("BOU-ETO", "Les Étoiles"), ("BOU-REN", "Les Renards"))),
+)
+CHILDREN_PER_GROUP = 14
+
+
+async def has_data(session: AsyncSession) -> bool:
+    return (await session.execute(select(func.count()).select_from(Organization))).scalar_one() > 0
+
+
+async def demo_accounts_exist(session: AsyncSession) -> bool:
+    count = (
+        await session.execute(
+            select(func.count())
+            .select_from(StaffUser)
+            .where(StaffUser.email.in_(DEMO_STAFF_EMAILS))  # type: ignore[attr-defined]
+        )
+    ).scalar_one()
+    tokens = (
+        await session.execute(
+            select(func.count()).select_from(ApiToken).where(
+                ApiToken.token_hash == token_hash(DEMO_API_TOKEN)  # type: ignore[arg-type]
+            )
+        )
+    ).scalar_one()
+    return bool(count or tokens)
+
+
+async def load_demo(session: AsyncSession, now: datetime) -> None:
+    """Create the demo organization. The caller commits."""
+    org = Organization(name="Service de garde Les Érables", timezone=TIMEZONE)
+    session.add(org)
+    await session.flush()
+    assert org.id is not None
+    password = hash_password(DEMO_PASSWORD)
+    child_seq = 0
+    first_installation: Installation | None = None
+    lutins: Group | None = None
+    for ext, name, lat, lon, groups in INSTALLATIONS:
+        inst = Installation(
+            organization_id=org.id,
+            external_id=ext,
+            name=name,
+            display_name=name,
+            latitude=lat,
+            longitude=lon,
+            timezone=TIMEZONE,
+            preparation_minutes=5,
+            call_window_start=time(0, 0),
+            call_window_end=time(23, 59),
+        )
+        session.add(inst)
+        await session.flush()
+        assert inst.id is not None
+        first_installation = first_installation or inst
+        for g_ext, g_name in groups:
+            group = Group(installation_id=inst.id, external_id=g_ext, name=g_name)
+            session.add(group)
+            await session.flush()
+            assert group.id is not None
+            if g_ext == "ERA-LUT":
+                lutins = group
+            for _ in range(CHILDREN_PER_GROUP):
+                child_seq += 1
+                first = FIRST_NAMES[child_seq % len(FIRST_NAMES)]
+                last = LAST_NAMES[(child_seq * 7) % len(LAST_NAMES)]
+                child = Child(
+                    organization_id=org.id,
+                    installation_id=inst.id,
+                    group_id=group.id,
+                    external_id=f"C{child_seq:04d}",
+                    first_name=first,
+                    last_name=last,
+                )
+                guardian = Guardian(
+                    organization_id=org.id,
+                    external_id=f"G{child_seq:04d}",
+                    first_name=GUARDIAN_FIRST[child_seq % len(GUARDIAN_FIRST)],
+                    last_name=last,
+                    email=f"parent{child_seq:04d}@example.org",
+                )
+                session.add_all([child, guardian])
+                await session.flush()
+                assert child.id is not None and guardian.id is not None
+                session.add(ChildGuardian(child_id=child.id, guardian_id=guardian.id))
+
+    assert first_installation is not None and first_installation.id is not None and lutins is not None
+    explorers = (
+        await session.execute(select(Group).where(Group.external_id == "ERA-EXP"))  # type: ignore[arg-type]
+    ).scalar_one()
+    # The demo family: one parent, two children in two groups of Pavillon des Érables.
+    parent = Guardian(
+        organization_id=org.id,
+        external_id="G-TREMBLAY",
+        first_name="Julie",
+        last_name="Tremblay",
+        email=DEMO_PARENT_EMAIL,
+        account_state="active",
+        password_hash=password,
+    )
+    lea = Child(
+        organization_id=org.id, installation_id=first_installation.id, group_id=lutins.id or 0,
+        external_id="C-LEA", first_name="Léa", last_name="Tremblay",
+    )
+    noah = Child(
+        organization_id=org.id, installation_id=first_installation.id, group_id=explorers.id or 0,
+        external_id="C-NOAH", first_name="Noah", last_name="Tremblay",
+    )
+    session.add_all([parent, lea, noah])
+    await session.flush()
+    assert parent.id is not None and lea.id is not None and noah.id is not None
+    session.add_all(
+        [ChildGuardian(child_id=lea.id, guardian_id=parent.id),
+         ChildGuardian(child_id=noah.id, guardian_id=parent.id)]
+    )
+
+    staff = (
+        ("direction@example.org", "Direction", Role.ADMIN, None, None),
+        ("accueil@example.org", "Accueil", Role.RECEPTION, first_installation.id, None),
+        ("educatrice@example.org", "Éducatrice des Lutins", Role.EDUCATOR, first_installation.id, lutins.id),
+    )
+    for email, display_name, role, inst_id, group_id in staff:
+        session.add(
+            StaffUser(
+                organization_id=org.id, email=email, display_name=display_name,
+                password_hash=password, role=role, installation_id=inst_id,
+                home_group_id=group_id, created_at=now,
+            )
+        )
+    session.add(
+        ApiToken(
+            organization_id=org.id, name="Démo", token_hash=token_hash(DEMO_API_TOKEN), created_at=now
+        )
+    )
+    await session.flush()
+    await check_in_everyone(session, now)
+
+
+async def check_in_everyone(session: AsyncSession, now: datetime) -> int:
+    """Demo only: every demo child present today (run at start-up, so the demo works any day).
+    Children who already left today stay gone."""
+    count = 0
+    installations = (await session.execute(select(Installation))).scalars().all()
+    for inst in installations:
+        day = local_day(now, inst.timezone)
+        children = (
+            await session.execute(
+                select(Child)
+                .outerjoin(Attendance, (Attendance.child_id == Child.id) & (Attendance.day == day))
+                .where(Child.installation_id == inst.id, Child.active == True)  # type: ignore[arg-type]  # noqa: E712
+                .where(or_(Attendance.id == None))  # type: ignore[arg-type]  # noqa: E711
+            )
+        ).scalars().all()
+        for child in children:
+            await check_in(session, child, inst, now)
+            count += 1
+    return count

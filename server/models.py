@@ -1,0 +1,248 @@
+"""The data model: every table of Relais, in one place.
+
+Identity is by stable ids, never by names. `external_id` is the management system's own id,
+unique within an organization; internal integer ids never leave for another organization.
+All instants are stored in UTC (see `db.UTCDateTime`); a "day" is the installation's local date.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from enum import StrEnum
+
+from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from .db import UTCDateTime
+
+
+def _instant(nullable: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class Role(StrEnum):
+    ADMIN = "admin"  # director: every installation, settings
+    RECEPTION = "reception"  # one installation, all groups
+    EDUCATOR = "educator"  # one installation, a home group
+
+
+class PickupMode(StrEnum):
+    ETA = "eta"
+    GPS = "gps"
+
+
+class PickupStatus(StrEnum):
+    SCHEDULED = "scheduled"  # ETA given, alert not yet due
+    TRACKING = "tracking"  # GPS trip under way, not yet within preparation time
+    ANNOUNCED = "announced"  # the board alert is live
+    CALLED = "called"  # staff pressed Appeler
+    READY = "ready"  # staff pressed Prêt
+    DEPARTED = "departed"  # staff pressed Départ: child checked out
+    CANCELLED = "cancelled"  # by the parent
+    EXPIRED = "expired"  # the day ended first
+
+
+class ActorKind(StrEnum):
+    STAFF = "staff"
+    GUARDIAN = "guardian"
+    API = "api"
+    DISPLAY = "display"
+    SYSTEM = "system"
+
+
+class Organization(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    timezone: str = Field(default="America/Toronto", max_length=64)
+
+
+class Installation(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("organization_id", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    external_id: str = Field(max_length=100)
+    name: str = Field(max_length=200)
+    # The name parents see; defaults to `name` (seed: editable when configuring the integration).
+    display_name: str | None = Field(default=None, max_length=200)
+    latitude: float | None = None
+    longitude: float | None = None
+    timezone: str = Field(default="America/Toronto", max_length=64)
+    preparation_minutes: int = Field(default=5)
+    call_window_start: time = Field(default=time(0, 0))
+    call_window_end: time = Field(default=time(23, 59))
+    # Monotonic per-installation event counter; boards detect gaps with it.
+    event_seq: int = Field(default=0)
+
+
+class Group(SQLModel, table=True):
+    __tablename__ = "child_group"
+    __table_args__ = (UniqueConstraint("installation_id", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    installation_id: int = Field(foreign_key="installation.id", index=True)
+    external_id: str = Field(max_length=100)
+    name: str = Field(max_length=200)
+
+
+class Child(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("organization_id", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    installation_id: int = Field(foreign_key="installation.id", index=True)
+    group_id: int = Field(foreign_key="child_group.id", index=True)
+    external_id: str = Field(max_length=100)
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+    agreement_active: bool = True
+    pickup_enabled: bool = True
+    # A photo change by a parent waits for the centre's approval; announcing is blocked meanwhile.
+    photo_pending: bool = False
+    active: bool = True
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class Guardian(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("organization_id", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    external_id: str = Field(max_length=100)
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+    email: str = Field(max_length=254, index=True)
+    account_state: str = Field(default="invited", max_length=16)  # invited | active
+    password_hash: str | None = Field(default=None, max_length=200)
+    photo_pending: bool = False
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+
+class ChildGuardian(SQLModel, table=True):
+    child_id: int = Field(foreign_key="child.id", primary_key=True)
+    guardian_id: int = Field(foreign_key="guardian.id", primary_key=True, index=True)
+
+
+class Attendance(SQLModel, table=True):
+    """A child is present on `day` from check-in until check-out."""
+
+    __table_args__ = (UniqueConstraint("child_id", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    child_id: int = Field(foreign_key="child.id", index=True)
+    installation_id: int = Field(foreign_key="installation.id", index=True)
+    day: date
+    checked_in_at: datetime = Field(sa_column=_instant())
+    checked_out_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+
+
+LIVE_STATUSES = ("scheduled", "tracking", "announced", "called", "ready")
+
+
+class Pickup(SQLModel, table=True):
+    """One announced arrival of one guardian for one child, on one day."""
+
+    __table_args__ = (
+        # At most one live pickup per child: a double tap or two parents cannot make two.
+        Index(
+            "uq_pickup_live_child",
+            "child_id",
+            unique=True,
+            sqlite_where=text("status IN ('scheduled','tracking','announced','called','ready')"),
+            postgresql_where=text("status IN ('scheduled','tracking','announced','called','ready')"),
+        ),
+        Index("ix_pickup_installation_day", "installation_id", "day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    installation_id: int = Field(foreign_key="installation.id")
+    child_id: int = Field(foreign_key="child.id")
+    guardian_id: int = Field(foreign_key="guardian.id", index=True)
+    day: date
+    mode: str = Field(max_length=8)
+    status: str = Field(max_length=16, index=True)
+    # ETA mode: the arrival time given. GPS mode: the latest estimate.
+    eta: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    # When the board alert is due (ETA − preparation time); None in GPS mode.
+    announce_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    gps_minutes: int | None = None
+    created_at: datetime = Field(sa_column=_instant())
+    announced_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    updated_at: datetime = Field(sa_column=_instant())
+
+
+class PickupEvent(SQLModel, table=True):
+    """Append-only log of every transition: the release log (who, what, when, which device)."""
+
+    __tablename__ = "pickup_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    pickup_id: int = Field(foreign_key="pickup.id", index=True)
+    installation_id: int = Field(foreign_key="installation.id", index=True)
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str = Field(max_length=16)
+    at: datetime = Field(sa_column=_instant())
+    actor_kind: str = Field(max_length=16)
+    actor_id: int | None = None
+    actor_name: str = Field(default="", max_length=200)
+    device: str = Field(default="", max_length=300)
+
+
+class StaffUser(SQLModel, table=True):
+    __tablename__ = "staff_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    email: str = Field(max_length=254, unique=True)
+    display_name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(max_length=16)
+    # Reception and educators belong to one installation; admins see all (None).
+    installation_id: int | None = Field(default=None, foreign_key="installation.id")
+    home_group_id: int | None = Field(default=None, foreign_key="child_group.id")
+    active: bool = True
+    created_at: datetime = Field(sa_column=_instant())
+
+
+class StaffSession(SQLModel, table=True):
+    """Server-side session: the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "staff_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="staff_user.id", index=True)
+    created_at: datetime = Field(sa_column=_instant())
+    expires_at: datetime = Field(sa_column=_instant())
+    user_agent: str = Field(default="", max_length=300)
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=200)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_column=_instant())
+    last_used_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    revoked_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+
+
+class Display(SQLModel, table=True):
+    """A wall screen: a revocable link bound to one installation and one group filter."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    installation_id: int = Field(foreign_key="installation.id")
+    group_id: int | None = Field(default=None, foreign_key="child_group.id")
+    name: str = Field(max_length=200)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_column=_instant())
+    revoked_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))

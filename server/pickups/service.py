@@ -1,0 +1,353 @@
+"""Use-cases of the pickup lifecycle: load facts, apply the pure rules, write the change and
+its log line, and return the board events to publish once the caller has committed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..attendance import check_out, today_attendance
+from ..models import (
+    ActorKind,
+    Child,
+    ChildGuardian,
+    Guardian,
+    Installation,
+    Pickup,
+    PickupEvent,
+    PickupMode,
+    PickupStatus,
+)
+from ..realtime.events import BoardEvent, next_seq
+from . import eta as eta_estimate
+from . import rules
+from .rules import Refusal, RuleError
+
+S = PickupStatus
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused a transition, for the release log."""
+
+    kind: ActorKind
+    id: int | None
+    name: str
+    device: str = ""
+
+
+SYSTEM = Actor(ActorKind.SYSTEM, None, "Relais")
+
+
+@dataclass
+class Outcome:
+    pickup: Pickup
+    changed: bool
+    events: list[BoardEvent] = field(default_factory=list)
+
+
+async def _log(
+    session: AsyncSession,
+    pickup: Pickup,
+    from_status: str | None,
+    to_status: str,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    assert pickup.id is not None
+    session.add(
+        PickupEvent(
+            pickup_id=pickup.id,
+            installation_id=pickup.installation_id,
+            from_status=from_status,
+            to_status=to_status,
+            at=now,
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            actor_name=actor.name[:200],
+            device=actor.device[:300],
+        )
+    )
+
+
+async def _event(
+    session: AsyncSession,
+    installation_id: int,
+    kind: str,
+    groups: tuple[int, ...] = (),
+    chime: bool = False,
+    pickup_id: int | None = None,
+) -> BoardEvent:
+    seq = await next_seq(session, installation_id)
+    return BoardEvent(installation_id, seq, kind, groups, chime, pickup_id)
+
+
+async def announce_facts(
+    session: AsyncSession, child: Child, guardian: Guardian, installation: Installation, now: datetime
+) -> rules.AnnounceFacts:
+    assert child.id is not None and guardian.id is not None
+    attendance = await today_attendance(session, child, installation, now)
+    is_guardian = (
+        await session.execute(
+            select(
+                exists().where(
+                    ChildGuardian.child_id == child.id,  # type: ignore[arg-type]
+                    ChildGuardian.guardian_id == guardian.id,  # type: ignore[arg-type]
+                )
+            )
+        )
+    ).scalar_one()
+    has_live = (
+        await session.execute(
+            select(
+                exists().where(
+                    Pickup.child_id == child.id,  # type: ignore[arg-type]
+                    Pickup.status.in_(rules.LIVE),  # type: ignore[attr-defined]
+                )
+            )
+        )
+    ).scalar_one()
+    return rules.AnnounceFacts(
+        pickup_enabled=child.pickup_enabled and child.agreement_active and child.active,
+        present=attendance is not None and attendance.checked_out_at is None,
+        departed_today=attendance is not None and attendance.checked_out_at is not None,
+        photo_pending=child.photo_pending or guardian.photo_pending,
+        has_live_pickup=bool(has_live),
+        is_guardian=bool(is_guardian) and guardian.organization_id == child.organization_id,
+    )
+
+
+async def _insert_pickup(session: AsyncSession, pickup: Pickup) -> None:
+    session.add(pickup)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # The partial unique index caught a second live pickup for the same child
+        # (a double tap, or two guardians at once).
+        raise RuleError(Refusal.ALREADY_ANNOUNCED) from exc
+
+
+async def announce_eta(
+    session: AsyncSession,
+    *,
+    child: Child,
+    guardian: Guardian,
+    installation: Installation,
+    arrival: time,
+    actor: Actor,
+    now: datetime,
+) -> Outcome:
+    rules.check_can_announce(await announce_facts(session, child, guardian, installation, now))
+    plan = rules.plan_eta(
+        now,
+        arrival,
+        installation.timezone,
+        installation.preparation_minutes,
+        installation.call_window_start,
+        installation.call_window_end,
+    )
+    assert child.id is not None and guardian.id is not None and installation.id is not None
+    pickup = Pickup(
+        organization_id=child.organization_id,
+        installation_id=installation.id,
+        child_id=child.id,
+        guardian_id=guardian.id,
+        day=rules.local_day(now, installation.timezone),
+        mode=PickupMode.ETA,
+        status=plan.status,
+        eta=plan.eta,
+        announce_at=plan.announce_at,
+        created_at=now,
+        updated_at=now,
+        announced_at=now if plan.status == S.ANNOUNCED else None,
+    )
+    await _insert_pickup(session, pickup)
+    await _log(session, pickup, None, pickup.status, actor, now)
+    chime = plan.status == S.ANNOUNCED
+    return Outcome(pickup, True, [await _event(session, installation.id, "pickup", chime=chime, pickup_id=pickup.id)])
+
+
+async def announce_gps(
+    session: AsyncSession,
+    *,
+    child: Child,
+    guardian: Guardian,
+    installation: Installation,
+    latitude: float,
+    longitude: float,
+    actor: Actor,
+    now: datetime,
+) -> Outcome:
+    if not eta_estimate.valid_position(latitude, longitude):
+        raise RuleError(Refusal.BAD_TIME, value=f"{latitude},{longitude}")
+    rules.check_can_announce(await announce_facts(session, child, guardian, installation, now))
+    if installation.latitude is None or installation.longitude is None:
+        minutes = 0.0  # no coordinates to measure against: alert at once rather than never
+    else:
+        minutes = eta_estimate.minutes_to_arrival(
+            latitude, longitude, installation.latitude, installation.longitude
+        )
+    eta_at = now + timedelta(minutes=minutes)
+    local_arrival = eta_at.astimezone(ZoneInfo(installation.timezone)).time()
+    if not rules.in_call_window(
+        local_arrival, installation.call_window_start, installation.call_window_end
+    ):
+        raise RuleError(
+            Refusal.OUTSIDE_WINDOW,
+            start=installation.call_window_start,
+            end=installation.call_window_end,
+        )
+    due = rules.gps_alert_due(minutes, installation.preparation_minutes)
+    status = S.ANNOUNCED if due else S.TRACKING
+    assert child.id is not None and guardian.id is not None and installation.id is not None
+    pickup = Pickup(
+        organization_id=child.organization_id,
+        installation_id=installation.id,
+        child_id=child.id,
+        guardian_id=guardian.id,
+        day=rules.local_day(now, installation.timezone),
+        mode=PickupMode.GPS,
+        status=status,
+        eta=eta_at,
+        gps_minutes=math.ceil(minutes),
+        created_at=now,
+        updated_at=now,
+        announced_at=now if due else None,
+    )
+    await _insert_pickup(session, pickup)
+    await _log(session, pickup, None, status, actor, now)
+    return Outcome(pickup, True, [await _event(session, installation.id, "pickup", chime=due, pickup_id=pickup.id)])
+
+
+async def _compare_and_set(
+    session: AsyncSession, pickup: Pickup, expected: str, target: str, now: datetime
+) -> bool:
+    """Move `pickup` from `expected` to `target` only if nobody moved it first."""
+    values: dict[str, object] = {"status": target, "updated_at": now}
+    if target == S.ANNOUNCED:
+        values["announced_at"] = now
+    result = await session.execute(
+        update(Pickup)
+        .where(Pickup.id == pickup.id, Pickup.status == expected)  # type: ignore[arg-type]
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def advance(
+    session: AsyncSession,
+    pickup: Pickup,
+    *,
+    target: PickupStatus,
+    expected: PickupStatus | None,
+    actor: Actor,
+    now: datetime,
+) -> Outcome:
+    """A staff button (Appeler, Prêt, Départ). Compare-and-set on (id, expected status).
+
+    With `expected` given (the board's buttons) a lost race is not an error: the outcome says
+    `changed=False` and carries the current state. Without it (the API) the step must be the
+    next one, or RuleError(NOT_NEXT_STEP).
+    """
+    current = S(pickup.status)
+    if expected is not None and current != expected:
+        return Outcome(pickup, False)
+    rules.check_staff_step(current, target)
+    if not await _compare_and_set(session, pickup, current, target, now):
+        await session.refresh(pickup)
+        if expected is None:
+            raise RuleError(Refusal.NOT_NEXT_STEP, current=pickup.status, target=target)
+        return Outcome(pickup, False)
+    await session.refresh(pickup)
+    await _log(session, pickup, current, target, actor, now)
+    groups: tuple[int, ...] = ()
+    if target == S.DEPARTED:
+        child = await session.get(Child, pickup.child_id)
+        assert child is not None
+        installation = await session.get(Installation, pickup.installation_id)
+        assert installation is not None
+        await check_out(session, child, installation, now)
+        groups = (child.group_id,)
+    return Outcome(
+        pickup, True, [await _event(session, pickup.installation_id, "pickup", groups=groups)]
+    )
+
+
+async def cancel(session: AsyncSession, pickup: Pickup, *, actor: Actor, now: datetime) -> Outcome:
+    current = S(pickup.status)
+    if not rules.can_cancel(current):
+        raise RuleError(Refusal.FINISHED, current=current)
+    if not await _compare_and_set(session, pickup, current, S.CANCELLED, now):
+        await session.refresh(pickup)
+        raise RuleError(Refusal.FINISHED, current=pickup.status)
+    await session.refresh(pickup)
+    await _log(session, pickup, current, S.CANCELLED, actor, now)
+    return Outcome(pickup, True, [await _event(session, pickup.installation_id, "pickup")])
+
+
+async def promote_due(session: AsyncSession, now: datetime) -> list[BoardEvent]:
+    """Scheduled arrivals whose moment came become board alerts, each exactly once even with
+    several workers racing (compare-and-set)."""
+    due = (
+        await session.execute(
+            select(Pickup).where(
+                Pickup.status == S.SCHEDULED,  # type: ignore[arg-type]
+                Pickup.announce_at <= now,  # type: ignore[operator]
+            )
+        )
+    ).scalars().all()
+    events: list[BoardEvent] = []
+    for pickup in due:
+        if await _compare_and_set(session, pickup, S.SCHEDULED, S.ANNOUNCED, now):
+            await _log(session, pickup, S.SCHEDULED, S.ANNOUNCED, SYSTEM, now)
+            events.append(
+                await _event(
+                    session, pickup.installation_id, "pickup", chime=True, pickup_id=pickup.id
+                )
+            )
+    return events
+
+
+async def expire_past(session: AsyncSession, now: datetime) -> list[BoardEvent]:
+    """Live pickups of a day that has ended (installation's local midnight) expire."""
+    rows = (
+        await session.execute(
+            select(Pickup, Installation.timezone)
+            .join(Installation, Installation.id == Pickup.installation_id)
+            .where(Pickup.status.in_(rules.LIVE))  # type: ignore[attr-defined]
+        )
+    ).all()
+    events: list[BoardEvent] = []
+    for pickup, tz in rows:
+        if not rules.is_expired(pickup.day, tz, now):
+            continue
+        current = pickup.status
+        if await _compare_and_set(session, pickup, current, S.EXPIRED, now):
+            await _log(session, pickup, current, S.EXPIRED, SYSTEM, now)
+            events.append(await _event(session, pickup.installation_id, "pickup"))
+    return events
+
+
+async def cancel_live_for_child(
+    session: AsyncSession, child: Child, *, actor: Actor, now: datetime
+) -> list[BoardEvent]:
+    """A child checked out by other means (marked absent) keeps no live alert."""
+    pickups = (
+        await session.execute(
+            select(Pickup).where(
+                Pickup.child_id == child.id,  # type: ignore[arg-type]
+                Pickup.status.in_(rules.LIVE),  # type: ignore[attr-defined]
+            )
+        )
+    ).scalars().all()
+    events: list[BoardEvent] = []
+    for pickup in pickups:
+        events.extend((await cancel(session, pickup, actor=actor, now=now)).events)
+    return events

@@ -1,0 +1,63 @@
+"""Board events: the small messages that cross the broker. They say *what changed*, not how it
+looks; each worker renders the change for the views its own boards watch."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..models import Installation
+
+
+@dataclass(frozen=True)
+class BoardEvent:
+    installation_id: int
+    seq: int
+    kind: str  # "pickup" | "attendance" | "child_moved"
+    # Group sections whose children changed (check-in, departure, a move between groups).
+    groups: tuple[int, ...] = ()
+    # A new alert reached the board: boards that show it, with sound on, chime.
+    chime: bool = False
+    pickup_id: int | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "i": self.installation_id,
+                "s": self.seq,
+                "k": self.kind,
+                "g": list(self.groups),
+                "c": self.chime,
+                "p": self.pickup_id,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> BoardEvent:
+        data = json.loads(raw)
+        return cls(
+            installation_id=int(data["i"]),
+            seq=int(data["s"]),
+            kind=str(data["k"]),
+            groups=tuple(int(g) for g in data["g"]),
+            chime=bool(data["c"]),
+            pickup_id=None if data.get("p") is None else int(data["p"]),
+        )
+
+
+async def next_seq(session: AsyncSession, installation_id: int) -> int:
+    """Take the installation's next event number inside the caller's transaction.
+
+    An atomic UPDATE … RETURNING: two workers never get the same number, and the number
+    commits (or rolls back) with the change it describes.
+    """
+    result = await session.execute(
+        update(Installation)
+        .where(Installation.id == installation_id)  # type: ignore[arg-type]
+        .values(event_seq=Installation.event_seq + 1)
+        .returning(Installation.event_seq)
+    )
+    return int(result.scalar_one())

@@ -1,0 +1,53 @@
+"""Board messages: HTML fragments (out-of-band swaps) wrapped with their sequence number.
+
+One message is rendered per (event, view) and its bytes are shared by every socket of that
+view. The same partial templates render the full page, so a fresh load and a live board
+show the same markup.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ..board_state import BoardState, ViewKey
+from ..i18n import use_locale
+from ..templating import render
+from .events import BoardEvent
+
+
+def _content(state: BoardState, view: ViewKey, section_ids: set[int] | None) -> str:
+    """section_ids None: the whole sections container (a snapshot)."""
+    sections = [s for s in state.sections if section_ids is None or s.group_id in section_ids]
+    with use_locale(view.locale):
+        return render(
+            "board/_oob.html",
+            state=state,
+            view=view,
+            sections=sections,
+            whole_sections=section_ids is None,
+        )
+
+
+def event_message(state: BoardState, view: ViewKey, event: BoardEvent) -> str:
+    """`state` is already narrowed to the view."""
+    chime = event.chime and any(a.pickup_id == event.pickup_id for a in state.alerts)
+    return json.dumps(
+        {
+            "seq": event.seq,
+            "chime": chime,
+            "content": _content(state, view, set(event.groups)),
+        },
+        ensure_ascii=False,
+    )
+
+
+def snapshot_message(state: BoardState, view: ViewKey) -> str:
+    return json.dumps(
+        {"seq": state.seq, "snapshot": True, "content": _content(state, view, None)},
+        ensure_ascii=False,
+    )
+
+
+def status_message(status: str) -> str:
+    """A control message with no content, e.g. the event bus is down ("degraded")."""
+    return json.dumps({"status": status})

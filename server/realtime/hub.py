@@ -1,0 +1,244 @@
+"""The hub: this worker's board sockets, grouped by installation and view.
+
+Each installation has one channel task that handles its events in order: it loads the
+board once, renders one message per view, and hands the same string to every socket of that
+view. Each socket has a bounded queue and its own writer, so a tablet that stops reading is
+dropped (and resyncs on reconnect) instead of slowing the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from ..board_state import ViewKey, load_board
+from ..db import Database
+from ..models import Installation
+from .broker import Broker
+from .events import BoardEvent
+from .fragments import event_message, snapshot_message, status_message
+
+log = logging.getLogger(__name__)
+
+# Close codes the browser sees. 1012 (service restart) and 1013 (try again later) make the
+# board reconnect; 4001/4003 tell it to stop (session ended, display revoked).
+CLOSE_TOO_SLOW = 1013
+CLOSE_SHUTDOWN = 1012
+CLOSE_SESSION_ENDED = 4001
+CLOSE_DISPLAY_REVOKED = 4003
+
+
+@dataclass(eq=False)
+class BoardSocket:
+    websocket: WebSocket
+    view: ViewKey
+    session_hash: str | None
+    display_id: int | None
+    queue: asyncio.Queue[str | None]
+
+    def offer(self, message: str) -> bool:
+        try:
+            self.queue.put_nowait(message)
+            return True
+        except asyncio.QueueFull:
+            return False
+
+    async def write_forever(self) -> None:
+        while (message := await self.queue.get()) is not None:
+            await self.websocket.send_text(message)
+
+    async def close(self, code: int) -> None:
+        with contextlib.suppress(Exception):
+            if self.websocket.application_state != WebSocketState.DISCONNECTED:
+                await self.websocket.close(code)
+
+
+@dataclass(frozen=True)
+class _SnapshotRequest:
+    socket: BoardSocket
+
+
+class _Channel:
+    """The sockets watching one installation, and the task that feeds them in order."""
+
+    def __init__(self, installation_id: int, hub: Hub) -> None:
+        self.installation_id = installation_id
+        self.hub = hub
+        self.views: dict[ViewKey, set[BoardSocket]] = {}
+        self.inbox: asyncio.Queue[BoardEvent | _SnapshotRequest] = asyncio.Queue()
+        self.task = asyncio.create_task(self._run(), name=f"board-channel-{installation_id}")
+        self.members = 0
+
+    def sockets(self) -> list[BoardSocket]:
+        return [s for group in self.views.values() for s in group]
+
+    async def _run(self) -> None:
+        while True:
+            item = await self.inbox.get()
+            try:
+                if isinstance(item, _SnapshotRequest):
+                    await self._snapshot(item.socket)
+                else:
+                    await self._event(item)
+            except Exception:  # a bad render must not kill the channel; boards resync later
+                log.exception("board channel %s failed on %r", self.installation_id, item)
+
+    async def _snapshot(self, socket: BoardSocket) -> None:
+        async with self.hub.db.session() as session:
+            installation = await session.get(Installation, self.installation_id)
+            if installation is None:
+                await socket.close(CLOSE_DISPLAY_REVOKED)
+                return
+            state = await load_board(session, installation, self.hub.now())
+        message = snapshot_message(state.for_view(socket.view.group_id), socket.view)
+        # Joining the view only now means every later event reaches this socket after its
+        # snapshot; events it already contains arrive with an older seq and are ignored.
+        self.views.setdefault(socket.view, set()).add(socket)
+        self._deliver(socket, message)
+
+    async def _event(self, event: BoardEvent) -> None:
+        if not self.views:
+            return
+        async with self.hub.db.session() as session:
+            installation = await session.get(Installation, self.installation_id)
+            if installation is None:
+                return
+            state = await load_board(session, installation, self.hub.now(), set(event.groups))
+        for view, sockets in list(self.views.items()):
+            message = event_message(state.for_view(view.group_id), view, event)
+            for socket in list(sockets):
+                self._deliver(socket, message)
+
+    def _deliver(self, socket: BoardSocket, message: str) -> None:
+        if not socket.offer(message):
+            log.warning("dropping a board that stopped reading (view %s)", socket.view)
+            self.discard(socket)
+            asyncio.create_task(socket.close(CLOSE_TOO_SLOW))
+
+    def discard(self, socket: BoardSocket) -> None:
+        group = self.views.get(socket.view)
+        if group is not None:
+            group.discard(socket)
+            if not group:
+                del self.views[socket.view]
+
+    def broadcast(self, message: str) -> None:
+        for socket in self.sockets():
+            self._deliver(socket, message)
+
+
+class Hub:
+    def __init__(
+        self,
+        db: Database,
+        broker: Broker,
+        now: Callable[[], datetime],
+        queue_size: int = 256,
+    ) -> None:
+        self.db = db
+        self.broker = broker
+        self.now = now
+        self.queue_size = queue_size
+        self._channels: dict[int, _Channel] = {}
+        self._lock = asyncio.Lock()
+        self._broker_up = True
+        broker.attach(self)
+
+    # -- sockets -------------------------------------------------------------------------
+
+    async def serve(
+        self,
+        websocket: WebSocket,
+        view: ViewKey,
+        *,
+        session_hash: str | None = None,
+        display_id: int | None = None,
+    ) -> None:
+        """Serve one accepted board socket until it closes."""
+        socket = BoardSocket(
+            websocket, view, session_hash, display_id, asyncio.Queue(self.queue_size)
+        )
+        channel = await self._join(view.installation_id)
+        writer = asyncio.create_task(socket.write_forever())
+        channel.inbox.put_nowait(_SnapshotRequest(socket))
+        try:
+            while True:
+                data = await websocket.receive_json()
+                if isinstance(data, dict) and data.get("type") == "snapshot":
+                    channel.inbox.put_nowait(_SnapshotRequest(socket))
+        except (WebSocketDisconnect, RuntimeError, ValueError):
+            pass
+        finally:
+            channel.discard(socket)
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+            await self._leave(channel)
+
+    async def _join(self, installation_id: int) -> _Channel:
+        async with self._lock:
+            channel = self._channels.get(installation_id)
+            if channel is None:
+                channel = _Channel(installation_id, self)
+                self._channels[installation_id] = channel
+                await self.broker.subscribe(installation_id)
+            channel.members += 1
+            return channel
+
+    async def _leave(self, channel: _Channel) -> None:
+        async with self._lock:
+            channel.members -= 1
+            if channel.members == 0 and self._channels.get(channel.installation_id) is channel:
+                del self._channels[channel.installation_id]
+                await self.broker.unsubscribe(channel.installation_id)
+                channel.task.cancel()
+
+    def connection_count(self) -> int:
+        return sum(len(c.sockets()) for c in self._channels.values())
+
+    # -- broker callbacks ----------------------------------------------------------------
+
+    async def on_event(self, event: BoardEvent) -> None:
+        channel = self._channels.get(event.installation_id)
+        if channel is not None:
+            channel.inbox.put_nowait(event)
+
+    async def on_control(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "sessions_ended":
+            ended = set(message.get("sessions", []))
+            await self._close_where(lambda s: s.session_hash in ended, CLOSE_SESSION_ENDED)
+        elif kind == "display_revoked":
+            display_id = message.get("display_id")
+            await self._close_where(lambda s: s.display_id == display_id, CLOSE_DISPLAY_REVOKED)
+
+    async def on_broker_state(self, connected: bool) -> None:
+        """While the event bus is down boards say so; when it returns, all resync."""
+        was_up, self._broker_up = self._broker_up, connected
+        for channel in self._channels.values():
+            if not connected:
+                channel.broadcast(status_message("degraded"))
+            elif not was_up:
+                for socket in channel.sockets():
+                    channel.inbox.put_nowait(_SnapshotRequest(socket))
+
+    async def _close_where(self, predicate: Callable[[BoardSocket], bool], code: int) -> None:
+        for channel in list(self._channels.values()):
+            for socket in channel.sockets():
+                if predicate(socket):
+                    channel.discard(socket)
+                    await socket.close(code)
+
+    async def close_all(self) -> None:
+        for channel in list(self._channels.values()):
+            for socket in channel.sockets():
+                await socket.close(CLOSE_SHUTDOWN)
+            channel.task.cancel()
+        self._channels.clear()

@@ -1,0 +1,66 @@
+"""Typed settings read from environment variables, with embedded defaults for development."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_var_dir() -> Path:
+    return Path(os.environ.get("RELAIS_VAR_DIR", PROJECT_ROOT / "var"))
+
+
+def _load_or_create_secret(var_dir: Path) -> str:
+    """A development secret generated once and kept under var/, so sessions survive restarts."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    var_dir: Path
+    redis_url: str | None = None
+    smtp_url: str | None = None
+    demo: bool = False
+    # Cookies are marked Secure when served over HTTPS; force it behind a TLS proxy.
+    secure_cookies: bool = False
+    # Extra origins allowed to open WebSockets besides the server's own.
+    allowed_origins: tuple[str, ...] = ()
+    session_hours: int = 12
+    # How often the background worker promotes due arrivals and expires old pickups.
+    tick_seconds: float = 1.0
+    # Messages a slow board may have waiting before it is dropped (it resyncs on reconnect).
+    socket_queue_size: int = 256
+    static_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "static")
+    vendor_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "node_modules" / "htmx.org" / "dist")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        var_dir = Path(env.get("RELAIS_VAR_DIR", str(PROJECT_ROOT / "var")))
+        database_url = env.get("RELAIS_DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'relais.db'}"
+        secret = env.get("RELAIS_SECRET_KEY") or _load_or_create_secret(var_dir)
+        origins = tuple(o.strip() for o in env.get("RELAIS_ALLOWED_ORIGINS", "").split(",") if o.strip())
+        return cls(
+            database_url=database_url,
+            secret_key=secret,
+            var_dir=var_dir,
+            redis_url=env.get("RELAIS_REDIS_URL") or None,
+            smtp_url=env.get("RELAIS_SMTP_URL") or None,
+            demo=env.get("RELAIS_DEMO", "") in {"1", "true", "yes"},
+            secure_cookies=env.get("RELAIS_SECURE_COOKIES", "") in {"1", "true", "yes"},
+            allowed_origins=origins,
+            tick_seconds=float(env.get("RELAIS_TICK_SECONDS", "1.0")),
+        )

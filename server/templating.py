@@ -1,0 +1,88 @@
+"""The Jinja2 environment: one folder per audience, translations through Babel, and the
+filters templates need to show times in the installation's own time zone."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from . import i18n
+from .pickups.messages import status_label, step_label
+from .pickups.rules import STAFF_NEXT, STAFF_STEPS
+from .settings import PROJECT_ROOT
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
+
+
+def local_time(instant: datetime | None, tz: str) -> str:
+    if instant is None:
+        return ""
+    return instant.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+
+
+def iso(instant: datetime | None) -> str:
+    return instant.isoformat() if instant is not None else ""
+
+
+@cache
+def _file_version(path: str) -> str:
+    file = STATIC_DIR / path
+    if not file.exists():
+        return "0"
+    return hashlib.sha256(file.read_bytes()).hexdigest()[:10]
+
+
+def static_url(path: str) -> str:
+    """A cache-busting URL: the version changes when the file does."""
+    return f"/static/{path}?v={_file_version(path)}"
+
+
+def vendor_url(path: str) -> str:
+    return f"/static/vendor/{path}"
+
+
+def create_environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        autoescape=jinja2.select_autoescape(["html", "xml"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n.gettext, i18n.ngettext, newstyle=True
+    )
+    env.filters["local_time"] = local_time
+    env.filters["iso"] = iso
+    env.globals["static_url"] = static_url
+    env.globals["vendor_url"] = vendor_url
+    env.globals["current_locale"] = i18n.current_locale
+    env.globals["lang_code"] = lambda: i18n.short_code(i18n.current_locale())
+    # The board's vocabulary, the same for a full page and a live fragment.
+    env.globals["status_label"] = status_label
+    env.globals["step_label"] = step_label
+    env.globals["STEPS"] = STAFF_STEPS
+    env.globals["STAFF_NEXT"] = STAFF_NEXT
+    return env
+
+
+_environment: jinja2.Environment | None = None
+
+
+def environment() -> jinja2.Environment:
+    global _environment
+    if _environment is None:
+        _environment = create_environment()
+    return _environment
+
+
+def render(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context)

@@ -1,0 +1,122 @@
+"""/admin: the plain administration page. Here: wall displays (create a link, revoke it)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from ..i18n import _
+from ..models import Display, Group, Installation
+from ..security import new_token, token_hash
+from .context import csrf_form, page, require_admin, services
+
+
+async def admin_page(request: Request, *, new_link: str | None = None, error: str | None = None) -> Response:
+    principal = await require_admin(request)
+    async with services(request).db.session() as session:
+        installations = (
+            await session.execute(
+                select(Installation)
+                .where(Installation.organization_id == principal.organization_id)  # type: ignore[arg-type]
+                .order_by(Installation.name)
+            )
+        ).scalars().all()
+        groups = (
+            await session.execute(
+                select(Group)
+                .join(Installation, Installation.id == Group.installation_id)
+                .where(Installation.organization_id == principal.organization_id)  # type: ignore[arg-type]
+                .order_by(Group.name)
+            )
+        ).scalars().all()
+        displays = (
+            await session.execute(
+                select(Display)
+                .where(Display.organization_id == principal.organization_id)  # type: ignore[arg-type]
+                .order_by(Display.created_at.desc())  # type: ignore[union-attr]
+            )
+        ).scalars().all()
+    return page(
+        request,
+        "admin/page.html",
+        status_code=400 if error else 200,
+        installations=installations,
+        groups=groups,
+        displays=displays,
+        installation_names={i.id: i.name for i in installations},
+        group_names={g.id: g.name for g in groups},
+        new_link=new_link,
+        error=error,
+    )
+
+
+async def admin_home(request: Request) -> Response:
+    return await admin_page(request)
+
+
+async def create_display(request: Request) -> Response:
+    principal = await require_admin(request)
+    form = await csrf_form(request)
+    name = str(form.get("name", "")).strip()[:200]
+    svc = services(request)
+    async with svc.db.session() as session:
+        installation = None
+        group = None
+        try:
+            installation = await session.get(Installation, int(str(form.get("installation_id", ""))))
+            group_value = str(form.get("group_id", "all"))
+            if group_value != "all":
+                group = await session.get(Group, int(group_value))
+        except ValueError:
+            pass
+        if installation is None or installation.organization_id != principal.organization_id:
+            return await admin_page(request, error=_("Choose one of your installations."))
+        if group is not None and group.installation_id != installation.id:
+            return await admin_page(request, error=_("That group is not in that installation."))
+        if not name:
+            return await admin_page(request, error=_("Give the display a name, e.g. “Reception”."))
+        token = new_token()
+        assert installation.id is not None
+        session.add(
+            Display(
+                organization_id=principal.organization_id,
+                installation_id=installation.id,
+                group_id=group.id if group else None,
+                name=name,
+                token_hash=token_hash(token),
+                created_at=svc.clock.now(),
+            )
+        )
+        await session.commit()
+    link = f"{request.base_url}display/{token}"
+    return await admin_page(request, new_link=link)
+
+
+async def revoke_display(request: Request) -> Response:
+    principal = await require_admin(request)
+    await csrf_form(request)
+    svc = services(request)
+    try:
+        display_id = int(request.path_params["display_id"])
+    except ValueError:
+        raise HTTPException(404, _("Not found, or not yours to see.")) from None
+    async with svc.db.session() as session:
+        display = await session.get(Display, display_id)
+        if display is None or display.organization_id != principal.organization_id:
+            raise HTTPException(404, _("Not found, or not yours to see."))
+        if display.revoked_at is None:
+            display.revoked_at = svc.clock.now()
+            session.add(display)
+            await session.commit()
+    await svc.broker.publish_control({"type": "display_revoked", "display_id": display_id})
+    return RedirectResponse("/admin", status_code=303)
+
+
+routes = [
+    Route("/admin", admin_home, methods=["GET"]),
+    Route("/admin/displays", create_display, methods=["POST"]),
+    Route("/admin/displays/{display_id}/revoke", revoke_display, methods=["POST"]),
+]

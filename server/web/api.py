@@ -1,0 +1,486 @@
+"""API v1 for integrations (CONTRACT.md): JSON, bearer tokens scoped to one organization.
+
+Ids in and out are the management system's own ids (strings); our internal ids never leave,
+except a pickup's own id. Every lookup is filtered by the token's organization, so a foreign
+id and an unknown id get the same 404.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..attendance import check_in, mark_absent, today_attendance
+from ..authz import ApiPrincipal
+from ..children import move_to_group
+from ..i18n import _, use_locale
+from ..models import (
+    ActorKind,
+    ApiToken,
+    Child,
+    ChildGuardian,
+    Group,
+    Guardian,
+    Installation,
+    Pickup,
+    PickupStatus,
+)
+from ..pickups import rules, service
+from ..pickups.messages import refusal_message
+from ..pickups.rules import Refusal, RuleError
+from ..security import token_hash
+from .context import services
+from .openapi import openapi_document
+
+MAX_BODY_BYTES = 64 * 1024
+M = TypeVar("M", bound=BaseModel)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        self.status, self.detail, self.errors = status, detail, errors
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AttendanceIn(_Body):
+    child_id: Annotated[str, Field(min_length=1, max_length=100)]
+    present: bool
+
+
+class ChildPatch(_Body):
+    group_id: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class EtaPickupIn(_Body):
+    child_id: Annotated[str, Field(min_length=1, max_length=100)]
+    guardian_id: Annotated[str, Field(min_length=1, max_length=100)]
+    mode: Literal["eta"]
+    eta: Annotated[str, Field(min_length=1, max_length=5, examples=["17:45"])]
+
+
+class GpsPickupIn(_Body):
+    child_id: Annotated[str, Field(min_length=1, max_length=100)]
+    guardian_id: Annotated[str, Field(min_length=1, max_length=100)]
+    mode: Literal["gps"]
+    latitude: Annotated[float, Field(ge=-90, le=90)]
+    longitude: Annotated[float, Field(ge=-180, le=180)]
+
+
+class StatusIn(_Body):
+    status: Literal["called", "ready", "departed"]
+
+
+Handler = Callable[[Request, ApiPrincipal], Awaitable[Response]]
+
+
+def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Authenticate the bearer token, run the handler, turn refusals into JSON errors.
+
+    API answers are in English unless the caller asks (?lang=fr)."""
+
+    async def wrapped(request: Request) -> Response:
+        locale = "fr_CA" if request.query_params.get("lang") == "fr" else "en"
+        with use_locale(locale):
+            try:
+                principal = await _authenticate(request)
+                return await handler(request, principal)
+            except ApiError as error:
+                body: dict[str, Any] = {"detail": error.detail}
+                if error.errors is not None:
+                    body["errors"] = error.errors
+                return JSONResponse(body, status_code=error.status)
+            except RuleError as error:
+                status = 422 if error.refusal in {Refusal.BAD_TIME, Refusal.OUTSIDE_WINDOW} else 409
+                return JSONResponse(
+                    {"detail": refusal_message(error), "reason": error.refusal.value},
+                    status_code=status,
+                )
+
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+async def _authenticate(request: Request) -> ApiPrincipal:
+    header = request.headers.get("authorization", "")
+    scheme, _sep, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, _("Missing API token: send 'Authorization: Bearer <token>'."))
+    svc = services(request)
+    async with svc.db.session() as session:
+        row = (
+            await session.execute(
+                select(ApiToken).where(ApiToken.token_hash == token_hash(token.strip()))  # type: ignore[arg-type]
+            )
+        ).scalar_one_or_none()
+        if row is None or row.revoked_at is not None:
+            raise ApiError(401, _("Unknown or revoked API token."))
+        await session.execute(
+            update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=svc.clock.now())  # type: ignore[arg-type]
+        )
+        await session.commit()
+        assert row.id is not None
+        return ApiPrincipal(row.id, row.organization_id, row.name)
+
+
+async def _parse(request: Request, model: type[M]) -> M:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, _("The request body is too large."))
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        raise ApiError(422, _("The request is not valid."), errors) from None
+
+
+def _not_found(what: str, ident: str) -> ApiError:
+    return ApiError(404, _("Unknown {what}: {id}.").format(what=what, id=ident))
+
+
+async def _child(session: AsyncSession, principal: ApiPrincipal, external_id: str) -> Child:
+    child = (
+        await session.execute(
+            select(Child).where(
+                Child.organization_id == principal.organization_id,  # type: ignore[arg-type]
+                Child.external_id == external_id,  # type: ignore[arg-type]
+            )
+        )
+    ).scalar_one_or_none()
+    if child is None:
+        raise _not_found(_("child"), external_id)
+    return child
+
+
+async def _installation_by_external(
+    session: AsyncSession, principal: ApiPrincipal, external_id: str
+) -> Installation:
+    installation = (
+        await session.execute(
+            select(Installation).where(
+                Installation.organization_id == principal.organization_id,  # type: ignore[arg-type]
+                Installation.external_id == external_id,  # type: ignore[arg-type]
+            )
+        )
+    ).scalar_one_or_none()
+    if installation is None:
+        raise _not_found(_("installation"), external_id)
+    return installation
+
+
+def _actor(principal: ApiPrincipal) -> service.Actor:
+    return service.Actor(ActorKind.API, principal.token_id, principal.name, "API")
+
+
+def _hhmm(instant: datetime | None, tz: str) -> str | None:
+    return instant.astimezone(ZoneInfo(tz)).strftime("%H:%M") if instant else None
+
+
+async def _pickup_json(session: AsyncSession, pickup: Pickup) -> dict[str, Any]:
+    child = await session.get(Child, pickup.child_id)
+    guardian = await session.get(Guardian, pickup.guardian_id)
+    installation = await session.get(Installation, pickup.installation_id)
+    assert child and guardian and installation
+    tz = installation.timezone
+    return {
+        "id": pickup.id,
+        "status": pickup.status,
+        "mode": pickup.mode,
+        "child_id": child.external_id,
+        "child_name": child.full_name,
+        "guardian_id": guardian.external_id,
+        "installation_id": installation.external_id,
+        "group_id": (await session.get(Group, child.group_id)).external_id,  # type: ignore[union-attr]
+        "eta": _hhmm(pickup.eta, tz),
+        "announce_at": _hhmm(pickup.announce_at, tz),
+        "gps_minutes": pickup.gps_minutes,
+        "day": pickup.day.isoformat(),
+        "created_at": pickup.created_at.isoformat(),
+        "updated_at": pickup.updated_at.isoformat(),
+    }
+
+
+# -- endpoints ---------------------------------------------------------------------------
+
+
+@endpoint
+async def list_installations(request: Request, principal: ApiPrincipal) -> Response:
+    """The organization's installations and their groups."""
+    async with services(request).db.session() as session:
+        installations = (
+            await session.execute(
+                select(Installation)
+                .where(Installation.organization_id == principal.organization_id)  # type: ignore[arg-type]
+                .order_by(Installation.name)
+            )
+        ).scalars().all()
+        result = []
+        for inst in installations:
+            groups = (
+                await session.execute(
+                    select(Group).where(Group.installation_id == inst.id).order_by(Group.name)  # type: ignore[arg-type]
+                )
+            ).scalars().all()
+            result.append(
+                {
+                    "id": inst.external_id,
+                    "name": inst.name,
+                    "latitude": inst.latitude,
+                    "longitude": inst.longitude,
+                    "groups": [{"id": g.external_id, "name": g.name} for g in groups],
+                }
+            )
+    return JSONResponse(result)
+
+
+@endpoint
+async def list_children(request: Request, principal: ApiPrincipal) -> Response:
+    """Children of an installation (or of the organization), with today's presence."""
+    svc = services(request)
+    async with svc.db.session() as session:
+        query = (
+            select(Child, Installation, Group)
+            .join(Installation, Installation.id == Child.installation_id)
+            .join(Group, Group.id == Child.group_id)
+            .where(Child.organization_id == principal.organization_id, Child.active == True)  # type: ignore[arg-type]  # noqa: E712
+            .order_by(Child.last_name, Child.first_name)
+        )
+        wanted = request.query_params.get("installation_id")
+        if wanted:
+            inst = await _installation_by_external(session, principal, wanted)
+            query = query.where(Child.installation_id == inst.id)  # type: ignore[arg-type]
+        rows = (await session.execute(query)).all()
+        links = (
+            await session.execute(
+                select(ChildGuardian.child_id, Guardian.external_id)
+                .join(Guardian, Guardian.id == ChildGuardian.guardian_id)
+                .where(Guardian.organization_id == principal.organization_id)  # type: ignore[arg-type]
+            )
+        ).all()
+        guardians: dict[int, list[str]] = {}
+        for child_id, ext in links:
+            guardians.setdefault(child_id, []).append(ext)
+        result = []
+        now = svc.clock.now()
+        for child, inst, group in rows:
+            attendance = await today_attendance(session, child, inst, now)
+            result.append(
+                {
+                    "id": child.external_id,
+                    "first_name": child.first_name,
+                    "last_name": child.last_name,
+                    "installation_id": inst.external_id,
+                    "group_id": group.external_id,
+                    "present": attendance is not None and attendance.checked_out_at is None,
+                    "pickup_enabled": child.pickup_enabled,
+                    "agreement_active": child.agreement_active,
+                    "guardian_ids": sorted(guardians.get(child.id or 0, [])),
+                }
+            )
+    return JSONResponse(result)
+
+
+@endpoint
+async def patch_child(request: Request, principal: ApiPrincipal) -> Response:
+    """Move a child to another group of its installation; live alerts follow it."""
+    body = await _parse(request, ChildPatch)
+    svc = services(request)
+    async with svc.db.session() as session:
+        child = await _child(session, principal, request.path_params["child_id"])
+        group = (
+            await session.execute(
+                select(Group).where(
+                    Group.installation_id == child.installation_id,  # type: ignore[arg-type]
+                    Group.external_id == body.group_id,  # type: ignore[arg-type]
+                )
+            )
+        ).scalar_one_or_none()
+        if group is None:
+            raise ApiError(
+                422, _("Unknown group {id} in this child's installation.").format(id=body.group_id)
+            )
+        events = await move_to_group(session, child, group)
+        await session.commit()
+        await svc.publish(events)
+        return JSONResponse({"id": child.external_id, "group_id": group.external_id})
+
+
+@endpoint
+async def post_attendance(request: Request, principal: ApiPrincipal) -> Response:
+    """Check a child in (present) or out (absent; any live pickup is cancelled)."""
+    body = await _parse(request, AttendanceIn)
+    svc = services(request)
+    now = svc.clock.now()
+    async with svc.db.session() as session:
+        child = await _child(session, principal, body.child_id)
+        installation = await session.get(Installation, child.installation_id)
+        assert installation is not None
+        if body.present:
+            events = await check_in(session, child, installation, now)
+        else:
+            events = await service.cancel_live_for_child(
+                session, child, actor=_actor(principal), now=now
+            )
+            events += await mark_absent(session, child, installation, now)
+        await session.commit()
+        await svc.publish(events)
+    return JSONResponse({"child_id": body.child_id, "present": body.present})
+
+
+@endpoint
+async def create_pickup(request: Request, principal: ApiPrincipal) -> Response:
+    """Announce an arrival, by time (ETA) or position (GPS)."""
+    raw = await request.body()
+    mode = None
+    try:
+        parsed = json.loads(raw or b"{}")
+        mode = parsed.get("mode") if isinstance(parsed, dict) else None
+    except ValueError:
+        raise ApiError(422, _("The request body is not JSON.")) from None
+    body: EtaPickupIn | GpsPickupIn
+    if mode == "gps":
+        body = await _parse(request, GpsPickupIn)
+    elif mode == "eta":
+        body = await _parse(request, EtaPickupIn)
+    else:
+        raise ApiError(
+            422,
+            _("The request is not valid."),
+            [{"field": "mode", "message": _("mode must be 'eta' or 'gps'.")}],
+        )
+    svc = services(request)
+    now = svc.clock.now()
+    async with svc.db.session() as session:
+        child = await _child(session, principal, body.child_id)
+        guardian = (
+            await session.execute(
+                select(Guardian).where(
+                    Guardian.organization_id == principal.organization_id,  # type: ignore[arg-type]
+                    Guardian.external_id == body.guardian_id,  # type: ignore[arg-type]
+                )
+            )
+        ).scalar_one_or_none()
+        if guardian is None:
+            raise _not_found(_("guardian"), body.guardian_id)
+        installation = await session.get(Installation, child.installation_id)
+        assert installation is not None
+        if isinstance(body, EtaPickupIn):
+            outcome = await service.announce_eta(
+                session,
+                child=child,
+                guardian=guardian,
+                installation=installation,
+                arrival=rules.parse_hhmm(body.eta),
+                actor=_actor(principal),
+                now=now,
+            )
+        else:
+            outcome = await service.announce_gps(
+                session,
+                child=child,
+                guardian=guardian,
+                installation=installation,
+                latitude=body.latitude,
+                longitude=body.longitude,
+                actor=_actor(principal),
+                now=now,
+            )
+        await session.commit()
+        await svc.publish(outcome.events)
+        return JSONResponse(await _pickup_json(session, outcome.pickup), status_code=201)
+
+
+async def _pickup_for(session: AsyncSession, principal: ApiPrincipal, raw_id: str) -> Pickup:
+    try:
+        pickup = await session.get(Pickup, int(raw_id))
+    except ValueError:
+        pickup = None
+    if pickup is None or pickup.organization_id != principal.organization_id:
+        raise _not_found(_("pickup"), raw_id)
+    return pickup
+
+
+@endpoint
+async def pickup_status(request: Request, principal: ApiPrincipal) -> Response:
+    """Move a pickup to the next step: called, then ready, then departed (409 otherwise)."""
+    body = await _parse(request, StatusIn)
+    svc = services(request)
+    async with svc.db.session() as session:
+        pickup = await _pickup_for(session, principal, request.path_params["pickup_id"])
+        outcome = await service.advance(
+            session,
+            pickup,
+            target=PickupStatus(body.status),
+            expected=None,
+            actor=_actor(principal),
+            now=svc.clock.now(),
+        )
+        await session.commit()
+        await svc.publish(outcome.events)
+        return JSONResponse(await _pickup_json(session, outcome.pickup))
+
+
+@endpoint
+async def list_pickups(request: Request, principal: ApiPrincipal) -> Response:
+    """Today's pickups, optionally for one installation and one status."""
+    svc = services(request)
+    now = svc.clock.now()
+    async with svc.db.session() as session:
+        installations = (
+            await session.execute(
+                select(Installation).where(Installation.organization_id == principal.organization_id)  # type: ignore[arg-type]
+            )
+        ).scalars().all()
+        wanted = request.query_params.get("installation_id")
+        if wanted:
+            installations = [await _installation_by_external(session, principal, wanted)]
+        status = request.query_params.get("status")
+        if status and status not in {s.value for s in PickupStatus}:
+            raise ApiError(422, _("Unknown status: {status}.").format(status=status))
+        result = []
+        for inst in installations:
+            query = select(Pickup).where(
+                Pickup.installation_id == inst.id,  # type: ignore[arg-type]
+                Pickup.day == rules.local_day(now, inst.timezone),  # type: ignore[arg-type]
+            )
+            if status:
+                query = query.where(Pickup.status == status)  # type: ignore[arg-type]
+            for pickup in (await session.execute(query.order_by(Pickup.id))).scalars().all():  # type: ignore[arg-type]
+                result.append(await _pickup_json(session, pickup))
+    return JSONResponse(result)
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(openapi_document())
+
+
+async def pickups_collection(request: Request) -> Response:
+    if request.method == "POST":
+        return await create_pickup(request)
+    return await list_pickups(request)
+
+
+routes = [
+    Route("/openapi.json", openapi, methods=["GET"]),
+    Route("/installations", list_installations, methods=["GET"]),
+    Route("/children", list_children, methods=["GET"]),
+    Route("/children/{child_id}", patch_child, methods=["PATCH"]),
+    Route("/attendance", post_attendance, methods=["POST"]),
+    Route("/pickups", pickups_collection, methods=["GET", "POST"]),
+    Route("/pickups/{pickup_id}/status", pickup_status, methods=["POST"]),
+]

@@ -1,0 +1,105 @@
+"""Staff sign-in and sign-out. Sessions are server-side rows: signing out or disabling an
+account ends them for real, open boards included."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from sqlalchemy import delete, func, select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from ..i18n import _
+from ..models import StaffSession, StaffUser
+from ..security import new_token, token_hash, verify_password
+from . import context
+from .context import SESSION_COOKIE, SESSION_LIFETIME, csrf_form, page, services
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: a crafted ?next= must not send staff to another site."""
+    if not target:
+        return "/board"
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/board"
+    return target
+
+
+async def login_page(request: Request) -> Response:
+    if await context.staff_principal(request) is not None:
+        return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
+    return page(request, "auth/login.html", next=request.query_params.get("next", ""), error=None, email="")
+
+
+async def login_submit(request: Request) -> Response:
+    form = await csrf_form(request)
+    email = str(form.get("email", "")).strip().lower()
+    password = str(form.get("password", ""))
+    target = _safe_next(str(form.get("next", "")))
+    svc = services(request)
+    async with svc.db.session() as session:
+        user = (
+            await session.execute(select(StaffUser).where(func.lower(StaffUser.email) == email))
+        ).scalar_one_or_none()
+        ok = verify_password(user.password_hash if user else None, password)
+        if user is None or not ok or not user.active:
+            # One message for every failure: no probing which emails exist.
+            return page(
+                request,
+                "auth/login.html",
+                status_code=400,
+                next=target,
+                email=email,
+                error=_("Wrong email or password, or the account is disabled."),
+            )
+        token = new_token()
+        now = svc.clock.now()
+        assert user.id is not None
+        session.add(
+            StaffSession(
+                token_hash=token_hash(token),
+                user_id=user.id,
+                created_at=now,
+                expires_at=now + SESSION_LIFETIME,
+                user_agent=request.headers.get("user-agent", "")[:300],
+            )
+        )
+        await session.commit()
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=context.is_secure(request),
+    )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    await csrf_form(request)
+    principal = await context.staff_principal(request)
+    if principal is not None:
+        await end_sessions(request, [principal.session_hash])
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+async def end_sessions(request: Request, hashes: list[str]) -> None:
+    """Delete the sessions and close every board socket opened with them, on every worker."""
+    svc = services(request)
+    async with svc.db.session() as session:
+        await session.execute(delete(StaffSession).where(StaffSession.token_hash.in_(hashes)))  # type: ignore[attr-defined]
+        await session.commit()
+    await svc.broker.publish_control({"type": "sessions_ended", "sessions": hashes})
+
+
+routes = [
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login_submit, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+]

@@ -1,0 +1,257 @@
+"""What every route needs: the app's services, the caller's identity, CSRF, language, and
+pages and errors rendered the same way everywhere."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import delete, select
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .. import i18n
+from ..authz import StaffPrincipal
+from ..i18n import _
+from ..models import Role, StaffSession, StaffUser
+from ..security import csrf_matches, new_csrf_token, token_hash
+from ..services import Services
+from ..templating import render
+
+SESSION_COOKIE = "relais_session"
+CSRF_COOKIE = "relais_csrf"
+LANG_COOKIE = "relais_lang"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+
+
+def services(conn: HTTPConnection) -> Services:
+    svc: Services = conn.app.state.services
+    return svc
+
+
+def is_secure(conn: HTTPConnection) -> bool:
+    return conn.url.scheme in {"https", "wss"} or services(conn).settings.secure_cookies
+
+
+class RequestContextMiddleware:
+    """Sets the language for the request and gives every visitor a CSRF cookie.
+
+    Pure ASGI (not BaseHTTPMiddleware) so WebSockets and streaming pass through untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in {"http", "websocket"}:
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        query_lang = conn.query_params.get("lang")
+        locale = i18n.negotiate(query_lang, conn.cookies.get(LANG_COOKIE))
+        i18n.set_locale(locale)
+        scope.setdefault("state", {})["locale"] = locale
+        svc: Services = scope["app"].state.services
+        secret = svc.settings.secret_key
+        csrf = conn.cookies.get(CSRF_COOKIE)
+        new_cookies: list[str] = []
+        if scope["type"] == "http" and not (csrf and csrf_matches(secret, csrf, csrf)):
+            csrf = new_csrf_token(secret)
+            new_cookies.append(_cookie(CSRF_COOKIE, csrf, conn, http_only=True))
+        scope["state"]["csrf_token"] = csrf
+        if query_lang in i18n.LANGUAGE_CODES:
+            new_cookies.append(
+                _cookie(LANG_COOKIE, query_lang or "", conn, max_age=365 * 86400)
+            )
+
+        async def send_with_cookies(message: Message) -> None:
+            if message["type"] == "http.response.start" and new_cookies:
+                headers = list(message.get("headers", []))
+                headers += [(b"set-cookie", c.encode("latin-1")) for c in new_cookies]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookies)
+
+
+def _cookie(
+    name: str, value: str, conn: HTTPConnection, *, http_only: bool = True, max_age: int | None = None
+) -> str:
+    cookie: SimpleCookie = SimpleCookie()
+    cookie[name] = value
+    morsel = cookie[name]
+    morsel["path"] = "/"
+    morsel["samesite"] = "Lax"
+    if http_only:
+        morsel["httponly"] = True
+    if max_age is not None:
+        morsel["max-age"] = max_age
+    if is_secure(conn):
+        morsel["secure"] = True
+    return morsel.OutputString()
+
+
+def csrf_token(request: HTTPConnection) -> str:
+    token: str = request.scope["state"]["csrf_token"]
+    return token
+
+
+async def csrf_form(request: Request) -> FormData:
+    """Read a form after checking its CSRF token (form field or X-CSRF-Token header).
+
+    Every state-changing route reads its form through here, so none can forget the check.
+    """
+    form = await request.form()
+    submitted = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
+    if not csrf_matches(
+        services(request).settings.secret_key,
+        request.cookies.get(CSRF_COOKIE),
+        submitted if isinstance(submitted, str) else None,
+    ):
+        raise HTTPException(
+            403, _("This form has expired or did not come from Relais. Reload the page and try again.")
+        )
+    return form
+
+
+# -- staff identity --------------------------------------------------------------------
+
+
+class SignInRequired(Exception):
+    """Raised by routes that need staff; answered by a redirect to the sign-in page."""
+
+
+async def staff_principal(conn: HTTPConnection) -> StaffPrincipal | None:
+    """The signed-in staff member, from the server-side session (None if none, expired, or
+    the account was disabled)."""
+    cached = conn.scope["state"].get("staff")
+    if cached is not None:
+        return cached if isinstance(cached, StaffPrincipal) else None
+    token = conn.cookies.get(SESSION_COOKIE)
+    principal: StaffPrincipal | None = None
+    if token:
+        svc = services(conn)
+        hashed = token_hash(token)
+        async with svc.db.session() as session:
+            row = (
+                await session.execute(
+                    select(StaffSession, StaffUser)
+                    .join(StaffUser, StaffUser.id == StaffSession.user_id)
+                    .where(StaffSession.token_hash == hashed)  # type: ignore[arg-type]
+                )
+            ).first()
+            if row is not None:
+                staff_session, user = row
+                if not user.active or staff_session.expires_at <= svc.clock.now():
+                    await session.execute(
+                        delete(StaffSession).where(StaffSession.token_hash == hashed)  # type: ignore[arg-type]
+                    )
+                    await session.commit()
+                else:
+                    assert user.id is not None
+                    principal = StaffPrincipal(
+                        user_id=user.id,
+                        organization_id=user.organization_id,
+                        role=Role(user.role),
+                        name=user.display_name,
+                        email=user.email,
+                        installation_id=None if user.role == Role.ADMIN else user.installation_id,
+                        home_group_id=user.home_group_id,
+                        session_hash=hashed,
+                    )
+    conn.scope["state"]["staff"] = principal if principal is not None else False
+    return principal
+
+
+async def require_staff(conn: HTTPConnection) -> StaffPrincipal:
+    principal = await staff_principal(conn)
+    if principal is None:
+        raise SignInRequired()
+    return principal
+
+
+async def require_admin(conn: HTTPConnection) -> StaffPrincipal:
+    principal = await require_staff(conn)
+    if not principal.is_admin:
+        raise HTTPException(403, _("This page is for the daycare's administrators."))
+    return principal
+
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+# -- rendering ---------------------------------------------------------------------------
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def lang_switch_url(request: Request) -> str:
+    """The current page in the other language."""
+    other = "en" if i18n.current_locale() != "en" else "fr"
+    params = dict(request.query_params)
+    params["lang"] = other
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+def page(
+    request: Request, template: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    staff = request.scope["state"].get("staff") or None
+    body = render(
+        template,
+        request=request,
+        csrf_token=csrf_token(request),
+        csrf_headers=json.dumps({"X-CSRF-Token": csrf_token(request)}),
+        staff=staff,
+        lang_switch_url=lang_switch_url(request),
+        **context,
+    )
+    return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; media-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+        "form-action 'self'"
+    ),
+}
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    message = exc.detail if isinstance(exc.detail, str) else _("Something went wrong.")
+    if wants_json(request):
+        return JSONResponse({"detail": message}, status_code=exc.status_code)
+    if is_htmx(request):
+        return HTMLResponse(
+            render("_toast.html", message=message, kind="error"),
+            status_code=exc.status_code,
+            headers={"HX-Retarget": "#toast", "HX-Reswap": "outerHTML"},
+        )
+    return page(request, "errors/page.html", status_code=exc.status_code, message=message)
+
+
+async def sign_in_required(request: Request, exc: Exception) -> Response:
+    if is_htmx(request):
+        return Response(status_code=401, headers={"HX-Redirect": "/login"})
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)

@@ -1,0 +1,179 @@
+"""The OpenAPI 3 document of API v1, built from the same pydantic models that validate input."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema(ref_template="#/components/schemas/{model}")
+
+
+def _json_body(ref: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": {"$ref": ref}}}}
+
+
+def _answer(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"description": description}
+    if schema is not None:
+        body["content"] = {"application/json": {"schema": schema}}
+    return body
+
+
+ERRORS = {
+    "401": _answer("Missing, unknown or revoked token", {"$ref": "#/components/schemas/Error"}),
+    "404": _answer("Unknown id (or another organization's)", {"$ref": "#/components/schemas/Error"}),
+    "422": _answer("Invalid input, one message per field", {"$ref": "#/components/schemas/Error"}),
+}
+
+
+@cache
+def openapi_document() -> dict[str, Any]:
+    from .api import AttendanceIn, ChildPatch, EtaPickupIn, GpsPickupIn, StatusIn
+
+    pickup = {"$ref": "#/components/schemas/Pickup"}
+    refused = _answer(
+        "Refused (outside the call window, child absent, already announced, not the next step…)",
+        {"$ref": "#/components/schemas/Error"},
+    )
+    str_id = {"type": "string"}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Relais API",
+            "version": "1",
+            "description": "Pickup alerts for school daycares. Ids are the management system's own ids.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/installations": {
+                "get": {
+                    "summary": "The organization's installations and their groups",
+                    "responses": {
+                        "200": _answer("Installations", {"type": "array", "items": {"$ref": "#/components/schemas/Installation"}}),
+                        **ERRORS,
+                    },
+                }
+            },
+            "/children": {
+                "get": {
+                    "summary": "Children, with today's presence",
+                    "parameters": [{"name": "installation_id", "in": "query", "schema": str_id}],
+                    "responses": {
+                        "200": _answer("Children", {"type": "array", "items": {"$ref": "#/components/schemas/Child"}}),
+                        **ERRORS,
+                    },
+                }
+            },
+            "/children/{child_id}": {
+                "patch": {
+                    "summary": "Move a child to another group of its installation",
+                    "parameters": [{"name": "child_id", "in": "path", "required": True, "schema": str_id}],
+                    "requestBody": _json_body("#/components/schemas/ChildPatch"),
+                    "responses": {"200": _answer("Moved"), **ERRORS},
+                }
+            },
+            "/attendance": {
+                "post": {
+                    "summary": "Check a child in or out",
+                    "requestBody": _json_body("#/components/schemas/AttendanceIn"),
+                    "responses": {"200": _answer("Recorded"), **ERRORS},
+                }
+            },
+            "/pickups": {
+                "get": {
+                    "summary": "Today's pickups",
+                    "parameters": [
+                        {"name": "installation_id", "in": "query", "schema": str_id},
+                        {"name": "status", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": _answer("Pickups", {"type": "array", "items": pickup}), **ERRORS},
+                },
+                "post": {
+                    "summary": "Announce an arrival, by time or by position",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "oneOf": [
+                                        {"$ref": "#/components/schemas/EtaPickupIn"},
+                                        {"$ref": "#/components/schemas/GpsPickupIn"},
+                                    ]
+                                }
+                            }
+                        },
+                    },
+                    "responses": {"201": _answer("Announced", pickup), "409": refused, **ERRORS},
+                },
+            },
+            "/pickups/{pickup_id}/status": {
+                "post": {
+                    "summary": "Next step: called, ready, departed",
+                    "parameters": [{"name": "pickup_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "requestBody": _json_body("#/components/schemas/StatusIn"),
+                    "responses": {"200": _answer("Moved", pickup), "409": refused, **ERRORS},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "AttendanceIn": _schema(AttendanceIn),
+                "ChildPatch": _schema(ChildPatch),
+                "EtaPickupIn": _schema(EtaPickupIn),
+                "GpsPickupIn": _schema(GpsPickupIn),
+                "StatusIn": _schema(StatusIn),
+                "Error": {
+                    "type": "object",
+                    "required": ["detail"],
+                    "properties": {
+                        "detail": {"type": "string"},
+                        "reason": {"type": "string"},
+                        "errors": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "Installation": {
+                    "type": "object",
+                    "properties": {
+                        "id": str_id,
+                        "name": {"type": "string"},
+                        "latitude": {"type": ["number", "null"]},
+                        "longitude": {"type": ["number", "null"]},
+                        "groups": {"type": "array", "items": {"type": "object", "properties": {"id": str_id, "name": {"type": "string"}}}},
+                    },
+                },
+                "Child": {
+                    "type": "object",
+                    "properties": {
+                        "id": str_id,
+                        "first_name": {"type": "string"},
+                        "last_name": {"type": "string"},
+                        "installation_id": str_id,
+                        "group_id": str_id,
+                        "present": {"type": "boolean"},
+                        "guardian_ids": {"type": "array", "items": str_id},
+                    },
+                },
+                "Pickup": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "status": {"type": "string", "enum": ["scheduled", "tracking", "announced", "called", "ready", "departed", "cancelled", "expired"]},
+                        "mode": {"type": "string", "enum": ["eta", "gps"]},
+                        "child_id": str_id,
+                        "guardian_id": str_id,
+                        "installation_id": str_id,
+                        "group_id": str_id,
+                        "eta": {"type": ["string", "null"], "description": "HH:MM, installation time"},
+                        "announce_at": {"type": ["string", "null"]},
+                        "gps_minutes": {"type": ["integer", "null"]},
+                    },
+                },
+            },
+        },
+    }

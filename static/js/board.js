@@ -1,0 +1,117 @@
+// Relais board: what HTML alone cannot do. htmx and its WebSocket extension do the swapping;
+// this file keeps the sequence (asks for a snapshot on a gap), shows the connection state,
+// plays the chime, keeps the screen awake and ticks the "waiting" minutes.
+(() => {
+  "use strict";
+
+  const SOUND_KEY = "relais.sound";
+  const board = document.getElementById("board");
+  const conn = document.getElementById("conn");
+  const soundButton = document.getElementById("sound-toggle");
+  const chime = new Audio("/static/sounds/chime.wav");
+  chime.preload = "auto";
+
+  let lastSeq = Number(board?.dataset.seq || 0);
+  let awaitingSnapshot = false;
+
+  // -- connection state -------------------------------------------------------------------
+  function setConn(state) {
+    if (!conn) return;
+    conn.className = "conn conn--" + state;
+    const labels = { live: conn.dataset.live, reconnecting: conn.dataset.reconnecting, ended: conn.dataset.ended };
+    if (labels[state]) conn.textContent = labels[state];
+    board?.setAttribute("data-conn", state);
+  }
+
+  // -- sound ------------------------------------------------------------------------------
+  function soundOn() { return localStorage.getItem(SOUND_KEY) === "on"; }
+  function renderSound() {
+    if (!soundButton) return;
+    const on = soundOn();
+    soundButton.setAttribute("aria-pressed", on ? "true" : "false");
+    soundButton.textContent = on ? soundButton.dataset.on : soundButton.dataset.off;
+    soundButton.classList.toggle("sound--on", on);
+  }
+  function playChime() {
+    chime.currentTime = 0;
+    const played = chime.play();
+    if (played && played.catch) played.catch(() => {});
+  }
+  soundButton?.addEventListener("click", () => {
+    // Browsers allow audio after a tap: this tap both unlocks and tests the sound.
+    localStorage.setItem(SOUND_KEY, soundOn() ? "off" : "on");
+    renderSound();
+    if (soundOn()) playChime();
+  });
+  renderSound();
+
+  // -- messages ---------------------------------------------------------------------------
+  document.addEventListener("htmx:ws:before:message:incoming", (event) => {
+    const detail = event.detail;
+    let data;
+    try { data = JSON.parse(detail.message.data); } catch (e) { return; }
+    if (data.status === "degraded") { setConn("reconnecting"); detail.cancelled = true; return; }
+    if (data.snapshot) {
+      awaitingSnapshot = false;
+      lastSeq = data.seq;
+      setConn("live");
+      return;
+    }
+    if (awaitingSnapshot || data.seq <= lastSeq) { detail.cancelled = true; return; }
+    if (data.seq !== lastSeq + 1) {
+      // A gap: something was missed. Ask for the whole board rather than guess.
+      detail.cancelled = true;
+      awaitingSnapshot = true;
+      detail.connection.socket.send(JSON.stringify({ type: "snapshot" }));
+      return;
+    }
+    lastSeq = data.seq;
+    if (data.chime) {
+      board.dataset.chimes = String(Number(board.dataset.chimes || 0) + 1);
+      if (soundOn()) playChime();
+    }
+  });
+
+  document.addEventListener("htmx:ws:after:message:incoming", () => { syncClock(); tickWaiting(); });
+  syncClock();
+
+  document.addEventListener("htmx:ws:close", (event) => {
+    const code = event.detail && event.detail.code;
+    if (code === 4001 || code === 4003 || code === 1008) {
+      // Signed out, account disabled, or display revoked: no point reconnecting.
+      setConn("ended");
+      window.setTimeout(() => { window.location.reload(); }, 1500);
+      return;
+    }
+    awaitingSnapshot = false;
+    setConn("reconnecting");
+  });
+
+  // -- waiting time -----------------------------------------------------------------------
+  // Minutes are counted on the server's clock: each render carries its "now" (data-now).
+  let clockOffset = 0;
+  function syncClock() {
+    const stamp = document.querySelector("#alerts[data-now]");
+    const serverNow = stamp ? Date.parse(stamp.dataset.now) : NaN;
+    if (!Number.isNaN(serverNow)) clockOffset = serverNow - Date.now();
+  }
+  function tickWaiting() {
+    const now = Date.now() + clockOffset;
+    document.querySelectorAll("time[data-since]").forEach((el) => {
+      const since = Date.parse(el.dataset.since);
+      if (!Number.isNaN(since)) el.textContent = Math.max(0, Math.floor((now - since) / 60000)) + " min";
+    });
+  }
+  window.setInterval(tickWaiting, 15000);
+
+  // -- keep the screen awake on a wall or a tablet ----------------------------------------
+  async function keepAwake() {
+    try { if (navigator.wakeLock && document.visibilityState === "visible") await navigator.wakeLock.request("screen"); }
+    catch (e) { /* not allowed here: the screen may sleep */ }
+  }
+  document.addEventListener("visibilitychange", keepAwake);
+  keepAwake();
+
+  // Reconnect with backoff (the extension's own), starting fast, capped at 10 s.
+  if (window.htmx) htmx.config.ws = { reconnectDelay: 300, reconnectMaxDelay: 10000, reconnectCodes: [1001, 1005, 1006, 1011, 1012, 1013, 1014] };
+})();
