@@ -22,7 +22,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 server/locale/%/LC_MESSAGES/messages.mo: server/locale/%/LC_MESSAGES/messages.po $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -d server/locale -D messages -l $* >/dev/null
+	$(BIN)/pybabel compile -d server/locale -D messages -l $* >/dev/null
 
 translations: $(MO)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Child, Group
 from .realtime.events import BoardEvent, next_seq

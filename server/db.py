@@ -9,9 +9,8 @@ from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time
 
 from sqlalchemy import func, or_, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from .attendance import check_in
 from .models import (

@@ -9,7 +9,7 @@ every function takes the moment it reasons about, so tests set the time of day.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -90,12 +90,21 @@ def parse_hhmm(value: str) -> time:
     """Parse "HH:MM" (24 h). Raises RuleError(BAD_TIME) on anything else."""
     text = value.strip()
     parts = text.split(":")
-    if len(parts) != 2 or not all(p.isdigit() and 1 <= len(p) <= 2 for p in parts):
+    # ASCII only: str.isdigit() also accepts "²" (which int() rejects) and other scripts.
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and 1 <= len(p) <= 2 for p in parts):
         raise RuleError(Refusal.BAD_TIME, value=value)
     hour, minute = int(parts[0]), int(parts[1])
     if not (0 <= hour <= 23 and 0 <= minute <= 59):
         raise RuleError(Refusal.BAD_TIME, value=value)
     return time(hour, minute)
+
+
+def _utc(moment: datetime) -> datetime:
+    """Aware datetimes sharing one tzinfo compare and subtract by wall clock, ignoring DST
+    (and `fold`); in UTC they compare and subtract as instants."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetimes are ambiguous; pass an aware datetime")
+    return moment.astimezone(UTC)
 
 
 def local_day(now: datetime, tz: str) -> date:
@@ -141,16 +150,17 @@ def plan_eta(
     if not in_call_window(arrival, window_start, window_end):
         raise RuleError(Refusal.OUTSIDE_WINDOW, start=window_start, end=window_end)
     eta = arrival_instant(now, arrival, tz)
-    if eta < now - PAST_ARRIVAL_TOLERANCE:
+    if _utc(eta) < _utc(now) - PAST_ARRIVAL_TOLERANCE:
         raise RuleError(Refusal.ARRIVAL_PASSED, eta=eta)
-    announce_at = eta - timedelta(minutes=preparation_minutes)
-    status = S.ANNOUNCED if announce_at <= now else S.SCHEDULED
+    # Subtract in UTC: local wall-clock arithmetic is an hour off across a DST change.
+    announce_at = (_utc(eta) - timedelta(minutes=preparation_minutes)).astimezone(ZoneInfo(tz))
+    status = S.ANNOUNCED if _utc(announce_at) <= _utc(now) else S.SCHEDULED
     return EtaPlan(eta=eta, announce_at=announce_at, status=status)
 
 
 def is_due(status: PickupStatus | str, announce_at: datetime | None, now: datetime) -> bool:
     """A scheduled pickup becomes a board alert once its announce moment is reached."""
-    return S(status) == S.SCHEDULED and announce_at is not None and announce_at <= now
+    return S(status) == S.SCHEDULED and announce_at is not None and _utc(announce_at) <= _utc(now)
 
 
 def gps_alert_due(minutes_to_arrival: float, preparation_minutes: int) -> bool:
@@ -190,4 +200,4 @@ def waiting_minutes(announced_at: datetime | None, now: datetime) -> int:
     """Whole minutes since the board was alerted (0 when not yet alerted)."""
     if announced_at is None:
         return 0
-    return max(0, int((now - announced_at).total_seconds() // 60))
+    return max(0, int((_utc(now) - _utc(announced_at)).total_seconds() // 60))

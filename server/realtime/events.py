@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import Installation
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -170,7 +171,13 @@ class Hub:
         channel.inbox.put_nowait(_SnapshotRequest(socket))
         try:
             while True:
-                data = await websocket.receive_json()
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                try:
+                    data = json.loads(message.get("text") or message.get("bytes") or b"")
+                except ValueError:
+                    continue  # a malformed frame is ignored: the board must stay live
                 if isinstance(data, dict) and data.get("type") == "snapshot":
                     channel.inbox.put_nowait(_SnapshotRequest(socket))
         except (WebSocketDisconnect, RuntimeError, ValueError):

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from ..i18n import _
 from ..models import Display, Group, Installation
 from ..security import new_token, token_hash
-from .context import csrf_form, page, require_admin, services
+from .context import csrf_form, is_secure, page, require_admin, services
 
 
 async def admin_page(request: Request, *, new_link: str | None = None, error: str | None = None) -> Response:
@@ -53,8 +53,17 @@ async def admin_page(request: Request, *, new_link: str | None = None, error: st
     )
 
 
+# The new display link is shown once, on the page the form redirects to (post/redirect/get:
+# reloading that page must not create a second display).
+NEW_LINK_COOKIE = "relais_new_link"
+
+
 async def admin_home(request: Request) -> Response:
-    return await admin_page(request)
+    new_link = request.cookies.get(NEW_LINK_COOKIE)
+    response = await admin_page(request, new_link=new_link)
+    if new_link:
+        response.delete_cookie(NEW_LINK_COOKIE, path="/admin")
+    return response
 
 
 async def create_display(request: Request) -> Response:
@@ -91,8 +100,17 @@ async def create_display(request: Request) -> Response:
             )
         )
         await session.commit()
-    link = f"{request.base_url}display/{token}"
-    return await admin_page(request, new_link=link)
+    response = RedirectResponse("/admin", status_code=303)
+    response.set_cookie(
+        NEW_LINK_COOKIE,
+        f"{request.base_url}display/{token}",
+        max_age=120,
+        path="/admin",
+        httponly=True,
+        samesite="strict",
+        secure=is_secure(request),
+    )
+    return response
 
 
 async def revoke_display(request: Request) -> Response:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -149,8 +149,9 @@ async def _parse(request: Request, model: type[M]) -> M:
         raise ApiError(422, _("The request is not valid."), errors) from None
 
 
-def _not_found(what: str, ident: str) -> ApiError:
-    return ApiError(404, _("Unknown {what}: {id}.").format(what=what, id=ident))
+def _not_found(message: str, ident: str) -> ApiError:
+    """`message` is a whole sentence with an {id} slot, so each language can phrase it."""
+    return ApiError(404, message.format(id=ident))
 
 
 async def _child(session: AsyncSession, principal: ApiPrincipal, external_id: str) -> Child:
@@ -163,7 +164,7 @@ async def _child(session: AsyncSession, principal: ApiPrincipal, external_id: st
         )
     ).scalar_one_or_none()
     if child is None:
-        raise _not_found(_("child"), external_id)
+        raise _not_found(_("Unknown child: {id}."), external_id)
     return child
 
 
@@ -179,7 +180,7 @@ async def _installation_by_external(
         )
     ).scalar_one_or_none()
     if installation is None:
-        raise _not_found(_("installation"), external_id)
+        raise _not_found(_("Unknown installation: {id}."), external_id)
     return installation
 
 
@@ -346,6 +347,8 @@ async def post_attendance(request: Request, principal: ApiPrincipal) -> Response
 async def create_pickup(request: Request, principal: ApiPrincipal) -> Response:
     """Announce an arrival, by time (ETA) or position (GPS)."""
     raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:  # before parsing: too large is 413 even when not JSON
+        raise ApiError(413, _("The request body is too large."))
     mode = None
     try:
         parsed = json.loads(raw or b"{}")
@@ -376,7 +379,7 @@ async def create_pickup(request: Request, principal: ApiPrincipal) -> Response:
             )
         ).scalar_one_or_none()
         if guardian is None:
-            raise _not_found(_("guardian"), body.guardian_id)
+            raise _not_found(_("Unknown guardian: {id}."), body.guardian_id)
         installation = await session.get(Installation, child.installation_id)
         assert installation is not None
         if isinstance(body, EtaPickupIn):
@@ -411,7 +414,7 @@ async def _pickup_for(session: AsyncSession, principal: ApiPrincipal, raw_id: st
     except ValueError:
         pickup = None
     if pickup is None or pickup.organization_id != principal.organization_id:
-        raise _not_found(_("pickup"), raw_id)
+        raise _not_found(_("Unknown pickup: {id}."), raw_id)
     return pickup
 
 

@@ -21,10 +21,14 @@ def _safe_next(target: str | None) -> str:
     """Only same-site paths: a crafted ?next= must not send staff to another site."""
     if not target:
         return "/board"
-    parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+    # Browsers read a backslash as "/": "/\\evil.example" would leave like "//evil.example".
+    normalized = target.replace("\\", "/")
+    parsed = urlparse(normalized)
+    if parsed.scheme or parsed.netloc or not normalized.startswith("/") or normalized.startswith("//"):
         return "/board"
-    return target
+    if any(ord(c) < 32 for c in normalized):
+        return "/board"
+    return normalized
 
 
 async def login_page(request: Request) -> Response:

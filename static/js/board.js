@@ -13,6 +13,11 @@
 
   let lastSeq = Number(board?.dataset.seq || 0);
   let awaitingSnapshot = false;
+  // The sequence number of the last change shown, also on the page for people and tests.
+  function setSeq(seq) {
+    lastSeq = seq;
+    if (board) board.dataset.seq = String(seq);
+  }
 
   // -- connection state -------------------------------------------------------------------
   function setConn(state) {
@@ -46,6 +51,14 @@
   renderSound();
 
   // -- messages ---------------------------------------------------------------------------
+  let connection = null;
+  function requestSnapshot() {
+    if (awaitingSnapshot || !connection || !connection.socket) return;
+    awaitingSnapshot = true;
+    connection.socket.send(JSON.stringify({ type: "snapshot" }));
+  }
+  document.addEventListener("htmx:ws:after:connection", (event) => { connection = event.detail.connection; });
+
   document.addEventListener("htmx:ws:before:message:incoming", (event) => {
     const detail = event.detail;
     let data;
@@ -53,7 +66,7 @@
     if (data.status === "degraded") { setConn("reconnecting"); detail.cancelled = true; return; }
     if (data.snapshot) {
       awaitingSnapshot = false;
-      lastSeq = data.seq;
+      setSeq(data.seq);
       setConn("live");
       return;
     }
@@ -61,11 +74,11 @@
     if (data.seq !== lastSeq + 1) {
       // A gap: something was missed. Ask for the whole board rather than guess.
       detail.cancelled = true;
-      awaitingSnapshot = true;
-      detail.connection.socket.send(JSON.stringify({ type: "snapshot" }));
+      connection = detail.connection;
+      requestSnapshot();
       return;
     }
-    lastSeq = data.seq;
+    setSeq(data.seq);
     if (data.chime) {
       board.dataset.chimes = String(Number(board.dataset.chimes || 0) + 1);
       if (soundOn()) playChime();
@@ -73,7 +86,18 @@
   });
 
   document.addEventListener("htmx:ws:after:message:incoming", () => { syncClock(); tickWaiting(); });
-  syncClock();
+
+  // A button's answer replaces the live region with the board as it was when the server
+  // answered. If the socket has already shown something newer, that answer is stale: resync.
+  function checkAnswerSeq() {
+    const live = document.getElementById("live");
+    if (!live || live.dataset.seq === undefined) return;
+    const answered = Number(live.dataset.seq);
+    delete live.dataset.seq;
+    if (answered < lastSeq) requestSnapshot();
+  }
+  document.addEventListener("htmx:after:swap", () => { syncClock(); tickWaiting(); checkAnswerSeq(); });
+  delete document.getElementById("live")?.dataset.seq;
 
   document.addEventListener("htmx:ws:close", (event) => {
     const code = event.detail && event.detail.code;
@@ -102,6 +126,7 @@
       if (!Number.isNaN(since)) el.textContent = Math.max(0, Math.floor((now - since) / 60000)) + " min";
     });
   }
+  syncClock();
   window.setInterval(tickWaiting, 15000);
 
   // -- keep the screen awake on a wall or a tablet ----------------------------------------

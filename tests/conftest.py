@@ -1,0 +1,102 @@
+"""Shared fixtures: a migrated SQLite database holding the demo data at a fixed moment, an
+injectable clock, and the app built on them. Nothing here reads the real time of day."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from server import demo
+from server.app import create_app
+from server.clock import ManualClock
+from server.db import Database
+from server.migrate import upgrade
+from server.settings import Settings
+
+QUEBEC = ZoneInfo("America/Toronto")
+# A Tuesday afternoon in Québec: the moment every test starts at.
+T0 = datetime(2026, 11, 24, 16, 0, tzinfo=QUEBEC)
+PASSWORD = demo.DEMO_PASSWORD
+API_TOKEN = demo.DEMO_API_TOKEN
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def demo_database_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate once and load the demo once; each test gets its own copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "relais.db"
+    upgrade(sqlite_url(path))
+
+    async def load() -> None:
+        db = Database(sqlite_url(path))
+        async with db.session() as session:
+            await demo.load_demo(session, T0)
+            await session.commit()
+        await db.dispose()
+
+    asyncio.run(load())
+    return path
+
+
+@pytest.fixture
+def database_url(demo_database_file: Path, tmp_path: Path) -> str:
+    path = tmp_path / "relais.db"
+    shutil.copy(demo_database_file, path)
+    return sqlite_url(path)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=database_url, secret_key="test-secret-key", var_dir=tmp_path)
+
+
+@pytest.fixture
+def app(settings: Settings, clock: ManualClock) -> Starlette:
+    return create_app(settings, clock=clock, background=False)
+
+
+@pytest.fixture
+def client(app: Starlette) -> Iterator[TestClient]:
+    """An HTTP + WebSocket client on the app (lifespan run), as a same-origin browser."""
+    with TestClient(app, base_url="http://testserver") as test_client:
+        yield test_client
+
+
+def login(client: TestClient, email: str, password: str = PASSWORD) -> None:
+    """Sign in as a browser would: fetch the form (CSRF cookie), post it."""
+    page = client.get("/login")
+    assert page.status_code == 200
+    token = client.cookies.get("relais_csrf")
+    response = client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token, "next": "/board"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+
+
+def csrf(client: TestClient) -> dict[str, str]:
+    """The header htmx sends with every board button press."""
+    if client.cookies.get("relais_csrf") is None:
+        client.get("/login")
+    return {"X-CSRF-Token": client.cookies.get("relais_csrf") or ""}
+
+
+def api_headers(token: str = API_TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

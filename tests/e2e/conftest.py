@@ -1,0 +1,224 @@
+"""End-to-end fixtures: a real uvicorn server on a free port (in a thread of the test process,
+so the test can move its clock), Debian's Chromium driven by Playwright, real WebSockets."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from server.app import create_app
+from server.clock import ManualClock
+from server.settings import Settings
+from tests.conftest import API_TOKEN, PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+
+# Counts every sound the page starts (headless Chromium is muted, but play() still runs).
+COUNT_CHIMES = """
+window.__chimes = 0;
+const originalPlay = HTMLMediaElement.prototype.play;
+HTMLMediaElement.prototype.play = function () {
+  window.__chimes += 1;
+  return originalPlay.call(this);
+};
+"""
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--autoplay-policy=no-user-gesture-required",
+        ],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class LiveServer:
+    url: str
+    clock: ManualClock
+    settings: Settings
+
+    @property
+    def database_path(self) -> str:
+        return self.settings.database_url.split(":///", 1)[1]
+
+    def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {API_TOKEN}"}
+        with httpx.Client(base_url=self.url, headers=headers, timeout=10) as client:
+            return client.request(method, "/api/v1" + path, **kwargs)
+
+
+class _ThreadedServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # not the main thread
+        pass
+
+
+@pytest.fixture
+def live_server(settings: Settings, clock: ManualClock) -> Iterator[LiveServer]:
+    # A short tick: scheduled arrivals are promoted soon after the test moves the clock.
+    fast = Settings(**{**settings.__dict__, "tick_seconds": 0.1})
+    app = create_app(fast, clock=clock)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
+    server = _ThreadedServer(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    started = threading.Event()
+
+    # Wait for the server by asking it, not by sleeping.
+    for _attempt in range(200):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
+                started.set()
+                break
+        except httpx.TransportError:
+            thread.join(0.05)
+    assert started.is_set(), "the test server did not start"
+    yield LiveServer(f"http://127.0.0.1:{port}", clock, fast)
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def new_tablet(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., Page]]:
+    """Open a signed-in tablet (its own browser context: its own cookies and storage)."""
+    contexts: list[BrowserContext] = []
+    script_errors: list[str] = []
+
+    def open_tablet(
+        email: str, path: str = "/board", sound: bool = True, base: str | None = None
+    ) -> Page:
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-CA")
+        contexts.append(context)
+        context.add_init_script(COUNT_CHIMES)
+        context.on("weberror", lambda error: script_errors.append(str(error.error)))
+        page = context.new_page()
+        page.goto(f"{base or live_server.url}/login?next={path}")
+        page.fill("input[name=email]", email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        if not path.startswith("/board"):
+            return page
+        expect(page.locator("#conn")).to_have_class("conn conn--live")
+        if sound:
+            page.click("#sound-toggle")
+            expect(page.locator("#sound-toggle")).to_have_attribute("aria-pressed", "true")
+        return page
+
+    yield open_tablet
+    for context in contexts:
+        context.close()
+    assert not script_errors, f"JavaScript errors on the page: {script_errors}"
+
+
+def chimes(page: Page) -> int:
+    count: int = page.evaluate("window.__chimes")
+    return count
+
+
+class TcpProxy:
+    """A real network cut between the browser and the server: `cut()` drops every open
+    connection and refuses new ones until `restore()`."""
+
+    def __init__(self, target_port: int) -> None:
+        import asyncio
+
+        self.target_port = target_port
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._stopping = asyncio.Event()
+        self._open = True
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        assert self._ready.wait(5), "proxy did not start"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self) -> None:
+        import asyncio
+
+        asyncio.set_event_loop(self._loop)
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, asyncio.CancelledError):
+                pass
+            finally:
+                writer.close()
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if not self._open:
+                writer.transport.abort()
+                return
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+            self._writers.update({writer, up_writer})
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+            self._writers.difference_update({writer, up_writer})
+
+        async def main() -> None:
+            server = await asyncio.start_server(handle, "127.0.0.1", self.port)
+            self._ready.set()
+            async with server:
+                await self._stopping.wait()
+            for writer in list(self._writers):
+                writer.transport.abort()
+
+        self._loop.run_until_complete(main())
+        self._loop.close()
+
+    def cut(self) -> None:
+        def drop() -> None:
+            self._open = False
+            for writer in list(self._writers):
+                writer.transport.abort()
+            self._writers.clear()
+
+        self._loop.call_soon_threadsafe(drop)
+
+    def restore(self) -> None:
+        def reopen() -> None:
+            self._open = True
+
+        self._loop.call_soon_threadsafe(reopen)
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(5)
+
+
+@pytest.fixture
+def proxy(live_server: LiveServer) -> Iterator[TcpProxy]:
+    port = int(live_server.url.rsplit(":", 1)[1])
+    tcp = TcpProxy(port)
+    yield tcp
+    tcp.close()

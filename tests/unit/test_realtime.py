@@ -1,0 +1,307 @@
+"""The board WebSocket: sequence numbers without gaps, snapshots on request, which view
+chimes, alerts following a moved child, and the Origin check. Real sockets, no sleeps: a
+snapshot request queues behind every pending event, so it marks "nothing else was sent"."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import anyio
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.testclient import TestClient, WebSocketTestSession
+from starlette.websockets import WebSocketDisconnect
+
+from server.db import Database
+from server.models import Group, Installation
+from tests.conftest import api_headers, login
+
+T = TypeVar("T")
+ORIGIN = {"origin": "http://testserver"}
+RECEPTION = "accueil@example.org"
+EDUCATOR = "educatrice@example.org"
+
+
+def in_db(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        db = Database(database_url)
+        try:
+            async with db.session() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def era_ids(database_url: str) -> dict[str, int]:
+    """Internal ids: "ERA" (installation) and each ERA group by external id."""
+
+    async def load(session: AsyncSession) -> dict[str, int]:
+        inst = (
+            await session.execute(select(Installation).where(Installation.external_id == "ERA"))  # type: ignore[arg-type]
+        ).scalar_one()
+        groups = (
+            (
+                await session.execute(select(Group).where(Group.installation_id == inst.id))  # type: ignore[arg-type]
+            )
+            .scalars()
+            .all()
+        )
+        assert inst.id is not None
+        return {"ERA": inst.id, **{g.external_id: g.id for g in groups if g.id is not None}}
+
+    return in_db(database_url, load)
+
+
+@contextmanager
+def board(
+    client: TestClient, query: str = "group=all"
+) -> Iterator[tuple[WebSocketTestSession, int]]:
+    """An open board socket (as the client's signed-in staff) and its first snapshot's seq."""
+    with client.websocket_connect(f"/board/ws?{query}", headers=ORIGIN) as ws:
+        first = receive(ws)
+        assert first["snapshot"] is True
+        assert isinstance(first["seq"], int)
+        yield ws, first["seq"]
+
+
+def receive(ws: WebSocketTestSession, timeout: float = 5.0) -> dict[str, Any]:
+    """The next message, failing instead of hanging when none comes (a guard, not a wait:
+    messages normally arrive in milliseconds)."""
+
+    async def next_message() -> Any:
+        with anyio.fail_after(timeout):
+            return await ws._send_rx.receive()
+
+    message = ws.portal.call(next_message)
+    if message["type"] == "websocket.close":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason", ""))
+    assert message["type"] == "websocket.send", message
+    result: dict[str, Any] = json.loads(message["text"])
+    return result
+
+
+def settle(ws: WebSocketTestSession) -> list[dict[str, Any]]:
+    """Every message still on its way to this socket, then the snapshot asked for here."""
+    ws.send_json({"type": "snapshot"})
+    received: list[dict[str, Any]] = []
+    while not (message := receive(ws)).get("snapshot"):
+        received.append(message)
+    received.append(message)
+    return received
+
+
+def announce(client: TestClient, child: str, guardian: str, eta: str = "16:00") -> dict[str, Any]:
+    response = client.post(
+        "/api/v1/pickups",
+        headers=api_headers(),
+        json={"child_id": child, "guardian_id": guardian, "mode": "eta", "eta": eta},
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def api(client: TestClient, method: str, path: str, body: dict[str, Any]) -> None:
+    response = client.request(method, f"/api/v1{path}", headers=api_headers(), json=body)
+    assert response.status_code in {200, 201}, response.text
+
+
+def alert_in(content: str, pickup_id: int) -> str | None:
+    match = re.search(rf'<li class="alert[^"]*" id="pickup-{pickup_id}".*?</li>', content, re.S)
+    return match.group(0) if match else None
+
+
+def test_each_change_is_one_message_in_sequence(client: TestClient) -> None:
+    login(client, RECEPTION)
+    with board(client) as (ws, start):
+        lea = announce(client, "C-LEA", "G-TREMBLAY")  # due now: on the board
+        message = receive(ws)
+        assert message["seq"] == start + 1
+        assert message["chime"] is True
+        alert = alert_in(message["content"], lea["id"])
+        assert alert and "Léa Tremblay" in alert and 'data-status="announced"' in alert
+
+        upcoming = announce(client, "C0015", "G0015", eta="16:45")  # later: upcoming only
+        assert upcoming["status"] == "scheduled"
+        api(client, "POST", f"/pickups/{lea['id']}/status", {"status": "called"})
+        api(client, "POST", "/attendance", {"child_id": "C0004", "present": False})
+        api(client, "PATCH", "/children/C-NOAH", {"group_id": "ERA-HIB"})
+        api(client, "POST", f"/pickups/{lea['id']}/status", {"status": "ready"})
+
+        messages = settle(ws)
+        *events, snapshot = messages
+        assert [m["seq"] for m in events] == [start + n for n in range(2, 7)]
+        assert snapshot["seq"] == start + 6
+        assert not any(m.get("snapshot") for m in events)
+        assert events[0]["chime"] is False  # a scheduled arrival does not chime yet
+        assert f'id="upcoming-{upcoming["id"]}"' in events[0]["content"]
+        assert not alert_in(events[0]["content"], upcoming["id"])
+        called = alert_in(events[1]["content"], lea["id"])
+        assert called and 'data-status="called"' in called
+        ready = alert_in(events[4]["content"], lea["id"])
+        assert ready and 'data-status="ready"' in ready
+        assert all(m["chime"] is False for m in events)
+
+
+def test_snapshot_on_request_has_the_latest_seq(client: TestClient) -> None:
+    login(client, RECEPTION)
+    page_seq = int(re.findall(r'data-seq="(\d+)"', client.get("/board").text)[0])
+    with board(client) as (ws, start):
+        assert start == page_seq  # the page and the socket agree
+        lea = announce(client, "C-LEA", "G-TREMBLAY")
+        api(client, "POST", f"/pickups/{lea['id']}/status", {"status": "called"})
+        *events, snapshot = settle(ws)
+        assert [m["seq"] for m in events] == [start + 1, start + 2]
+        assert snapshot["seq"] == start + 2
+        assert alert_in(snapshot["content"], lea["id"])
+        # Asked again with nothing new: the same seq, still no gap.
+        assert settle(ws) == [{**snapshot}]
+    # A board that reconnects starts from the latest seq.
+    with board(client) as (_ws, restart):
+        assert restart == start + 2
+    page_seq = int(re.findall(r'data-seq="(\d+)"', client.get("/board").text)[0])
+    assert page_seq == start + 2
+
+
+def test_only_the_view_that_shows_the_alert_chimes(client: TestClient) -> None:
+    login(client, RECEPTION)
+    with board(client, "group=all") as (reception, r_start):
+        client.cookies.delete("relais_session")
+        login(client, EDUCATOR)
+        with board(client, "group=mine") as (educator, e_start):
+            assert r_start == e_start
+            noah = announce(client, "C-NOAH", "G-TREMBLAY")  # Les Explorateurs
+            r_msg, e_msg = receive(reception), receive(educator)
+            assert r_msg["seq"] == e_msg["seq"] == r_start + 1
+            assert r_msg["chime"] is True
+            assert alert_in(r_msg["content"], noah["id"])
+            assert e_msg["chime"] is False
+            assert not alert_in(e_msg["content"], noah["id"])
+            assert "Noah Tremblay" not in e_msg["content"]
+
+            lea = announce(client, "C-LEA", "G-TREMBLAY")  # Les Lutins: both boards
+            r_msg, e_msg = receive(reception), receive(educator)
+            assert r_msg["seq"] == e_msg["seq"] == r_start + 2
+            assert r_msg["chime"] is True and e_msg["chime"] is True
+            assert alert_in(e_msg["content"], lea["id"])
+
+            # A step is not a new arrival: nobody chimes.
+            api(client, "POST", f"/pickups/{lea['id']}/status", {"status": "called"})
+            r_msg, e_msg = receive(reception), receive(educator)
+            assert r_msg["chime"] is False and e_msg["chime"] is False
+            assert settle(educator)[-1]["seq"] == r_start + 3
+        assert settle(reception)[-1]["seq"] == r_start + 3
+
+
+def test_alert_follows_a_child_moved_to_another_group(
+    client: TestClient, database_url: str
+) -> None:
+    ids = era_ids(database_url)
+    login(client, RECEPTION)
+    lutins = f"installation={ids['ERA']}&group={ids['ERA-LUT']}"
+    hiboux = f"installation={ids['ERA']}&group={ids['ERA-HIB']}"
+    with board(client, lutins) as (old_view, start), board(client, hiboux) as (new_view, _):
+        lea = announce(client, "C-LEA", "G-TREMBLAY")
+        on_old, on_new = receive(old_view), receive(new_view)
+        assert alert_in(on_old["content"], lea["id"])
+        assert on_old["chime"] is True
+        assert not alert_in(on_new["content"], lea["id"])
+        assert on_new["chime"] is False
+
+        api(client, "PATCH", "/children/C-LEA", {"group_id": "ERA-HIB"})
+        on_old, on_new = receive(old_view), receive(new_view)
+        assert on_old["seq"] == on_new["seq"] == start + 2
+        assert not alert_in(on_old["content"], lea["id"])
+        moved = alert_in(on_new["content"], lea["id"])
+        assert moved and "Les Hiboux" in moved
+        # The group sections follow too: Léa is listed under Les Hiboux now.
+        assert "Léa Tremblay" not in on_old["content"]
+        hiboux_section = re.search(
+            rf'<section id="group-{ids["ERA-HIB"]}".*?</section>', on_new["content"], re.S
+        )
+        assert hiboux_section and "Léa Tremblay" in hiboux_section.group(0)
+
+        # A fresh snapshot of each view agrees.
+        assert not alert_in(settle(old_view)[-1]["content"], lea["id"])
+        assert alert_in(settle(new_view)[-1]["content"], lea["id"])
+
+
+def test_display_view_has_no_buttons(client: TestClient) -> None:
+    """A wall display receives the same alerts, without the staff buttons."""
+    login(client, "direction@example.org")
+    page = client.get("/admin").text
+    era_option = re.search(r'<option value="(\d+)">Pavillon des Érables</option>', page)
+    assert era_option
+    created = client.post(
+        "/admin/displays",
+        data={
+            "name": "Hall",
+            "installation_id": era_option.group(1),
+            "group_id": "all",
+            "csrf_token": client.cookies.get("relais_csrf") or "",
+        },
+    )
+    token = re.search(r"/display/([A-Za-z0-9_-]+)", created.text)
+    assert token
+    staff_view = f"installation={era_option.group(1)}&group=all"
+    with (
+        board(client, f"display={token.group(1)}") as (wall, start),
+        board(client, staff_view) as (staff, _),
+    ):
+        lea = announce(client, "C-LEA", "G-TREMBLAY")
+        on_wall, on_staff = receive(wall), receive(staff)
+        assert on_wall["seq"] == on_staff["seq"] == start + 1
+        wall_alert, staff_alert = (
+            alert_in(on_wall["content"], lea["id"]),
+            alert_in(on_staff["content"], lea["id"]),
+        )
+        assert wall_alert and staff_alert
+        assert "hx-post" not in wall_alert
+        assert "hx-post" in staff_alert
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"origin": "http://evil.example"}, id="foreign-origin"),
+        pytest.param({"origin": "http://testserver.evil.example"}, id="lookalike-origin"),
+        pytest.param({"origin": "null"}, id="null-origin"),
+        pytest.param({}, id="no-origin"),
+    ],
+)
+def test_handshake_from_another_origin_is_refused(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    login(client, RECEPTION)
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect("/board/ws", headers=headers),
+    ):
+        pass
+    assert refused.value.code == 1008
+    # The same session from the right origin is accepted: the Origin made the difference.
+    with board(client) as (_ws, seq):
+        assert seq > 0
+
+
+def test_unknown_messages_from_the_board_are_ignored(client: TestClient) -> None:
+    login(client, RECEPTION)
+    with board(client) as (ws, start):
+        ws.send_json({"type": "dance"})
+        ws.send_json([1, 2, 3])
+        ws.send_text("not json at all")
+        ws.send_bytes(b"\xff\xfe binary")
+        lea = announce(client, "C-LEA", "G-TREMBLAY")
+        message = receive(ws)
+        assert message["seq"] == start + 1
+        assert alert_in(message["content"], lea["id"])
