@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from .clock import SystemClock
 from .db import Database
@@ -27,14 +28,16 @@ async def create_admin(
     try:
         async with db.session() as session:
             exists = (
-                await session.execute(select(StaffUser).where(func.lower(StaffUser.email) == email))
+                await session.execute(
+                    select(StaffUser).where(func.lower(col(StaffUser.email)) == email)
+                )
             ).scalar_one_or_none()
             if exists is not None:
                 raise ValueError(f"{email} already has an account")
             orgs = (await session.execute(select(Organization))).scalars().all()
             if not orgs:
                 if not organization:
-                    raise ValueError("no organization yet: pass --organization \"Name\"")
+                    raise ValueError('no organization yet: pass --organization "Name"')
                 org = Organization(name=organization)
                 session.add(org)
                 await session.flush()
@@ -48,8 +51,11 @@ async def create_admin(
             assert org.id is not None
             session.add(
                 StaffUser(
-                    organization_id=org.id, email=email, display_name=name.strip(),
-                    password_hash=hash_password(password), role=Role.ADMIN,
+                    organization_id=org.id,
+                    email=email,
+                    display_name=name.strip(),
+                    password_hash=hash_password(password),
+                    role=Role.ADMIN,
                     created_at=SystemClock().now(),
                 )
             )

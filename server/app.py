@@ -68,7 +68,11 @@ def create_app(
         *board.routes,
         *admin.routes,
         Mount("/api/v1", routes=api.routes),
-        Mount("/static/vendor", StaticFiles(directory=settings.vendor_dir, check_dir=False), name="vendor"),
+        Mount(
+            "/static/vendor",
+            StaticFiles(directory=settings.vendor_dir, check_dir=False),
+            name="vendor",
+        ),
         Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
     ]
     app = Starlette(

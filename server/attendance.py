@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from .models import Attendance, Child, Installation
 from .pickups.rules import local_day
@@ -19,8 +20,8 @@ async def today_attendance(
     return (
         await session.execute(
             select(Attendance).where(
-                Attendance.child_id == child.id,  # type: ignore[arg-type]
-                Attendance.day == day,  # type: ignore[arg-type]
+                col(Attendance.child_id) == child.id,
+                col(Attendance.day) == day,
             )
         )
     ).scalar_one_or_none()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from .models import Attendance, Child, Group, Guardian, Installation, Pickup, PickupStatus
 from .pickups import rules
@@ -119,22 +120,22 @@ async def load_board(
     day = rules.local_day(now, installation.timezone)
     groups = (
         await session.execute(
-            select(Group.id, Group.name)
-            .where(Group.installation_id == installation.id)
-            .order_by(Group.name)
+            select(col(Group.id), col(Group.name))
+            .where(col(Group.installation_id) == installation.id)
+            .order_by(col(Group.name))
         )
     ).all()
-    group_names = {gid: name for gid, name in groups}
+    group_names: dict[int, str] = {int(gid): name for gid, name in groups if gid is not None}
 
     rows = (
         await session.execute(
             select(Pickup, Child, Guardian)
-            .join(Child, Child.id == Pickup.child_id)
-            .join(Guardian, Guardian.id == Pickup.guardian_id)
+            .join(Child, col(Child.id) == col(Pickup.child_id))
+            .join(Guardian, col(Guardian.id) == col(Pickup.guardian_id))
             .where(
-                Pickup.installation_id == installation.id,
-                Pickup.day == day,
-                Pickup.status.in_(rules.LIVE),  # type: ignore[attr-defined]
+                col(Pickup.installation_id) == installation.id,
+                col(Pickup.day) == day,
+                col(Pickup.status).in_(rules.LIVE),
             )
         )
     ).all()
@@ -159,20 +160,21 @@ async def load_board(
         (alerts if item.status in rules.ON_BOARD else upcoming).append(item)
 
     sections: list[GroupSection] = []
-    wanted = [gid for gid, _ in groups if section_group_ids is None or gid in section_group_ids]
+    wanted = [gid for gid in group_names if section_group_ids is None or gid in section_group_ids]
     if wanted:
         child_rows = (
             await session.execute(
                 select(Child, Attendance)
                 .outerjoin(
-                    Attendance, (Attendance.child_id == Child.id) & (Attendance.day == day)
+                    Attendance,
+                    (col(Attendance.child_id) == col(Child.id)) & (col(Attendance.day) == day),
                 )
                 .where(
-                    Child.installation_id == installation.id,
-                    Child.active == True,  # noqa: E712 (SQL expression)
-                    Child.group_id.in_(wanted),  # type: ignore[attr-defined]
+                    col(Child.installation_id) == installation.id,
+                    col(Child.active).is_(True),
+                    col(Child.group_id).in_(wanted),
                 )
-                .order_by(Child.first_name, Child.last_name)
+                .order_by(col(Child.first_name), col(Child.last_name))
             )
         ).all()
         by_group: dict[int, list[ChildItem]] = {gid: [] for gid in wanted}
@@ -207,7 +209,7 @@ async def load_board(
         preparation_minutes=installation.preparation_minutes,
         seq=installation.event_seq,
         now=now,
-        groups=tuple((gid, name) for gid, name in groups),
+        groups=tuple(group_names.items()),
         alerts=tuple(sorted(alerts, key=_arrival_key)),
         upcoming=tuple(sorted(upcoming, key=_arrival_key)),
         sections=tuple(sections),

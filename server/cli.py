@@ -111,7 +111,9 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
     _migrate(settings)
     email = args.email or input("Email: ").strip()
     name = args.name or input("Name: ").strip()
-    password = os.environ.get("RELAIS_ADMIN_PASSWORD") or getpass.getpass("Password (12+ characters): ")
+    password = os.environ.get("RELAIS_ADMIN_PASSWORD") or getpass.getpass(
+        "Password (12+ characters): "
+    )
     try:
         message = asyncio.run(create_admin(settings, email, name, password, args.organization))
     except ValueError as error:
@@ -129,7 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_serve)
-    sub.add_parser("demo", help="load the demo data into an empty database").set_defaults(func=cmd_demo)
+    sub.add_parser("demo", help="load the demo data into an empty database").set_defaults(
+        func=cmd_demo
+    )
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     admin = sub.add_parser("create-admin", help="create a director/admin account")
     admin.add_argument("--email")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from .attendance import check_in
 from .models import (
@@ -30,26 +31,118 @@ DEMO_PARENT_EMAIL = "parent@example.org"
 TIMEZONE = "America/Toronto"  # Québec's IANA zone
 
 FIRST_NAMES = (
-    "Émile", "Florence", "Liam", "Alice", "William", "Charlotte", "Thomas", "Rosalie", "Jacob",
-    "Béatrice", "Nathan", "Juliette", "Félix", "Clara", "Samuel", "Mia", "Louis", "Zoé",
-    "Arthur", "Léonie", "Édouard", "Olivia", "Raphaël", "Maëlle", "Jules", "Camille", "Antoine",
-    "Éloïse", "Adam", "Laurence", "Victor", "Anaïs", "Hugo", "Margot", "Xavier", "Sofia",
-    "Gabriel", "Élodie", "Benjamin", "Jade", "Mathis", "Romy", "Olivier", "Maude",
+    "Émile",
+    "Florence",
+    "Liam",
+    "Alice",
+    "William",
+    "Charlotte",
+    "Thomas",
+    "Rosalie",
+    "Jacob",
+    "Béatrice",
+    "Nathan",
+    "Juliette",
+    "Félix",
+    "Clara",
+    "Samuel",
+    "Mia",
+    "Louis",
+    "Zoé",
+    "Arthur",
+    "Léonie",
+    "Édouard",
+    "Olivia",
+    "Raphaël",
+    "Maëlle",
+    "Jules",
+    "Camille",
+    "Antoine",
+    "Éloïse",
+    "Adam",
+    "Laurence",
+    "Victor",
+    "Anaïs",
+    "Hugo",
+    "Margot",
+    "Xavier",
+    "Sofia",
+    "Gabriel",
+    "Élodie",
+    "Benjamin",
+    "Jade",
+    "Mathis",
+    "Romy",
+    "Olivier",
+    "Maude",
 )
 LAST_NAMES = (
-    "Gagnon", "Roy", "Côté", "Bouchard", "Gauthier", "Morin", "Lavoie", "Fortin", "Gagné",
-    "Ouellet", "Pelletier", "Bélanger", "Lévesque", "Bergeron", "Leblanc", "Paquette", "Girard",
-    "Simard", "Boucher", "Caron", "Beaulieu", "Cloutier", "Dubé", "Poirier", "Fournier",
-    "Lapointe", "Leclerc", "Lefebvre", "Poulin", "Thibault", "St-Pierre", "Nadeau", "Martin",
+    "Gagnon",
+    "Roy",
+    "Côté",
+    "Bouchard",
+    "Gauthier",
+    "Morin",
+    "Lavoie",
+    "Fortin",
+    "Gagné",
+    "Ouellet",
+    "Pelletier",
+    "Bélanger",
+    "Lévesque",
+    "Bergeron",
+    "Leblanc",
+    "Paquette",
+    "Girard",
+    "Simard",
+    "Boucher",
+    "Caron",
+    "Beaulieu",
+    "Cloutier",
+    "Dubé",
+    "Poirier",
+    "Fournier",
+    "Lapointe",
+    "Leclerc",
+    "Lefebvre",
+    "Poulin",
+    "Thibault",
+    "St-Pierre",
+    "Nadeau",
+    "Martin",
 )
-GUARDIAN_FIRST = ("Marie", "Julie", "Isabelle", "Nathalie", "Marc", "Éric", "Patrick", "Sophie",
-                  "Stéphane", "Geneviève", "Mélanie", "Jean-François", "Caroline", "Mathieu")
+GUARDIAN_FIRST = (
+    "Marie",
+    "Julie",
+    "Isabelle",
+    "Nathalie",
+    "Marc",
+    "Éric",
+    "Patrick",
+    "Sophie",
+    "Stéphane",
+    "Geneviève",
+    "Mélanie",
+    "Jean-François",
+    "Caroline",
+    "Mathieu",
+)
 
 INSTALLATIONS = (
-    ("ERA", "Pavillon des Érables", 46.8139, -71.2082,
-     (("ERA-LUT", "Les Lutins"), ("ERA-EXP", "Les Explorateurs"), ("ERA-HIB", "Les Hiboux"))),
-    ("BOU", "Pavillon des Bouleaux", 46.7793, -71.2760,
-     (("BOU-CAS", "Les Castors"), ("BOU-ETO", "Les Étoiles"), ("BOU-REN", "Les Renards"))),
+    (
+        "ERA",
+        "Pavillon des Érables",
+        46.8139,
+        -71.2082,
+        (("ERA-LUT", "Les Lutins"), ("ERA-EXP", "Les Explorateurs"), ("ERA-HIB", "Les Hiboux")),
+    ),
+    (
+        "BOU",
+        "Pavillon des Bouleaux",
+        46.7793,
+        -71.2760,
+        (("BOU-CAS", "Les Castors"), ("BOU-ETO", "Les Étoiles"), ("BOU-REN", "Les Renards")),
+    ),
 )
 CHILDREN_PER_GROUP = 14
 
@@ -63,14 +156,14 @@ async def demo_accounts_exist(session: AsyncSession) -> bool:
         await session.execute(
             select(func.count())
             .select_from(StaffUser)
-            .where(StaffUser.email.in_(DEMO_STAFF_EMAILS))  # type: ignore[attr-defined]
+            .where(col(StaffUser.email).in_(DEMO_STAFF_EMAILS))
         )
     ).scalar_one()
     tokens = (
         await session.execute(
-            select(func.count()).select_from(ApiToken).where(
-                ApiToken.token_hash == token_hash(DEMO_API_TOKEN)  # type: ignore[arg-type]
-            )
+            select(func.count())
+            .select_from(ApiToken)
+            .where(col(ApiToken.token_hash) == token_hash(DEMO_API_TOKEN))
         )
     ).scalar_one()
     return bool(count or tokens)
@@ -134,9 +227,11 @@ async def load_demo(session: AsyncSession, now: datetime) -> None:
                 assert child.id is not None and guardian.id is not None
                 session.add(ChildGuardian(child_id=child.id, guardian_id=guardian.id))
 
-    assert first_installation is not None and first_installation.id is not None and lutins is not None
+    assert (
+        first_installation is not None and first_installation.id is not None and lutins is not None
+    )
     explorers = (
-        await session.execute(select(Group).where(Group.external_id == "ERA-EXP"))  # type: ignore[arg-type]
+        await session.execute(select(Group).where(col(Group.external_id) == "ERA-EXP"))
     ).scalar_one()
     # The demo family: one parent, two children in two groups of Pavillon des Érables.
     parent = Guardian(
@@ -149,37 +244,61 @@ async def load_demo(session: AsyncSession, now: datetime) -> None:
         password_hash=password,
     )
     lea = Child(
-        organization_id=org.id, installation_id=first_installation.id, group_id=lutins.id or 0,
-        external_id="C-LEA", first_name="Léa", last_name="Tremblay",
+        organization_id=org.id,
+        installation_id=first_installation.id,
+        group_id=lutins.id or 0,
+        external_id="C-LEA",
+        first_name="Léa",
+        last_name="Tremblay",
     )
     noah = Child(
-        organization_id=org.id, installation_id=first_installation.id, group_id=explorers.id or 0,
-        external_id="C-NOAH", first_name="Noah", last_name="Tremblay",
+        organization_id=org.id,
+        installation_id=first_installation.id,
+        group_id=explorers.id or 0,
+        external_id="C-NOAH",
+        first_name="Noah",
+        last_name="Tremblay",
     )
     session.add_all([parent, lea, noah])
     await session.flush()
     assert parent.id is not None and lea.id is not None and noah.id is not None
     session.add_all(
-        [ChildGuardian(child_id=lea.id, guardian_id=parent.id),
-         ChildGuardian(child_id=noah.id, guardian_id=parent.id)]
+        [
+            ChildGuardian(child_id=lea.id, guardian_id=parent.id),
+            ChildGuardian(child_id=noah.id, guardian_id=parent.id),
+        ]
     )
 
     staff = (
         ("direction@example.org", "Direction", Role.ADMIN, None, None),
         ("accueil@example.org", "Accueil", Role.RECEPTION, first_installation.id, None),
-        ("educatrice@example.org", "Éducatrice des Lutins", Role.EDUCATOR, first_installation.id, lutins.id),
+        (
+            "educatrice@example.org",
+            "Éducatrice des Lutins",
+            Role.EDUCATOR,
+            first_installation.id,
+            lutins.id,
+        ),
     )
     for email, display_name, role, inst_id, group_id in staff:
         session.add(
             StaffUser(
-                organization_id=org.id, email=email, display_name=display_name,
-                password_hash=password, role=role, installation_id=inst_id,
-                home_group_id=group_id, created_at=now,
+                organization_id=org.id,
+                email=email,
+                display_name=display_name,
+                password_hash=password,
+                role=role,
+                installation_id=inst_id,
+                home_group_id=group_id,
+                created_at=now,
             )
         )
     session.add(
         ApiToken(
-            organization_id=org.id, name="Démo", token_hash=token_hash(DEMO_API_TOKEN), created_at=now
+            organization_id=org.id,
+            name="Démo",
+            token_hash=token_hash(DEMO_API_TOKEN),
+            created_at=now,
         )
     )
     await session.flush()
@@ -194,13 +313,20 @@ async def check_in_everyone(session: AsyncSession, now: datetime) -> int:
     for inst in installations:
         day = local_day(now, inst.timezone)
         children = (
-            await session.execute(
-                select(Child)
-                .outerjoin(Attendance, (Attendance.child_id == Child.id) & (Attendance.day == day))
-                .where(Child.installation_id == inst.id, Child.active == True)  # type: ignore[arg-type]  # noqa: E712
-                .where(or_(Attendance.id == None))  # type: ignore[arg-type]  # noqa: E711
+            (
+                await session.execute(
+                    select(Child)
+                    .outerjoin(
+                        Attendance,
+                        (col(Attendance.child_id) == col(Child.id)) & (col(Attendance.day) == day),
+                    )
+                    .where(col(Child.installation_id) == inst.id, col(Child.active).is_(True))
+                    .where(col(Attendance.id).is_(None))
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         for child in children:
             await check_in(session, child, inst, now)
             count += 1

@@ -155,7 +155,9 @@ class Pickup(SQLModel, table=True):
             "child_id",
             unique=True,
             sqlite_where=text("status IN ('scheduled','tracking','announced','called','ready')"),
-            postgresql_where=text("status IN ('scheduled','tracking','announced','called','ready')"),
+            postgresql_where=text(
+                "status IN ('scheduled','tracking','announced','called','ready')"
+            ),
         ),
         Index("ix_pickup_installation_day", "installation_id", "day"),
     )

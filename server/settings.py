@@ -44,15 +44,21 @@ class Settings:
     # Messages a slow board may have waiting before it is dropped (it resyncs on reconnect).
     socket_queue_size: int = 256
     static_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "static")
-    vendor_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "node_modules" / "htmx.org" / "dist")
+    vendor_dir: Path = field(
+        default_factory=lambda: PROJECT_ROOT / "node_modules" / "htmx.org" / "dist"
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)
         var_dir = Path(env.get("RELAIS_VAR_DIR", str(PROJECT_ROOT / "var")))
-        database_url = env.get("RELAIS_DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'relais.db'}"
+        database_url = (
+            env.get("RELAIS_DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'relais.db'}"
+        )
         secret = env.get("RELAIS_SECRET_KEY") or _load_or_create_secret(var_dir)
-        origins = tuple(o.strip() for o in env.get("RELAIS_ALLOWED_ORIGINS", "").split(",") if o.strip())
+        origins = tuple(
+            o.strip() for o in env.get("RELAIS_ALLOWED_ORIGINS", "").split(",") if o.strip()
+        )
         return cls(
             database_url=database_url,
             secret_key=secret,

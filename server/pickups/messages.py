@@ -36,8 +36,12 @@ def refusal_message(error: RuleError) -> str:
         case Refusal.NOT_GUARDIAN:
             return _("This person is not a guardian of this child.")
         case Refusal.NOT_NEXT_STEP:
-            return _("That is not the next step: press {call}, then {ready}, then {departed}.").format(
-                call=step_label("called"), ready=step_label("ready"), departed=step_label("departed")
+            return _(
+                "That is not the next step: press {call}, then {ready}, then {departed}."
+            ).format(
+                call=step_label("called"),
+                ready=step_label("ready"),
+                departed=step_label("departed"),
             )
         case Refusal.FINISHED:
             return _("This pickup is already over.")

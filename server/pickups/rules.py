@@ -90,8 +90,13 @@ def parse_hhmm(value: str) -> time:
     """Parse "HH:MM" (24 h). Raises RuleError(BAD_TIME) on anything else."""
     text = value.strip()
     parts = text.split(":")
-    # ASCII only: str.isdigit() also accepts "²" (which int() rejects) and other scripts.
-    if len(parts) != 2 or not all(p.isascii() and p.isdigit() and 1 <= len(p) <= 2 for p in parts):
+    # ASCII digits only, and two for the minutes: "17:5" may have meant 17:50, so ask again.
+    if (
+        len(parts) != 2
+        or not all(p.isascii() and p.isdigit() for p in parts)
+        or not 1 <= len(parts[0]) <= 2
+        or len(parts[1]) != 2
+    ):
         raise RuleError(Refusal.BAD_TIME, value=value)
     hour, minute = int(parts[0]), int(parts[1])
     if not (0 <= hour <= 23 and 0 <= minute <= 59):

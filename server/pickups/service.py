@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from ..attendance import check_out, today_attendance
 from ..models import (
@@ -89,7 +90,11 @@ async def _event(
 
 
 async def announce_facts(
-    session: AsyncSession, child: Child, guardian: Guardian, installation: Installation, now: datetime
+    session: AsyncSession,
+    child: Child,
+    guardian: Guardian,
+    installation: Installation,
+    now: datetime,
 ) -> rules.AnnounceFacts:
     assert child.id is not None and guardian.id is not None
     attendance = await today_attendance(session, child, installation, now)
@@ -97,8 +102,8 @@ async def announce_facts(
         await session.execute(
             select(
                 exists().where(
-                    ChildGuardian.child_id == child.id,  # type: ignore[arg-type]
-                    ChildGuardian.guardian_id == guardian.id,  # type: ignore[arg-type]
+                    col(ChildGuardian.child_id) == child.id,
+                    col(ChildGuardian.guardian_id) == guardian.id,
                 )
             )
         )
@@ -107,8 +112,8 @@ async def announce_facts(
         await session.execute(
             select(
                 exists().where(
-                    Pickup.child_id == child.id,  # type: ignore[arg-type]
-                    Pickup.status.in_(rules.LIVE),  # type: ignore[attr-defined]
+                    col(Pickup.child_id) == child.id,
+                    col(Pickup.status).in_(rules.LIVE),
                 )
             )
         )
@@ -170,7 +175,11 @@ async def announce_eta(
     await _insert_pickup(session, pickup)
     await _log(session, pickup, None, pickup.status, actor, now)
     chime = plan.status == S.ANNOUNCED
-    return Outcome(pickup, True, [await _event(session, installation.id, "pickup", chime=chime, pickup_id=pickup.id)])
+    return Outcome(
+        pickup,
+        True,
+        [await _event(session, installation.id, "pickup", chime=chime, pickup_id=pickup.id)],
+    )
 
 
 async def announce_gps(
@@ -222,7 +231,11 @@ async def announce_gps(
     )
     await _insert_pickup(session, pickup)
     await _log(session, pickup, None, status, actor, now)
-    return Outcome(pickup, True, [await _event(session, installation.id, "pickup", chime=due, pickup_id=pickup.id)])
+    return Outcome(
+        pickup,
+        True,
+        [await _event(session, installation.id, "pickup", chime=due, pickup_id=pickup.id)],
+    )
 
 
 async def _compare_and_set(
@@ -234,7 +247,7 @@ async def _compare_and_set(
         values["announced_at"] = now
     result = await session.execute(
         update(Pickup)
-        .where(Pickup.id == pickup.id, Pickup.status == expected)  # type: ignore[arg-type]
+        .where(col(Pickup.id) == pickup.id, col(Pickup.status) == expected)
         .values(**values)
         .execution_options(synchronize_session=False)
     )
@@ -296,13 +309,17 @@ async def promote_due(session: AsyncSession, now: datetime) -> list[BoardEvent]:
     """Scheduled arrivals whose moment came become board alerts, each exactly once even with
     several workers racing (compare-and-set)."""
     due = (
-        await session.execute(
-            select(Pickup).where(
-                Pickup.status == S.SCHEDULED,  # type: ignore[arg-type]
-                Pickup.announce_at <= now,  # type: ignore[operator]
+        (
+            await session.execute(
+                select(Pickup).where(
+                    col(Pickup.status) == S.SCHEDULED,
+                    col(Pickup.announce_at) <= now,
+                )
             )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     events: list[BoardEvent] = []
     for pickup in due:
         if await _compare_and_set(session, pickup, S.SCHEDULED, S.ANNOUNCED, now):
@@ -319,9 +336,9 @@ async def expire_past(session: AsyncSession, now: datetime) -> list[BoardEvent]:
     """Live pickups of a day that has ended (installation's local midnight) expire."""
     rows = (
         await session.execute(
-            select(Pickup, Installation.timezone)
-            .join(Installation, Installation.id == Pickup.installation_id)
-            .where(Pickup.status.in_(rules.LIVE))  # type: ignore[attr-defined]
+            select(Pickup, col(Installation.timezone))
+            .join(Installation, col(Installation.id) == col(Pickup.installation_id))
+            .where(col(Pickup.status).in_(rules.LIVE))
         )
     ).all()
     events: list[BoardEvent] = []
@@ -340,13 +357,17 @@ async def cancel_live_for_child(
 ) -> list[BoardEvent]:
     """A child checked out by other means (marked absent) keeps no live alert."""
     pickups = (
-        await session.execute(
-            select(Pickup).where(
-                Pickup.child_id == child.id,  # type: ignore[arg-type]
-                Pickup.status.in_(rules.LIVE),  # type: ignore[attr-defined]
+        (
+            await session.execute(
+                select(Pickup).where(
+                    col(Pickup.child_id) == child.id,
+                    col(Pickup.status).in_(rules.LIVE),
+                )
             )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     events: list[BoardEvent] = []
     for pickup in pickups:
         events.extend((await cancel(session, pickup, actor=actor, now=now)).events)

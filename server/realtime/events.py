@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from ..models import Installation
 
@@ -56,8 +57,8 @@ async def next_seq(session: AsyncSession, installation_id: int) -> int:
     """
     result = await session.execute(
         update(Installation)
-        .where(Installation.id == installation_id)  # type: ignore[arg-type]
-        .values(event_seq=Installation.event_seq + 1)
-        .returning(Installation.event_seq)
+        .where(col(Installation.id) == installation_id)
+        .values(event_seq=col(Installation.event_seq) + 1)
+        .returning(col(Installation.event_seq))
     )
     return int(result.scalar_one())

@@ -121,7 +121,10 @@ class _Channel:
         if not socket.offer(message):
             log.warning("dropping a board that stopped reading (view %s)", socket.view)
             self.discard(socket)
-            asyncio.create_task(socket.close(CLOSE_TOO_SLOW))
+            # Closing may wait on the stuck connection: do it aside, keeping a reference.
+            task = asyncio.create_task(socket.close(CLOSE_TOO_SLOW))
+            self.hub.background.add(task)
+            task.add_done_callback(self.hub.background.discard)
 
     def discard(self, socket: BoardSocket) -> None:
         group = self.views.get(socket.view)
@@ -150,6 +153,7 @@ class Hub:
         self._channels: dict[int, _Channel] = {}
         self._lock = asyncio.Lock()
         self._broker_up = True
+        self.background: set[asyncio.Task[None]] = set()
         broker.attach(self)
 
     # -- sockets -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlmodel import col
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -14,31 +15,45 @@ from ..security import new_token, token_hash
 from .context import csrf_form, is_secure, page, require_admin, services
 
 
-async def admin_page(request: Request, *, new_link: str | None = None, error: str | None = None) -> Response:
+async def admin_page(
+    request: Request, *, new_link: str | None = None, error: str | None = None
+) -> Response:
     principal = await require_admin(request)
     async with services(request).db.session() as session:
         installations = (
-            await session.execute(
-                select(Installation)
-                .where(Installation.organization_id == principal.organization_id)  # type: ignore[arg-type]
-                .order_by(Installation.name)
+            (
+                await session.execute(
+                    select(Installation)
+                    .where(col(Installation.organization_id) == principal.organization_id)
+                    .order_by(col(Installation.name))
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         groups = (
-            await session.execute(
-                select(Group)
-                .join(Installation, Installation.id == Group.installation_id)
-                .where(Installation.organization_id == principal.organization_id)  # type: ignore[arg-type]
-                .order_by(Group.name)
+            (
+                await session.execute(
+                    select(Group)
+                    .join(Installation, col(Installation.id) == col(Group.installation_id))
+                    .where(col(Installation.organization_id) == principal.organization_id)
+                    .order_by(col(Group.name))
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         displays = (
-            await session.execute(
-                select(Display)
-                .where(Display.organization_id == principal.organization_id)  # type: ignore[arg-type]
-                .order_by(Display.created_at.desc())  # type: ignore[union-attr]
+            (
+                await session.execute(
+                    select(Display)
+                    .where(col(Display.organization_id) == principal.organization_id)
+                    .order_by(col(Display.created_at).desc())
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     return page(
         request,
         "admin/page.html",
@@ -75,7 +90,9 @@ async def create_display(request: Request) -> Response:
         installation = None
         group = None
         try:
-            installation = await session.get(Installation, int(str(form.get("installation_id", ""))))
+            installation = await session.get(
+                Installation, int(str(form.get("installation_id", "")))
+            )
             group_value = str(form.get("group_id", "all"))
             if group_value != "all":
                 group = await session.get(Group, int(group_value))

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -47,7 +48,9 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, status: int, detail: str, errors: list[dict[str, Any]] | None = None
+    ) -> None:
         self.status, self.detail, self.errors = status, detail, errors
 
 
@@ -123,13 +126,13 @@ async def _authenticate(request: Request) -> ApiPrincipal:
     async with svc.db.session() as session:
         row = (
             await session.execute(
-                select(ApiToken).where(ApiToken.token_hash == token_hash(token.strip()))  # type: ignore[arg-type]
+                select(ApiToken).where(col(ApiToken.token_hash) == token_hash(token.strip()))
             )
         ).scalar_one_or_none()
         if row is None or row.revoked_at is not None:
             raise ApiError(401, _("Unknown or revoked API token."))
         await session.execute(
-            update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=svc.clock.now())  # type: ignore[arg-type]
+            update(ApiToken).where(col(ApiToken.id) == row.id).values(last_used_at=svc.clock.now())
         )
         await session.commit()
         assert row.id is not None
@@ -158,8 +161,8 @@ async def _child(session: AsyncSession, principal: ApiPrincipal, external_id: st
     child = (
         await session.execute(
             select(Child).where(
-                Child.organization_id == principal.organization_id,  # type: ignore[arg-type]
-                Child.external_id == external_id,  # type: ignore[arg-type]
+                col(Child.organization_id) == principal.organization_id,
+                col(Child.external_id) == external_id,
             )
         )
     ).scalar_one_or_none()
@@ -174,8 +177,8 @@ async def _installation_by_external(
     installation = (
         await session.execute(
             select(Installation).where(
-                Installation.organization_id == principal.organization_id,  # type: ignore[arg-type]
-                Installation.external_id == external_id,  # type: ignore[arg-type]
+                col(Installation.organization_id) == principal.organization_id,
+                col(Installation.external_id) == external_id,
             )
         )
     ).scalar_one_or_none()
@@ -224,19 +227,29 @@ async def list_installations(request: Request, principal: ApiPrincipal) -> Respo
     """The organization's installations and their groups."""
     async with services(request).db.session() as session:
         installations = (
-            await session.execute(
-                select(Installation)
-                .where(Installation.organization_id == principal.organization_id)  # type: ignore[arg-type]
-                .order_by(Installation.name)
+            (
+                await session.execute(
+                    select(Installation)
+                    .where(col(Installation.organization_id) == principal.organization_id)
+                    .order_by(col(Installation.name))
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         result = []
         for inst in installations:
             groups = (
-                await session.execute(
-                    select(Group).where(Group.installation_id == inst.id).order_by(Group.name)  # type: ignore[arg-type]
+                (
+                    await session.execute(
+                        select(Group)
+                        .where(col(Group.installation_id) == inst.id)
+                        .order_by(col(Group.name))
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             result.append(
                 {
                     "id": inst.external_id,
@@ -256,21 +269,23 @@ async def list_children(request: Request, principal: ApiPrincipal) -> Response:
     async with svc.db.session() as session:
         query = (
             select(Child, Installation, Group)
-            .join(Installation, Installation.id == Child.installation_id)
-            .join(Group, Group.id == Child.group_id)
-            .where(Child.organization_id == principal.organization_id, Child.active == True)  # type: ignore[arg-type]  # noqa: E712
-            .order_by(Child.last_name, Child.first_name)
+            .join(Installation, col(Installation.id) == col(Child.installation_id))
+            .join(Group, col(Group.id) == col(Child.group_id))
+            .where(
+                col(Child.organization_id) == principal.organization_id, col(Child.active).is_(True)
+            )
+            .order_by(col(Child.last_name), col(Child.first_name))
         )
         wanted = request.query_params.get("installation_id")
         if wanted:
             inst = await _installation_by_external(session, principal, wanted)
-            query = query.where(Child.installation_id == inst.id)  # type: ignore[arg-type]
+            query = query.where(col(Child.installation_id) == inst.id)
         rows = (await session.execute(query)).all()
         links = (
             await session.execute(
-                select(ChildGuardian.child_id, Guardian.external_id)
-                .join(Guardian, Guardian.id == ChildGuardian.guardian_id)
-                .where(Guardian.organization_id == principal.organization_id)  # type: ignore[arg-type]
+                select(col(ChildGuardian.child_id), col(Guardian.external_id))
+                .join(Guardian, col(Guardian.id) == col(ChildGuardian.guardian_id))
+                .where(col(Guardian.organization_id) == principal.organization_id)
             )
         ).all()
         guardians: dict[int, list[str]] = {}
@@ -306,8 +321,8 @@ async def patch_child(request: Request, principal: ApiPrincipal) -> Response:
         group = (
             await session.execute(
                 select(Group).where(
-                    Group.installation_id == child.installation_id,  # type: ignore[arg-type]
-                    Group.external_id == body.group_id,  # type: ignore[arg-type]
+                    col(Group.installation_id) == child.installation_id,
+                    col(Group.external_id) == body.group_id,
                 )
             )
         ).scalar_one_or_none()
@@ -373,8 +388,8 @@ async def create_pickup(request: Request, principal: ApiPrincipal) -> Response:
         guardian = (
             await session.execute(
                 select(Guardian).where(
-                    Guardian.organization_id == principal.organization_id,  # type: ignore[arg-type]
-                    Guardian.external_id == body.guardian_id,  # type: ignore[arg-type]
+                    col(Guardian.organization_id) == principal.organization_id,
+                    col(Guardian.external_id) == body.guardian_id,
                 )
             )
         ).scalar_one_or_none()
@@ -445,10 +460,16 @@ async def list_pickups(request: Request, principal: ApiPrincipal) -> Response:
     now = svc.clock.now()
     async with svc.db.session() as session:
         installations = (
-            await session.execute(
-                select(Installation).where(Installation.organization_id == principal.organization_id)  # type: ignore[arg-type]
+            (
+                await session.execute(
+                    select(Installation).where(
+                        col(Installation.organization_id) == principal.organization_id
+                    )
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         wanted = request.query_params.get("installation_id")
         if wanted:
             installations = [await _installation_by_external(session, principal, wanted)]
@@ -458,12 +479,12 @@ async def list_pickups(request: Request, principal: ApiPrincipal) -> Response:
         result = []
         for inst in installations:
             query = select(Pickup).where(
-                Pickup.installation_id == inst.id,  # type: ignore[arg-type]
-                Pickup.day == rules.local_day(now, inst.timezone),  # type: ignore[arg-type]
+                col(Pickup.installation_id) == inst.id,
+                col(Pickup.day) == rules.local_day(now, inst.timezone),
             )
             if status:
-                query = query.where(Pickup.status == status)  # type: ignore[arg-type]
-            for pickup in (await session.execute(query.order_by(Pickup.id))).scalars().all():  # type: ignore[arg-type]
+                query = query.where(col(Pickup.status) == status)
+            for pickup in (await session.execute(query.order_by(col(Pickup.id)))).scalars().all():
                 result.append(await _pickup_json(session, pickup))
     return JSONResponse(result)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from sqlalchemy import delete, func, select
+from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -24,7 +25,12 @@ def _safe_next(target: str | None) -> str:
     # Browsers read a backslash as "/": "/\\evil.example" would leave like "//evil.example".
     normalized = target.replace("\\", "/")
     parsed = urlparse(normalized)
-    if parsed.scheme or parsed.netloc or not normalized.startswith("/") or normalized.startswith("//"):
+    if (
+        parsed.scheme
+        or parsed.netloc
+        or not normalized.startswith("/")
+        or normalized.startswith("//")
+    ):
         return "/board"
     if any(ord(c) < 32 for c in normalized):
         return "/board"
@@ -34,7 +40,9 @@ def _safe_next(target: str | None) -> str:
 async def login_page(request: Request) -> Response:
     if await context.staff_principal(request) is not None:
         return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
-    return page(request, "auth/login.html", next=request.query_params.get("next", ""), error=None, email="")
+    return page(
+        request, "auth/login.html", next=request.query_params.get("next", ""), error=None, email=""
+    )
 
 
 async def login_submit(request: Request) -> Response:
@@ -45,7 +53,9 @@ async def login_submit(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as session:
         user = (
-            await session.execute(select(StaffUser).where(func.lower(StaffUser.email) == email))
+            await session.execute(
+                select(StaffUser).where(func.lower(col(StaffUser.email)) == email)
+            )
         ).scalar_one_or_none()
         ok = verify_password(user.password_hash if user else None, password)
         if user is None or not ok or not user.active:
@@ -97,7 +107,7 @@ async def end_sessions(request: Request, hashes: list[str]) -> None:
     """Delete the sessions and close every board socket opened with them, on every worker."""
     svc = services(request)
     async with svc.db.session() as session:
-        await session.execute(delete(StaffSession).where(StaffSession.token_hash.in_(hashes)))  # type: ignore[attr-defined]
+        await session.execute(delete(StaffSession).where(col(StaffSession.token_hash).in_(hashes)))
         await session.commit()
     await svc.broker.publish_control({"type": "sessions_ended", "sessions": hashes})
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -19,7 +20,7 @@ from ..authz import DisplayPrincipal, StaffPrincipal, can_act_on_installation, c
 from ..board_state import BoardState, ViewKey, load_board
 from ..children import WrongInstallation, move_to_group
 from ..i18n import _
-from ..models import Child, Display, Group, Installation, Pickup, PickupStatus
+from ..models import ActorKind, Child, Display, Group, Installation, Pickup, PickupStatus
 from ..pickups import service
 from ..pickups.messages import refusal_message, status_label
 from ..pickups.rules import STAFF_STEPS, RuleError
@@ -27,7 +28,6 @@ from ..security import token_hash
 from ..templating import render
 from .context import csrf_form, is_htmx, page, require_staff, services, staff_principal
 from .origin import origin_allowed
-
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,12 @@ def _not_found() -> HTTPException:
 async def visible_installations(
     session: AsyncSession, principal: StaffPrincipal
 ) -> list[Installation]:
-    query = select(Installation).where(Installation.organization_id == principal.organization_id)  # type: ignore[arg-type]
+    query = select(Installation).where(
+        col(Installation.organization_id) == principal.organization_id
+    )
     if not principal.is_admin:
-        query = query.where(Installation.id == principal.installation_id)  # type: ignore[arg-type]
-    return list((await session.execute(query.order_by(Installation.name))).scalars().all())
+        query = query.where(col(Installation.id) == principal.installation_id)
+    return list((await session.execute(query.order_by(col(Installation.name)))).scalars().all())
 
 
 async def resolve_choice(
@@ -86,7 +88,9 @@ async def resolve_choice(
     groups = list(
         (
             await session.execute(
-                select(Group).where(Group.installation_id == installation.id).order_by(Group.name)  # type: ignore[arg-type]
+                select(Group)
+                .where(col(Group.installation_id) == installation.id)
+                .order_by(col(Group.name))
             )
         )
         .scalars()
@@ -139,7 +143,10 @@ async def board_page(request: Request) -> Response:
     principal = await require_staff(request)
     async with services(request).db.session() as session:
         choice = await resolve_choice(
-            session, principal, request.query_params.get("installation"), request.query_params.get("group")
+            session,
+            principal,
+            request.query_params.get("installation"),
+            request.query_params.get("group"),
         )
         state = await _state(session, request, choice)
     if is_htmx(request):
@@ -159,7 +166,7 @@ async def board_page(request: Request) -> Response:
 
 async def _display_principal(session: AsyncSession, token: str) -> DisplayPrincipal | None:
     display = (
-        await session.execute(select(Display).where(Display.token_hash == token_hash(token)))  # type: ignore[arg-type]
+        await session.execute(select(Display).where(col(Display.token_hash) == token_hash(token)))
     ).scalar_one_or_none()
     if display is None or display.revoked_at is not None:
         return None
@@ -192,9 +199,14 @@ async def display_page(request: Request) -> Response:
 # -- actions -------------------------------------------------------------------------------
 
 
-async def _staff_choice(request: Request, session: AsyncSession, principal: StaffPrincipal) -> BoardChoice:
+async def _staff_choice(
+    request: Request, session: AsyncSession, principal: StaffPrincipal
+) -> BoardChoice:
     return await resolve_choice(
-        session, principal, request.query_params.get("installation"), request.query_params.get("group")
+        session,
+        principal,
+        request.query_params.get("installation"),
+        request.query_params.get("group"),
     )
 
 
@@ -223,10 +235,17 @@ async def pickup_status(request: Request) -> Response:
         choice = await _staff_choice(request, session, principal)
         pickup = await session.get(Pickup, pickup_id)
         installation = await session.get(Installation, pickup.installation_id) if pickup else None
-        if pickup is None or installation is None or not can_act_on_installation(principal, installation):
+        if (
+            pickup is None
+            or installation is None
+            or not can_act_on_installation(principal, installation)
+        ):
             raise _not_found()
         actor = service.Actor(
-            service.ActorKind.STAFF, principal.user_id, principal.name, request.headers.get("user-agent", "")
+            ActorKind.STAFF,
+            principal.user_id,
+            principal.name,
+            request.headers.get("user-agent", ""),
         )
         try:
             outcome = await service.advance(
@@ -250,7 +269,11 @@ async def _child_for_staff(
 ) -> tuple[Child, Installation]:
     child = await session.get(Child, child_id)
     installation = await session.get(Installation, child.installation_id) if child else None
-    if child is None or installation is None or not can_act_on_installation(principal, installation):
+    if (
+        child is None
+        or installation is None
+        or not can_act_on_installation(principal, installation)
+    ):
         raise _not_found()
     return child, installation
 
@@ -261,7 +284,9 @@ async def child_check_in(request: Request) -> Response:
     svc = services(request)
     async with svc.db.session() as session:
         choice = await _staff_choice(request, session, principal)
-        child, installation = await _child_for_staff(session, principal, _int_param(request, "child_id"))
+        child, installation = await _child_for_staff(
+            session, principal, _int_param(request, "child_id")
+        )
         events = await check_in(session, child, installation, svc.clock.now())
         await session.commit()
         await svc.publish(events)
@@ -274,13 +299,21 @@ async def child_move(request: Request) -> Response:
     principal = await require_staff(request)
     svc = services(request)
     async with svc.db.session() as session:
-        child, installation = await _child_for_staff(session, principal, _int_param(request, "child_id"))
+        child, installation = await _child_for_staff(
+            session, principal, _int_param(request, "child_id")
+        )
         if request.method == "GET":
             groups = (
-                await session.execute(
-                    select(Group).where(Group.installation_id == installation.id).order_by(Group.name)  # type: ignore[arg-type]
+                (
+                    await session.execute(
+                        select(Group)
+                        .where(col(Group.installation_id) == installation.id)
+                        .order_by(col(Group.name))
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             return HTMLResponse(
                 render(
                     "board/_move.html",

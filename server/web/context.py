@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import delete, select
+from sqlmodel import col
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
@@ -67,9 +68,7 @@ class RequestContextMiddleware:
             new_cookies.append(_cookie(CSRF_COOKIE, csrf, conn, http_only=True))
         scope["state"]["csrf_token"] = csrf
         if query_lang in i18n.LANGUAGE_CODES:
-            new_cookies.append(
-                _cookie(LANG_COOKIE, query_lang or "", conn, max_age=365 * 86400)
-            )
+            new_cookies.append(_cookie(LANG_COOKIE, query_lang or "", conn, max_age=365 * 86400))
 
         async def send_with_cookies(message: Message) -> None:
             if message["type"] == "http.response.start" and new_cookies:
@@ -82,7 +81,12 @@ class RequestContextMiddleware:
 
 
 def _cookie(
-    name: str, value: str, conn: HTTPConnection, *, http_only: bool = True, max_age: int | None = None
+    name: str,
+    value: str,
+    conn: HTTPConnection,
+    *,
+    http_only: bool = True,
+    max_age: int | None = None,
 ) -> str:
     cookie: SimpleCookie = SimpleCookie()
     cookie[name] = value
@@ -116,7 +120,8 @@ async def csrf_form(request: Request) -> FormData:
         submitted if isinstance(submitted, str) else None,
     ):
         raise HTTPException(
-            403, _("This form has expired or did not come from Relais. Reload the page and try again.")
+            403,
+            _("This form has expired or did not come from Relais. Reload the page and try again."),
         )
     return form
 
@@ -143,15 +148,15 @@ async def staff_principal(conn: HTTPConnection) -> StaffPrincipal | None:
             row = (
                 await session.execute(
                     select(StaffSession, StaffUser)
-                    .join(StaffUser, StaffUser.id == StaffSession.user_id)
-                    .where(StaffSession.token_hash == hashed)  # type: ignore[arg-type]
+                    .join(StaffUser, col(StaffUser.id) == col(StaffSession.user_id))
+                    .where(col(StaffSession.token_hash) == hashed)
                 )
             ).first()
             if row is not None:
                 staff_session, user = row
                 if not user.active or staff_session.expires_at <= svc.clock.now():
                     await session.execute(
-                        delete(StaffSession).where(StaffSession.token_hash == hashed)  # type: ignore[arg-type]
+                        delete(StaffSession).where(col(StaffSession.token_hash) == hashed)
                     )
                     await session.commit()
                 else:
@@ -202,9 +207,7 @@ def lang_switch_url(request: Request) -> str:
     return f"{request.url.path}?{urlencode(params)}"
 
 
-def page(
-    request: Request, template: str, status_code: int = 200, **context: Any
-) -> HTMLResponse:
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     staff = request.scope["state"].get("staff") or None
     body = render(
         template,

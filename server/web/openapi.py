@@ -25,7 +25,9 @@ def _answer(description: str, schema: dict[str, Any] | None = None) -> dict[str,
 
 ERRORS = {
     "401": _answer("Missing, unknown or revoked token", {"$ref": "#/components/schemas/Error"}),
-    "404": _answer("Unknown id (or another organization's)", {"$ref": "#/components/schemas/Error"}),
+    "404": _answer(
+        "Unknown id (or another organization's)", {"$ref": "#/components/schemas/Error"}
+    ),
     "422": _answer("Invalid input, one message per field", {"$ref": "#/components/schemas/Error"}),
 }
 
@@ -45,7 +47,9 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "Relais API",
             "version": "1",
-            "description": "Pickup alerts for school daycares. Ids are the management system's own ids.",
+            "description": (
+                "Pickup alerts for school daycares. Ids are the management system's own ids."
+            ),
         },
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
@@ -54,7 +58,13 @@ def openapi_document() -> dict[str, Any]:
                 "get": {
                     "summary": "The organization's installations and their groups",
                     "responses": {
-                        "200": _answer("Installations", {"type": "array", "items": {"$ref": "#/components/schemas/Installation"}}),
+                        "200": _answer(
+                            "Installations",
+                            {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/Installation"},
+                            },
+                        ),
                         **ERRORS,
                     },
                 }
@@ -64,7 +74,10 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Children, with today's presence",
                     "parameters": [{"name": "installation_id", "in": "query", "schema": str_id}],
                     "responses": {
-                        "200": _answer("Children", {"type": "array", "items": {"$ref": "#/components/schemas/Child"}}),
+                        "200": _answer(
+                            "Children",
+                            {"type": "array", "items": {"$ref": "#/components/schemas/Child"}},
+                        ),
                         **ERRORS,
                     },
                 }
@@ -72,7 +85,9 @@ def openapi_document() -> dict[str, Any]:
             "/children/{child_id}": {
                 "patch": {
                     "summary": "Move a child to another group of its installation",
-                    "parameters": [{"name": "child_id", "in": "path", "required": True, "schema": str_id}],
+                    "parameters": [
+                        {"name": "child_id", "in": "path", "required": True, "schema": str_id}
+                    ],
                     "requestBody": _json_body("#/components/schemas/ChildPatch"),
                     "responses": {"200": _answer("Moved"), **ERRORS},
                 }
@@ -91,7 +106,10 @@ def openapi_document() -> dict[str, Any]:
                         {"name": "installation_id", "in": "query", "schema": str_id},
                         {"name": "status", "in": "query", "schema": {"type": "string"}},
                     ],
-                    "responses": {"200": _answer("Pickups", {"type": "array", "items": pickup}), **ERRORS},
+                    "responses": {
+                        "200": _answer("Pickups", {"type": "array", "items": pickup}),
+                        **ERRORS,
+                    },
                 },
                 "post": {
                     "summary": "Announce an arrival, by time or by position",
@@ -114,7 +132,14 @@ def openapi_document() -> dict[str, Any]:
             "/pickups/{pickup_id}/status": {
                 "post": {
                     "summary": "Next step: called, ready, departed",
-                    "parameters": [{"name": "pickup_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "parameters": [
+                        {
+                            "name": "pickup_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer"},
+                        }
+                    ],
                     "requestBody": _json_body("#/components/schemas/StatusIn"),
                     "responses": {"200": _answer("Moved", pickup), "409": refused, **ERRORS},
                 }
@@ -144,7 +169,13 @@ def openapi_document() -> dict[str, Any]:
                         "name": {"type": "string"},
                         "latitude": {"type": ["number", "null"]},
                         "longitude": {"type": ["number", "null"]},
-                        "groups": {"type": "array", "items": {"type": "object", "properties": {"id": str_id, "name": {"type": "string"}}}},
+                        "groups": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {"id": str_id, "name": {"type": "string"}},
+                            },
+                        },
                     },
                 },
                 "Child": {
@@ -163,13 +194,28 @@ def openapi_document() -> dict[str, Any]:
                     "type": "object",
                     "properties": {
                         "id": {"type": "integer"},
-                        "status": {"type": "string", "enum": ["scheduled", "tracking", "announced", "called", "ready", "departed", "cancelled", "expired"]},
+                        "status": {
+                            "type": "string",
+                            "enum": [
+                                "scheduled",
+                                "tracking",
+                                "announced",
+                                "called",
+                                "ready",
+                                "departed",
+                                "cancelled",
+                                "expired",
+                            ],
+                        },
                         "mode": {"type": "string", "enum": ["eta", "gps"]},
                         "child_id": str_id,
                         "guardian_id": str_id,
                         "installation_id": str_id,
                         "group_id": str_id,
-                        "eta": {"type": ["string", "null"], "description": "HH:MM, installation time"},
+                        "eta": {
+                            "type": ["string", "null"],
+                            "description": "HH:MM, installation time",
+                        },
                         "announce_at": {"type": ["string", "null"]},
                         "gps_minutes": {"type": ["integer", "null"]},
                     },

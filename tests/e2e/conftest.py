@@ -82,7 +82,9 @@ def live_server(settings: Settings, clock: ManualClock) -> Iterator[LiveServer]:
     fast = Settings(**{**settings.__dict__, "tick_seconds": 0.1})
     app = create_app(fast, clock=clock)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
+    )
     server = _ThreadedServer(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
+from websockets.typing import Origin
 
 from tests.e2e.conftest import LiveServer, TcpProxy, chimes
 
@@ -174,7 +175,12 @@ def test_ready_pressed_on_two_tablets_at_once_gives_one_transition(
     educator = new_tablet("educatrice@example.org")
     child = child_of_group(live_server, "ERA-LUT")
     pickup = announce_gps_here(live_server, child)
-    assert live_server.api("POST", f"/pickups/{pickup['id']}/status", json={"status": "called"}).status_code == 200
+    assert (
+        live_server.api(
+            "POST", f"/pickups/{pickup['id']}/status", json={"status": "called"}
+        ).status_code
+        == 200
+    )
     for page in (reception, educator):
         expect(page.locator(f"#pickup-{pickup['id']}")).to_have_attribute("data-status", "called")
 
@@ -246,11 +252,14 @@ def test_a_foreign_origin_cannot_open_the_board_socket(
 
     # The same cookies from the board's own origin are accepted (so the refusal below is the
     # Origin check, not a missing session) …
-    with ws_connect(ws_url, origin=live_server.url, additional_headers={"Cookie": cookies}) as ws:
+    own = Origin(live_server.url)
+    with ws_connect(ws_url, origin=own, additional_headers={"Cookie": cookies}) as ws:
         assert json.loads(ws.recv(timeout=5))["snapshot"] is True
     # … and refused from another site.
     with pytest.raises(InvalidStatus) as refused:
-        ws_connect(ws_url, origin="http://evil.example", additional_headers={"Cookie": cookies})
+        ws_connect(
+            ws_url, origin=Origin("http://evil.example"), additional_headers={"Cookie": cookies}
+        )
     assert refused.value.response.status_code == 403
 
 
@@ -280,7 +289,9 @@ def test_check_in_from_the_board_shows_on_the_other_tablet(
     row = reception.locator(".child--absent", has_text=name)
     expect(row).to_be_visible()
     row.get_by_role("button", name="Arrivée").click()
-    expect(educator.locator(".child:not(.child--absent):not(.child--departed)", has_text=name)).to_be_visible()
+    expect(
+        educator.locator(".child:not(.child--absent):not(.child--departed)", has_text=name)
+    ).to_be_visible()
     expect(reception.locator(".child--absent", has_text=name)).to_have_count(0)
 
 

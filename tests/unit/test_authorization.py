@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
@@ -180,9 +181,12 @@ def org_b(database_url: str) -> OrgB:
         )
         demo_org = (
             await session.execute(
-                select(Organization.id).where(Organization.name == "Service de garde Les Érables")  # type: ignore[arg-type]
+                select(col(Organization.id)).where(
+                    col(Organization.name) == "Service de garde Les Érables"
+                )
             )
         ).scalar_one()
+        assert demo_org is not None
         session.add(
             ApiToken(
                 organization_id=demo_org,
@@ -201,11 +205,13 @@ def internal_ids(database_url: str) -> tuple[dict[str, int], dict[str, int]]:
     """(installation id per site, internal child id per external id)."""
 
     async def load(session: AsyncSession) -> tuple[dict[str, int], dict[str, int]]:
-        insts = (await session.execute(select(Installation.external_id, Installation.id))).all()
-        children = (await session.execute(select(Child.external_id, Child.id))).all()
-        by_external = {ext: iid for ext, iid in insts}
+        insts = (
+            await session.execute(select(col(Installation.external_id), col(Installation.id)))
+        ).all()
+        children = (await session.execute(select(col(Child.external_id), col(Child.id)))).all()
+        by_external = {ext: iid for ext, iid in insts if iid is not None}
         sites = {site: by_external[ext] for site, ext in SITE_EXTERNAL.items()}
-        return sites, {ext: cid for ext, cid in children}
+        return sites, {ext: cid for ext, cid in children if cid is not None}
 
     return in_db(database_url, load)
 

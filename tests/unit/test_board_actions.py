@@ -17,6 +17,7 @@ import anyio
 import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
@@ -98,9 +99,9 @@ def api_present(client: TestClient, external_id: str) -> bool:
 def transitions(database_url: str, pickup_id: int) -> list[tuple[str | None, str]]:
     async def load(session: AsyncSession) -> list[tuple[str | None, str]]:
         rows = await session.execute(
-            select(PickupEvent.from_status, PickupEvent.to_status)
-            .where(PickupEvent.pickup_id == pickup_id)  # type: ignore[arg-type]
-            .order_by(PickupEvent.id)  # type: ignore[arg-type]
+            select(col(PickupEvent.from_status), col(PickupEvent.to_status))
+            .where(col(PickupEvent.pickup_id) == pickup_id)
+            .order_by(col(PickupEvent.id))
         )
         return [(a, b) for a, b in rows.all()]
 
@@ -276,9 +277,11 @@ def test_already_done_note_in_english_after_switching(
 def _child_ids(database_url: str, *external: str) -> dict[str, int]:
     async def load(session: AsyncSession) -> dict[str, int]:
         rows = await session.execute(
-            select(Child.external_id, Child.id).where(Child.external_id.in_(external))  # type: ignore[attr-defined]
+            select(col(Child.external_id), col(Child.id)).where(
+                col(Child.external_id).in_(external)
+            )
         )
-        return {ext: cid for ext, cid in rows.all()}
+        return {ext: cid for ext, cid in rows.all() if cid is not None}
 
     return in_db(database_url, load)
 
@@ -287,7 +290,7 @@ def test_check_in_of_a_child_not_arrived_yet(client: TestClient, database_url: s
     cid = _child_ids(database_url, "C0003")["C0003"]
 
     async def never_came(session: AsyncSession) -> None:
-        await session.execute(delete(Attendance).where(Attendance.child_id == cid))  # type: ignore[arg-type]
+        await session.execute(delete(Attendance).where(col(Attendance.child_id) == cid))
 
     in_db(database_url, never_came)
     login(client, EDUCATOR)
@@ -355,7 +358,9 @@ def test_wrong_password_unknown_email_and_disabled_account_get_one_message(
 ) -> None:
     async def disable(session: AsyncSession) -> None:
         await session.execute(
-            update(StaffUser).where(StaffUser.email == "direction@example.org").values(active=False)  # type: ignore[arg-type]
+            update(StaffUser)
+            .where(col(StaffUser.email) == "direction@example.org")
+            .values(active=False)
         )
 
     in_db(database_url, disable)
@@ -436,7 +441,7 @@ def test_disabled_account_loses_its_existing_session(client: TestClient, databas
 
     async def disable(session: AsyncSession) -> None:
         await session.execute(
-            update(StaffUser).where(StaffUser.email == EDUCATOR).values(active=False)  # type: ignore[arg-type]
+            update(StaffUser).where(col(StaffUser.email) == EDUCATOR).values(active=False)
         )
 
     in_db(database_url, disable)
@@ -461,8 +466,8 @@ def test_disabled_account_loses_its_existing_session(client: TestClient, databas
                 await session.execute(
                     select(func.count())
                     .select_from(StaffSession)
-                    .join(StaffUser, StaffUser.id == StaffSession.user_id)  # type: ignore[arg-type]
-                    .where(StaffUser.email == EDUCATOR)  # type: ignore[arg-type]
+                    .join(StaffUser, col(StaffUser.id) == col(StaffSession.user_id))
+                    .where(col(StaffUser.email) == EDUCATOR)
                 )
             ).scalar_one()
         )

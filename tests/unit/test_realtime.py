@@ -15,6 +15,7 @@ import anyio
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
@@ -47,12 +48,12 @@ def era_ids(database_url: str) -> dict[str, int]:
 
     async def load(session: AsyncSession) -> dict[str, int]:
         inst = (
-            await session.execute(select(Installation).where(Installation.external_id == "ERA"))  # type: ignore[arg-type]
+            await session.execute(
+                select(Installation).where(col(Installation.external_id) == "ERA")
+            )
         ).scalar_one()
         groups = (
-            (
-                await session.execute(select(Group).where(Group.installation_id == inst.id))  # type: ignore[arg-type]
-            )
+            (await session.execute(select(Group).where(col(Group.installation_id) == inst.id)))
             .scalars()
             .all()
         )

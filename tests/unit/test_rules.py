@@ -231,6 +231,7 @@ def test_parse_hhmm_accepts_24_hour_times(text: str, expected: time) -> None:
         "7 :05",
         "1²:30",  # a superscript digit is a "digit" to str.isdigit, not to int()
         "１７:４５",  # fullwidth digits
+        "17:5",  # may have meant 17:50: ask again rather than guess 17:05
     ],
 )
 def test_parse_hhmm_refuses_anything_else(text: str) -> None:
