@@ -12,6 +12,7 @@ from .attendance import check_in
 from .models import (
     ApiToken,
     Attendance,
+    CenterAccount,
     Child,
     ChildGuardian,
     Group,
@@ -28,6 +29,7 @@ DEMO_PASSWORD = "demo-relais-2026"
 DEMO_API_TOKEN = "demo-api-token"
 DEMO_STAFF_EMAILS = ("direction@example.org", "accueil@example.org", "educatrice@example.org")
 DEMO_PARENT_EMAIL = "parent@example.org"
+DEMO_CENTER_EMAIL = "centre.erables@example.org"
 TIMEZONE = "America/Toronto"  # Québec's IANA zone
 
 FIRST_NAMES = (
@@ -152,11 +154,27 @@ async def has_data(session: AsyncSession) -> bool:
 
 
 async def demo_accounts_exist(session: AsyncSession) -> bool:
-    count = (
+    """Any account that signs in with the published demo password, or the demo API token."""
+    staff = (
         await session.execute(
             select(func.count())
             .select_from(StaffUser)
             .where(col(StaffUser.email).in_(DEMO_STAFF_EMAILS))
+        )
+    ).scalar_one()
+    others = (
+        await session.execute(
+            select(func.count())
+            .select_from(CenterAccount)
+            .where(col(CenterAccount.email) == DEMO_CENTER_EMAIL)
+        )
+    ).scalar_one() + (
+        await session.execute(
+            select(func.count())
+            .select_from(Guardian)
+            .where(
+                col(Guardian.email) == DEMO_PARENT_EMAIL, col(Guardian.password_hash).is_not(None)
+            )
         )
     ).scalar_one()
     tokens = (
@@ -166,7 +184,7 @@ async def demo_accounts_exist(session: AsyncSession) -> bool:
             .where(col(ApiToken.token_hash) == token_hash(DEMO_API_TOKEN))
         )
     ).scalar_one()
-    return bool(count or tokens)
+    return bool(staff or others or tokens)
 
 
 async def load_demo(session: AsyncSession, now: datetime) -> None:
@@ -293,6 +311,14 @@ async def load_demo(session: AsyncSession, now: datetime) -> None:
                 created_at=now,
             )
         )
+    session.add(
+        CenterAccount(
+            installation_id=first_installation.id,
+            email=DEMO_CENTER_EMAIL,
+            password_hash=password,
+            created_at=now,
+        )
+    )
     session.add(
         ApiToken(
             organization_id=org.id,

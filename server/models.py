@@ -225,6 +225,19 @@ class StaffSession(SQLModel, table=True):
     user_agent: str = Field(default="", max_length=300)
 
 
+class CenterAccount(SQLModel, table=True):
+    """The installation's account on the pickup side (seed: the "HopHop" account): an email and
+    a password that sign in to the centre portal. One per installation."""
+
+    __tablename__ = "center_account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    installation_id: int = Field(foreign_key="installation.id", unique=True)
+    email: str = Field(max_length=254, unique=True)
+    password_hash: str = Field(max_length=200)
+    created_at: datetime = Field(sa_column=_instant())
+
+
 class ApiToken(SQLModel, table=True):
     __tablename__ = "api_token"
 

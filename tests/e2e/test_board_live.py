@@ -73,7 +73,7 @@ def test_alert_reaches_reception_and_educator_then_three_steps(
     expect(alert_r).to_have_attribute("data-status", "called")
     expect(alert_r.locator(".badge")).to_have_text("Appelé")
 
-    reception.screenshot(path=str(SCREENSHOT))
+    _take_readme_screenshot(live_server, reception)
 
     alert_r.get_by_role("button", name="Prêt").click()
     expect(alert_e).to_have_attribute("data-status", "ready")
@@ -87,6 +87,25 @@ def test_alert_reaches_reception_and_educator_then_three_steps(
         expect(page.locator(f"#child-{_child_row_id(page, name)}.child--departed")).to_have_count(1)
     children = live_server.api("GET", "/children?installation_id=ERA").json()
     assert next(c for c in children if c["id"] == child["id"])["present"] is False
+
+
+def _take_readme_screenshot(server: LiveServer, reception: Page) -> None:
+    """The README's picture: one alert being prepared, one just arrived, one upcoming."""
+    arriving = announce_gps_here(server, child_of_group(server, "ERA-EXP"))
+    later = child_of_group(server, "ERA-HIB")
+    upcoming = server.api(
+        "POST",
+        "/pickups",
+        json={
+            "child_id": later["id"],
+            "guardian_id": later["guardian_ids"][0],  # type: ignore[index]
+            "mode": "eta",
+            "eta": "16:40",
+        },
+    ).json()
+    expect(reception.locator(f"#pickup-{arriving['id']}")).to_be_visible()
+    expect(reception.locator(f"#upcoming-{upcoming['id']}")).to_be_visible()
+    reception.screenshot(path=str(SCREENSHOT))
 
 
 def _child_row_id(page: Page, name: str) -> str:

@@ -306,3 +306,41 @@ def test_unknown_messages_from_the_board_are_ignored(client: TestClient) -> None
         message = receive(ws)
         assert message["seq"] == start + 1
         assert alert_in(message["content"], lea["id"])
+
+
+def test_a_change_is_rendered_once_per_view_not_once_per_socket(
+    client: TestClient, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import server.realtime.hub as hub
+
+    rendered: list[object] = []
+    original = hub.event_message
+
+    def counting(state: Any, view: Any, event: Any) -> str:
+        rendered.append(view)
+        return original(state, view, event)
+
+    monkeypatch.setattr(hub, "event_message", counting)
+    login(client, RECEPTION)
+    era = era_ids(database_url)["ERA"]
+    with (
+        board(client, f"installation={era}&group=all") as (first, seq),
+        board(client, f"installation={era}&group=all") as (second, _),
+        board(client, f"installation={era}&group=all") as (third, _),
+    ):
+        response = client.post(
+            "/api/v1/pickups",
+            headers=api_headers(),
+            json={
+                "child_id": "C0001",
+                "guardian_id": "G0001",
+                "mode": "gps",
+                "latitude": 46.8139,
+                "longitude": -71.2082,
+            },
+        )
+        assert response.status_code == 201
+        messages = [receive(ws) for ws in (first, second, third)]
+    assert [m["seq"] for m in messages] == [seq + 1] * 3
+    assert messages[0] == messages[1] == messages[2]
+    assert len(rendered) == 1  # three sockets, one view, one render

@@ -1,0 +1,165 @@
+"""The set-up contract: migrations match the models, the demo data is what CONTRACT.md lists,
+and `relais serve` refuses what it must refuse."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from server import cli, demo
+from server.db import Database
+from server.migrate import alembic_config, upgrade
+from server.models import (
+    ApiToken,
+    Attendance,
+    CenterAccount,
+    Child,
+    ChildGuardian,
+    Group,
+    Guardian,
+    Installation,
+    Organization,
+    StaffUser,
+)
+from server.security import token_hash, verify_password
+from tests.conftest import sqlite_url
+
+
+def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "fresh.db")
+    upgrade(url)
+    # Raises when the models hold a change no migration describes.
+    command.check(alembic_config(url))
+
+
+def test_demo_data_is_what_the_contract_lists(database_url: str) -> None:
+    async def inspect() -> None:
+        db = Database(database_url)
+        async with db.session() as session:
+            org = (await session.execute(select(Organization))).scalar_one()
+            assert org.name == "Service de garde Les Érables"
+            assert org.timezone == "America/Toronto"
+            installations = (await session.execute(select(Installation))).scalars().all()
+            assert {i.name for i in installations} == {
+                "Pavillon des Érables",
+                "Pavillon des Bouleaux",
+            }
+            for inst in installations:
+                assert inst.preparation_minutes == 5
+                assert (inst.call_window_start.isoformat(), inst.call_window_end.isoformat()) == (
+                    "00:00:00",
+                    "23:59:00",
+                )
+                assert 46.7 < (inst.latitude or 0) < 46.9  # Québec City
+                groups = (
+                    await session.execute(
+                        select(func.count()).where(col(Group.installation_id) == inst.id)
+                    )
+                ).scalar_one()
+                assert groups >= 3
+                children = (
+                    await session.execute(
+                        select(func.count()).where(col(Child.installation_id) == inst.id)
+                    )
+                ).scalar_one()
+                present = (
+                    await session.execute(
+                        select(func.count()).where(
+                            col(Attendance.installation_id) == inst.id,
+                            col(Attendance.checked_out_at).is_(None),
+                        )
+                    )
+                ).scalar_one()
+                assert children >= 40
+                assert present == children
+
+            for email in demo.DEMO_STAFF_EMAILS:
+                user = (
+                    await session.execute(select(StaffUser).where(col(StaffUser.email) == email))
+                ).scalar_one()
+                assert verify_password(user.password_hash, "demo-relais-2026")
+            center = (await session.execute(select(CenterAccount))).scalar_one()
+            assert center.email == "centre.erables@example.org"
+            assert verify_password(center.password_hash, "demo-relais-2026")
+
+            parent = (
+                await session.execute(
+                    select(Guardian).where(col(Guardian.email) == "parent@example.org")
+                )
+            ).scalar_one()
+            assert parent.account_state == "active"
+            assert verify_password(parent.password_hash, "demo-relais-2026")
+            kids = (
+                await session.execute(
+                    select(Child, Group)
+                    .join(ChildGuardian, col(ChildGuardian.child_id) == col(Child.id))
+                    .join(Group, col(Group.id) == col(Child.group_id))
+                    .where(col(ChildGuardian.guardian_id) == parent.id)
+                )
+            ).all()
+            by_name = {child.full_name: group.name for child, group in kids}
+            assert by_name["Léa Tremblay"] == "Les Lutins"
+            assert by_name["Noah Tremblay"] not in {"Les Lutins"}
+            assert {child.installation_id for child, _ in kids} == {
+                next(i.id for i in installations if i.name == "Pavillon des Érables")
+            }
+            token = (
+                await session.execute(
+                    select(ApiToken).where(col(ApiToken.token_hash) == token_hash("demo-api-token"))
+                )
+            ).scalar_one()
+            assert token.organization_id == org.id
+        await db.dispose()
+
+    asyncio.run(inspect())
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) -> None:
+    monkeypatch.setenv("RELAIS_DATABASE_URL", database_url)
+    monkeypatch.setenv("RELAIS_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("RELAIS_SECRET_KEY", "test")
+    monkeypatch.delenv("RELAIS_DEMO", raising=False)
+    monkeypatch.delenv("RELAIS_REDIS_URL", raising=False)
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_production_start_refuses_while_demo_accounts_exist(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli.main(["serve"]) == 2
+    assert "demo accounts" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_several_workers_need_redis(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["serve", "--workers", "2"]) == 2
+    assert "RELAIS_REDIS_URL" in capsys.readouterr().err
+
+
+def test_demo_loads_once_and_never_over_real_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = sqlite_url(tmp_path / "new.db")
+    monkeypatch.setenv("RELAIS_DATABASE_URL", url)
+    monkeypatch.setenv("RELAIS_VAR_DIR", str(tmp_path))
+    assert cli.main(["demo"]) == 0
+    assert "created" in capsys.readouterr().out
+    assert cli.main(["demo"]) == 0  # again: nothing duplicated
+    assert "already" in capsys.readouterr().out
+
+    async def organizations() -> int:
+        db = Database(url)
+        async with db.session() as session:
+            count = (
+                await session.execute(select(func.count()).select_from(Organization))
+            ).scalar_one()
+        await db.dispose()
+        return int(count)
+
+    assert asyncio.run(organizations()) == 1
