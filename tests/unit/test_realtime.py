@@ -311,16 +311,16 @@ def test_unknown_messages_from_the_board_are_ignored(client: TestClient) -> None
 def test_a_change_is_rendered_once_per_view_not_once_per_socket(
     client: TestClient, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import server.realtime.hub as hub
+    from server.realtime import fragments
 
     rendered: list[object] = []
-    original = hub.event_message
+    original = fragments.event_message
 
     def counting(state: Any, view: Any, event: Any) -> str:
         rendered.append(view)
         return original(state, view, event)
 
-    monkeypatch.setattr(hub, "event_message", counting)
+    monkeypatch.setattr("server.realtime.hub.event_message", counting)
     login(client, RECEPTION)
     era = era_ids(database_url)["ERA"]
     with (
