@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -24,6 +26,7 @@ from server.settings import Settings
 QUEBEC = ZoneInfo("America/Toronto")
 # A Tuesday afternoon in Québec: the moment every test starts at.
 T0 = datetime(2026, 11, 24, 16, 0, tzinfo=QUEBEC)
+T = TypeVar("T")
 PASSWORD = demo.DEMO_PASSWORD
 API_TOKEN = demo.DEMO_API_TOKEN
 
@@ -96,6 +99,23 @@ def csrf(client: TestClient) -> dict[str, str]:
     if client.cookies.get("relais_csrf") is None:
         client.get("/login")
     return {"X-CSRF-Token": client.cookies.get("relais_csrf") or ""}
+
+
+def in_db(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed session on the test database (its own engine and loop):
+    how a test sets up or inspects what the app cannot be asked for."""
+
+    async def run() -> T:
+        db = Database(database_url)
+        try:
+            async with db.session() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
 
 
 def api_headers(token: str = API_TOKEN) -> dict[str, str]:

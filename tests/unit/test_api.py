@@ -5,11 +5,9 @@ Time is the injected ManualClock (T0 = 2026-11-24 16:00, Québec); nothing reads
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import time, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -18,27 +16,11 @@ from sqlmodel import col
 from starlette.testclient import TestClient
 
 from server.clock import ManualClock
-from server.db import Database
 from server.models import Attendance, Child, Installation
 from server.web import api
-from tests.conftest import T0, api_headers
+from tests.conftest import T0, api_headers, in_db
 
-T = TypeVar("T")
 HEADERS = api_headers()
-
-
-def in_db(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        db = Database(database_url)
-        try:
-            async with db.session() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
 
 
 def announce(

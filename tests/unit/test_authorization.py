@@ -10,12 +10,10 @@ every check also proves that nothing crosses the organization line. Sites used i
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -24,7 +22,6 @@ from sqlmodel import col
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
-from server.db import Database
 from server.models import (
     ApiToken,
     Attendance,
@@ -39,9 +36,7 @@ from server.models import (
 )
 from server.pickups.rules import local_day
 from server.security import hash_password, token_hash
-from tests.conftest import API_TOKEN, T0, api_headers, csrf, login
-
-T = TypeVar("T")
+from tests.conftest import API_TOKEN, T0, api_headers, csrf, in_db, login
 
 ORIGIN = {"origin": "http://testserver"}
 
@@ -76,22 +71,6 @@ VISIBLE = {
     "anonymous": set(),
     "wall-display": set(),
 }
-
-
-def in_db(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one committed session on the test database (its own engine and loop)."""
-
-    async def run() -> T:
-        db = Database(database_url)
-        try:
-            async with db.session() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
 
 
 @dataclass(frozen=True)

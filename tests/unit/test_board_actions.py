@@ -6,12 +6,10 @@ what the board shows whatever the current wording.
 
 from __future__ import annotations
 
-import asyncio
 import html
 import json
 import re
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import pytest
@@ -21,7 +19,6 @@ from sqlmodel import col
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from server.db import Database
 from server.i18n import _, use_locale
 from server.models import Attendance, Child, PickupEvent, StaffUser
 from server.pickups.messages import refusal_message, status_label
@@ -29,26 +26,11 @@ from server.pickups.rules import Refusal, RuleError
 from server.realtime.hub import CLOSE_SESSION_ENDED
 from server.security import new_csrf_token
 from server.settings import Settings
-from tests.conftest import api_headers, csrf, login
+from tests.conftest import api_headers, csrf, in_db, login
 
-T = TypeVar("T")
 ORIGIN = {"origin": "http://testserver"}
 EDUCATOR = "educatrice@example.org"
 RECEPTION = "accueil@example.org"
-
-
-def in_db(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        db = Database(database_url)
-        try:
-            async with db.session() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
 
 
 def receive(ws: WebSocketTestSession, timeout: float = 5.0) -> dict[str, Any]:

@@ -4,12 +4,11 @@ snapshot request queues behind every pending event, so it marks "nothing else wa
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import pytest
@@ -19,28 +18,12 @@ from sqlmodel import col
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from server.db import Database
 from server.models import Group, Installation
-from tests.conftest import api_headers, login
+from tests.conftest import api_headers, in_db, login
 
-T = TypeVar("T")
 ORIGIN = {"origin": "http://testserver"}
 RECEPTION = "accueil@example.org"
 EDUCATOR = "educatrice@example.org"
-
-
-def in_db(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    async def run() -> T:
-        db = Database(database_url)
-        try:
-            async with db.session() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
 
 
 def era_ids(database_url: str) -> dict[str, int]:
