@@ -15,12 +15,20 @@ from starlette.staticfiles import StaticFiles
 from . import scheduler
 from .clock import Clock, SystemClock
 from .db import Database
+from .mail import create_mailer
 from .realtime.broker import Broker, MemoryBroker
 from .realtime.hub import Hub
 from .services import Services
 from .settings import Settings
-from .web import admin, api, auth, board, health
-from .web.context import RequestContextMiddleware, SignInRequired, http_error, sign_in_required
+from .web import admin, api, auth, board, health, parent, parent_accounts, photos
+from .web.context import (
+    RequestContextMiddleware,
+    SignInRequired,
+    http_error,
+    parent_sign_in_required,
+    sign_in_required,
+)
+from .web.parent_session import ParentSignInRequired
 
 
 def create_broker(settings: Settings) -> Broker:
@@ -45,7 +53,8 @@ def create_app(
     db = Database(settings.database_url)
     broker = broker or create_broker(settings)
     hub = Hub(db, broker, clock.now, settings.socket_queue_size)
-    svc = Services(settings=settings, clock=clock, db=db, broker=broker, hub=hub)
+    mailer = create_mailer(settings.smtp_url, db, clock)
+    svc = Services(settings=settings, clock=clock, db=db, broker=broker, hub=hub, mailer=mailer)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -67,6 +76,9 @@ def create_app(
         *auth.routes,
         *board.routes,
         *admin.routes,
+        *parent.routes,
+        *parent_accounts.routes,
+        *photos.routes,
         Mount("/api/v1", routes=api.routes),
         Mount(
             "/static/vendor",
@@ -78,7 +90,11 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[Middleware(RequestContextMiddleware)],
-        exception_handlers={HTTPException: http_error, SignInRequired: sign_in_required},
+        exception_handlers={
+            HTTPException: http_error,
+            SignInRequired: sign_in_required,
+            ParentSignInRequired: parent_sign_in_required,
+        },
         lifespan=lifespan,
     )
     app.state.services = svc

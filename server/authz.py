@@ -42,6 +42,23 @@ class DisplayPrincipal:
 
 
 @dataclass(frozen=True)
+class GuardianPrincipal:
+    """A signed-in parent, or an adult a parent authorized to pick up (kind "authorized")."""
+
+    guardian_id: int
+    organization_id: int
+    name: str
+    email: str
+    kind: str  # "guardian" | "authorized"
+    session_hash: str
+
+    @property
+    def manages_family(self) -> bool:
+        """Authorized persons may announce and pick up, not invite others or change photos."""
+        return self.kind == "guardian"
+
+
+@dataclass(frozen=True)
 class ApiPrincipal:
     token_id: int
     organization_id: int

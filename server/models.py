@@ -97,13 +97,19 @@ class Child(SQLModel, table=True):
     last_name: str = Field(max_length=100)
     agreement_active: bool = True
     pickup_enabled: bool = True
-    # A photo change by a parent waits for the centre's approval; announcing is blocked meanwhile.
-    photo_pending: bool = False
     active: bool = True
+    # Photos are files under var/photos/. A parent's new photo waits in `pending_photo` for the
+    # centre's approval; announcing is blocked meanwhile (seed: "Approbation en attente").
+    photo: str | None = Field(default=None, max_length=64)
+    pending_photo: str | None = Field(default=None, max_length=64)
 
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @property
+    def photo_pending(self) -> bool:
+        return self.pending_photo is not None
 
 
 class Guardian(SQLModel, table=True):
@@ -117,11 +123,24 @@ class Guardian(SQLModel, table=True):
     email: str = Field(max_length=254, index=True)
     account_state: str = Field(default="invited", max_length=16)  # invited | active
     password_hash: str | None = Field(default=None, max_length=200)
-    photo_pending: bool = False
+    # "guardian": synced from the management system. "authorized": an adult a guardian invited
+    # to announce and pick up (a grandparent); never synced, revocable by that guardian.
+    kind: str = Field(default="guardian", max_length=16)
+    invited_by_id: int | None = Field(default=None, foreign_key="guardian.id")
+    photo: str | None = Field(default=None, max_length=64)
+    pending_photo: str | None = Field(default=None, max_length=64)
 
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @property
+    def photo_pending(self) -> bool:
+        return self.pending_photo is not None
+
+    @property
+    def is_authorized_person(self) -> bool:
+        return self.kind == "authorized"
 
 
 class ChildGuardian(SQLModel, table=True):
@@ -195,6 +214,69 @@ class PickupEvent(SQLModel, table=True):
     actor_id: int | None = None
     actor_name: str = Field(default="", max_length=200)
     device: str = Field(default="", max_length=300)
+
+
+class GuardianSession(SQLModel, table=True):
+    """A parent's sign-in, server-side like staff sessions (the cookie holds the token)."""
+
+    __tablename__ = "guardian_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    guardian_id: int = Field(foreign_key="guardian.id", index=True)
+    created_at: datetime = Field(sa_column=_instant())
+    expires_at: datetime = Field(sa_column=_instant())
+    user_agent: str = Field(default="", max_length=300)
+
+
+class AccountToken(SQLModel, table=True):
+    """A one-time link sent by email: activate an invited account, or reset a password."""
+
+    __tablename__ = "account_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    guardian_id: int = Field(foreign_key="guardian.id", index=True)
+    purpose: str = Field(max_length=16)  # activate | reset
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_column=_instant())
+    expires_at: datetime = Field(sa_column=_instant())
+    used_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+
+
+class TripPosition(SQLModel, table=True):
+    """A GPS position during a trip. Kept only while the trip lasts, then deleted."""
+
+    __tablename__ = "trip_position"
+
+    id: int | None = Field(default=None, primary_key=True)
+    pickup_id: int = Field(foreign_key="pickup.id", index=True)
+    at: datetime = Field(sa_column=_instant())
+    latitude: float
+    longitude: float
+    accuracy_m: float | None = None
+
+
+class OutboxMessage(SQLModel, table=True):
+    """Emails written while no SMTP server is configured (the demo shows them at /dev/outbox)."""
+
+    __tablename__ = "outbox_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    to: str = Field(max_length=254, index=True)
+    subject: str = Field(max_length=300)
+    body: str
+    created_at: datetime = Field(sa_column=_instant())
+
+
+class RateEvent(SQLModel, table=True):
+    """One attempt counted by a rate limit (sign-in, activation, announcement), shared by
+    every worker through the database."""
+
+    __tablename__ = "rate_event"
+    __table_args__ = (Index("ix_rate_event_key_at", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200)
+    at: datetime = Field(sa_column=_instant())
 
 
 class StaffUser(SQLModel, table=True):

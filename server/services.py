@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .clock import Clock
 from .db import Database
+from .mail import Mailer
 from .realtime.broker import Broker
 from .realtime.events import BoardEvent
 from .realtime.hub import Hub
@@ -19,6 +20,7 @@ class Services:
     db: Database
     broker: Broker
     hub: Hub
+    mailer: Mailer
 
     async def publish(self, events: list[BoardEvent]) -> None:
         """Call after the transaction that produced the events has committed."""

@@ -43,10 +43,16 @@ class Settings:
     tick_seconds: float = 1.0
     # Messages a slow board may have waiting before it is dropped (it resyncs on reconnect).
     socket_queue_size: int = 256
+    # Where photos are kept (re-encoded JPEG files named by random ids).
+    photos_dir_name: str = "photos"
     static_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "static")
     vendor_dir: Path = field(
         default_factory=lambda: PROJECT_ROOT / "node_modules" / "htmx.org" / "dist"
     )
+
+    @property
+    def photos_dir(self) -> Path:
+        return self.var_dir / self.photos_dir_name
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from ..i18n import _
 from ..models import Display, Group, Installation
 from ..security import new_token, token_hash
+from . import parent_accounts, photos
 from .context import csrf_form, is_secure, page, require_admin, services
 
 
@@ -43,6 +44,10 @@ async def admin_page(
             .scalars()
             .all()
         )
+        sections = {
+            **await parent_accounts.admin_context(session, principal),
+            **await photos.admin_context(session, principal),
+        }
         displays = (
             (
                 await session.execute(
@@ -65,6 +70,7 @@ async def admin_page(
         group_names={g.id: g.name for g in groups},
         new_link=new_link,
         error=error,
+        **sections,
     )
 
 

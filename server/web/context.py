@@ -251,6 +251,12 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return page(request, "errors/page.html", status_code=exc.status_code, message=message)
 
 
+async def parent_sign_in_required(request: Request, exc: Exception) -> Response:
+    if is_htmx(request):
+        return Response(status_code=401, headers={"HX-Redirect": "/parent/login"})
+    return RedirectResponse("/parent/login", status_code=303)
+
+
 async def sign_in_required(request: Request, exc: Exception) -> Response:
     if is_htmx(request):
         return Response(status_code=401, headers={"HX-Redirect": "/login"})

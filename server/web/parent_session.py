@@ -1,0 +1,112 @@
+"""Parents' sign-in sessions: server-side rows like the staff's, under their own cookie so a
+staff tablet and a parent's phone never share an identity."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlmodel import col
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+
+from ..authz import GuardianPrincipal
+from ..models import Guardian, GuardianSession
+from ..security import new_token, token_hash
+from .context import is_secure, services
+
+PARENT_COOKIE = "relais_parent"
+# Parents stay signed in on their phone: announcing must take two taps, not a password.
+PARENT_SESSION_LIFETIME = timedelta(days=60)
+
+
+class ParentSignInRequired(Exception):
+    """Answered by a redirect to /parent/login."""
+
+
+async def guardian_principal(conn: HTTPConnection) -> GuardianPrincipal | None:
+    cached = conn.scope["state"].get("guardian")
+    if cached is not None:
+        return cached if isinstance(cached, GuardianPrincipal) else None
+    token = conn.cookies.get(PARENT_COOKIE)
+    principal: GuardianPrincipal | None = None
+    if token:
+        svc = services(conn)
+        hashed = token_hash(token)
+        async with svc.db.session() as session:
+            row = (
+                await session.execute(
+                    select(GuardianSession, Guardian)
+                    .join(Guardian, col(Guardian.id) == col(GuardianSession.guardian_id))
+                    .where(col(GuardianSession.token_hash) == hashed)
+                )
+            ).first()
+            if row is not None:
+                parent_session, guardian = row
+                if (
+                    parent_session.expires_at <= svc.clock.now()
+                    or guardian.account_state != "active"
+                ):
+                    await session.execute(
+                        delete(GuardianSession).where(col(GuardianSession.token_hash) == hashed)
+                    )
+                    await session.commit()
+                else:
+                    assert guardian.id is not None
+                    principal = GuardianPrincipal(
+                        guardian_id=guardian.id,
+                        organization_id=guardian.organization_id,
+                        name=guardian.full_name,
+                        email=guardian.email,
+                        kind=guardian.kind,
+                        session_hash=hashed,
+                    )
+    conn.scope["state"]["guardian"] = principal if principal is not None else False
+    return principal
+
+
+async def require_guardian(conn: HTTPConnection) -> GuardianPrincipal:
+    principal = await guardian_principal(conn)
+    if principal is None:
+        raise ParentSignInRequired()
+    return principal
+
+
+async def start_session(request: Request, response: Response, guardian: Guardian) -> None:
+    """Sign the guardian in on this device (after a password check or an activation)."""
+    svc = services(request)
+    token = new_token()
+    now = svc.clock.now()
+    assert guardian.id is not None
+    async with svc.db.session() as session:
+        session.add(
+            GuardianSession(
+                token_hash=token_hash(token),
+                guardian_id=guardian.id,
+                created_at=now,
+                expires_at=now + PARENT_SESSION_LIFETIME,
+                user_agent=request.headers.get("user-agent", "")[:300],
+            )
+        )
+        await session.commit()
+    response.set_cookie(
+        PARENT_COOKIE,
+        token,
+        max_age=int(PARENT_SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=is_secure(request),
+    )
+
+
+async def end_session(request: Request, response: Response) -> None:
+    principal = await guardian_principal(request)
+    if principal is not None:
+        async with services(request).db.session() as session:
+            await session.execute(
+                delete(GuardianSession).where(
+                    col(GuardianSession.token_hash) == principal.session_hash
+                )
+            )
+            await session.commit()
+    response.delete_cookie(PARENT_COOKIE)
