@@ -49,7 +49,11 @@ async def check_in(
         session.add(attendance)
     await session.flush()
     seq = await next_seq(session, installation.id)
-    return [BoardEvent(installation.id, seq, "attendance", groups=(child.group_id,))]
+    return [
+        BoardEvent(
+            installation.id, seq, "attendance", groups=(child.group_id,), children=(child.id,)
+        )
+    ]
 
 
 async def check_out(
@@ -74,4 +78,8 @@ async def mark_absent(
     if not await check_out(session, child, installation, now):
         return []
     seq = await next_seq(session, installation.id)
-    return [BoardEvent(installation.id, seq, "attendance", groups=(child.group_id,))]
+    return [
+        BoardEvent(
+            installation.id, seq, "attendance", groups=(child.group_id,), children=(child.id,)
+        )
+    ]

@@ -24,4 +24,13 @@ async def move_to_group(session: AsyncSession, child: Child, group: Group) -> li
     session.add(child)
     await session.flush()
     seq = await next_seq(session, child.installation_id)
-    return [BoardEvent(child.installation_id, seq, "child_moved", groups=(old_group, group.id))]
+    assert child.id is not None
+    return [
+        BoardEvent(
+            child.installation_id,
+            seq,
+            "child_moved",
+            groups=(old_group, group.id),
+            children=(child.id,),
+        )
+    ]

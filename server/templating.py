@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from . import i18n
-from .pickups.messages import status_label, step_label
+from .pickups.messages import family_state_label, refusal_text, status_label, step_label
 from .pickups.rules import STAFF_NEXT, STAFF_STEPS
 from .settings import PROJECT_ROOT
 
@@ -69,6 +69,8 @@ def create_environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environmen
     # The board's vocabulary, the same for a full page and a live fragment.
     env.globals["status_label"] = status_label
     env.globals["step_label"] = step_label
+    env.globals["family_state_label"] = family_state_label
+    env.globals["refusal_text"] = refusal_text
     env.globals["STEPS"] = STAFF_STEPS
     env.globals["STAFF_NEXT"] = STAFF_NEXT
     return env

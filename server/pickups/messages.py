@@ -47,6 +47,11 @@ def refusal_message(error: RuleError) -> str:
             return _("This pickup is already over.")
         case Refusal.BAD_TIME:
             return _("The arrival time must be written as HH:MM, for example 17:45.")
+        case Refusal.BAD_POSITION:
+            return _(
+                "The phone's position could not be used. Check that location is on and try "
+                "again, or give an arrival time instead."
+            )
     return _("This request was refused.")
 
 
@@ -62,6 +67,25 @@ def status_label(status: str) -> str:
         "expired": _("Expired"),
     }
     return labels.get(status, status)
+
+
+def family_state_label(state: str) -> str:
+    """Where a child stands, as the parent page says it."""
+    labels = {
+        "absent": _("Not at the daycare today"),
+        "present": _("At the daycare"),
+        "departed": _("Gone home"),
+        "scheduled": _("Announced"),
+        "tracking": _("Announced"),
+        "announced": _("Announced"),
+        "called": _("Being prepared"),
+        "ready": _("Ready"),
+    }
+    return labels.get(state, state)
+
+
+def refusal_text(refusal: Refusal) -> str:
+    return refusal_message(RuleError(refusal))
 
 
 def step_label(status: str) -> str:

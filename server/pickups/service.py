@@ -3,12 +3,10 @@ its log line, and return the board events to publish once the caller has committ
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, time
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -24,6 +22,7 @@ from ..models import (
     PickupEvent,
     PickupMode,
     PickupStatus,
+    TripPosition,
 )
 from ..realtime.events import BoardEvent, next_seq
 from . import eta as eta_estimate
@@ -84,9 +83,16 @@ async def _event(
     groups: tuple[int, ...] = (),
     chime: bool = False,
     pickup_id: int | None = None,
+    pickup: Pickup | None = None,
 ) -> BoardEvent:
+    """The event for a change, numbered in the installation's sequence. With `pickup`, it
+    names that pickup and its child (boards chime for it, its family's page updates)."""
     seq = await next_seq(session, installation_id)
-    return BoardEvent(installation_id, seq, kind, groups, chime, pickup_id)
+    children: tuple[int, ...] = ()
+    if pickup is not None:
+        pickup_id = pickup.id
+        children = (pickup.child_id,)
+    return BoardEvent(installation_id, seq, kind, groups, chime, pickup_id, children)
 
 
 async def announce_facts(
@@ -178,7 +184,7 @@ async def announce_eta(
     return Outcome(
         pickup,
         True,
-        [await _event(session, installation.id, "pickup", chime=chime, pickup_id=pickup.id)],
+        [await _event(session, installation.id, "pickup", chime=chime, pickup=pickup)],
     )
 
 
@@ -193,49 +199,25 @@ async def announce_gps(
     actor: Actor,
     now: datetime,
 ) -> Outcome:
-    if not eta_estimate.valid_position(latitude, longitude):
-        raise RuleError(Refusal.BAD_TIME, value=f"{latitude},{longitude}")
-    rules.check_can_announce(await announce_facts(session, child, guardian, installation, now))
-    if installation.latitude is None or installation.longitude is None:
-        minutes = 0.0  # no coordinates to measure against: alert at once rather than never
-    else:
-        minutes = eta_estimate.minutes_to_arrival(
-            latitude, longitude, installation.latitude, installation.longitude
-        )
-    eta_at = now + timedelta(minutes=minutes)
-    local_arrival = eta_at.astimezone(ZoneInfo(installation.timezone)).time()
-    if not rules.in_call_window(
-        local_arrival, installation.call_window_start, installation.call_window_end
-    ):
-        raise RuleError(
-            Refusal.OUTSIDE_WINDOW,
-            start=installation.call_window_start,
-            end=installation.call_window_end,
-        )
-    due = rules.gps_alert_due(minutes, installation.preparation_minutes)
-    status = S.ANNOUNCED if due else S.TRACKING
-    assert child.id is not None and guardian.id is not None and installation.id is not None
-    pickup = Pickup(
-        organization_id=child.organization_id,
-        installation_id=installation.id,
-        child_id=child.id,
-        guardian_id=guardian.id,
-        day=rules.local_day(now, installation.timezone),
-        mode=PickupMode.GPS,
-        status=status,
-        eta=eta_at,
-        gps_minutes=math.ceil(minutes),
-        created_at=now,
-        updated_at=now,
-        announced_at=now if due else None,
+    """Announce a GPS arrival from one position taken now (the API's mode "gps"): a trip
+    whose first fix is this one. See trips.start_trip."""
+    from . import trips  # trips builds on this module's helpers
+
+    position = eta_estimate.Position(latitude, longitude, now)
+    return await trips.start_trip(
+        session,
+        child=child,
+        guardian=guardian,
+        installation=installation,
+        position=position,
+        actor=actor,
+        now=now,
     )
-    await _insert_pickup(session, pickup)
-    await _log(session, pickup, None, status, actor, now)
-    return Outcome(
-        pickup,
-        True,
-        [await _event(session, installation.id, "pickup", chime=due, pickup_id=pickup.id)],
-    )
+
+
+async def forget_positions(session: AsyncSession, pickup_id: int | None) -> None:
+    """GPS positions are kept only while the trip lasts: called when a pickup is over."""
+    await session.execute(delete(TripPosition).where(col(TripPosition.pickup_id) == pickup_id))
 
 
 async def _compare_and_set(
@@ -288,8 +270,11 @@ async def advance(
         assert installation is not None
         await check_out(session, child, installation, now)
         groups = (child.group_id,)
+        await forget_positions(session, pickup.id)
     return Outcome(
-        pickup, True, [await _event(session, pickup.installation_id, "pickup", groups=groups)]
+        pickup,
+        True,
+        [await _event(session, pickup.installation_id, "pickup", groups=groups, pickup=pickup)],
     )
 
 
@@ -302,7 +287,10 @@ async def cancel(session: AsyncSession, pickup: Pickup, *, actor: Actor, now: da
         raise RuleError(Refusal.FINISHED, current=pickup.status)
     await session.refresh(pickup)
     await _log(session, pickup, current, S.CANCELLED, actor, now)
-    return Outcome(pickup, True, [await _event(session, pickup.installation_id, "pickup")])
+    await forget_positions(session, pickup.id)
+    return Outcome(
+        pickup, True, [await _event(session, pickup.installation_id, "pickup", pickup=pickup)]
+    )
 
 
 async def promote_due(session: AsyncSession, now: datetime) -> list[BoardEvent]:
@@ -325,9 +313,7 @@ async def promote_due(session: AsyncSession, now: datetime) -> list[BoardEvent]:
         if await _compare_and_set(session, pickup, S.SCHEDULED, S.ANNOUNCED, now):
             await _log(session, pickup, S.SCHEDULED, S.ANNOUNCED, SYSTEM, now)
             events.append(
-                await _event(
-                    session, pickup.installation_id, "pickup", chime=True, pickup_id=pickup.id
-                )
+                await _event(session, pickup.installation_id, "pickup", chime=True, pickup=pickup)
             )
     return events
 
@@ -348,7 +334,8 @@ async def expire_past(session: AsyncSession, now: datetime) -> list[BoardEvent]:
         current = pickup.status
         if await _compare_and_set(session, pickup, current, S.EXPIRED, now):
             await _log(session, pickup, current, S.EXPIRED, SYSTEM, now)
-            events.append(await _event(session, pickup.installation_id, "pickup"))
+            await forget_positions(session, pickup.id)
+            events.append(await _event(session, pickup.installation_id, "pickup", pickup=pickup))
     return events
 
 
@@ -372,3 +359,52 @@ async def cancel_live_for_child(
     for pickup in pickups:
         events.extend((await cancel(session, pickup, actor=actor, now=now)).events)
     return events
+
+
+async def change_eta(
+    session: AsyncSession,
+    pickup: Pickup,
+    *,
+    installation: Installation,
+    arrival: time,
+    actor: Actor,
+    now: datetime,
+) -> Outcome:
+    """The parent gives a new arrival time. Before the alert, the alert moment moves with it
+    (and fires at once if now due); after it, the board just shows the new time."""
+    if pickup.mode != PickupMode.ETA:
+        raise RuleError(Refusal.FINISHED, current=pickup.status)
+    current = S(pickup.status)
+    if current not in {S.SCHEDULED, S.ANNOUNCED}:
+        raise RuleError(Refusal.FINISHED, current=current)
+    plan = rules.plan_eta(
+        now,
+        arrival,
+        installation.timezone,
+        installation.preparation_minutes,
+        installation.call_window_start,
+        installation.call_window_end,
+    )
+    target = S.ANNOUNCED if current == S.ANNOUNCED else plan.status
+    values: dict[str, object] = {
+        "eta": plan.eta,
+        "announce_at": plan.announce_at,
+        "status": target,
+        "updated_at": now,
+    }
+    if target == S.ANNOUNCED and current == S.SCHEDULED:
+        values["announced_at"] = now
+    result = await session.execute(
+        update(Pickup)
+        .where(col(Pickup.id) == pickup.id, col(Pickup.status) == current)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        await session.refresh(pickup)
+        raise RuleError(Refusal.FINISHED, current=pickup.status)
+    await session.refresh(pickup)
+    await _log(session, pickup, current, target, actor, now)
+    chime = current == S.SCHEDULED and target == S.ANNOUNCED
+    event = await _event(session, pickup.installation_id, "pickup", chime=chime, pickup=pickup)
+    return Outcome(pickup, True, [event])

@@ -23,6 +23,9 @@ class BoardEvent:
     # A new alert reached the board: boards that show it, with sound on, chime.
     chime: bool = False
     pickup_id: int | None = None
+    # The children concerned, when known: a parent's page re-renders only for its own.
+    # Empty means "unknown": every page of the installation re-renders.
+    children: tuple[int, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(
@@ -33,6 +36,7 @@ class BoardEvent:
                 "g": list(self.groups),
                 "c": self.chime,
                 "p": self.pickup_id,
+                "ch": list(self.children),
             }
         )
 
@@ -46,6 +50,7 @@ class BoardEvent:
             groups=tuple(int(g) for g in data["g"]),
             chime=bool(data["c"]),
             pickup_id=None if data.get("p") is None else int(data["p"]),
+            children=tuple(int(c) for c in data.get("ch", ())),
         )
 
 

@@ -11,6 +11,7 @@ import json
 
 from ..board_state import BoardState, ViewKey
 from ..i18n import use_locale
+from ..parent_state import FamilyState, FamilyView
 from ..templating import render
 from .events import BoardEvent
 
@@ -46,6 +47,15 @@ def snapshot_message(state: BoardState, view: ViewKey) -> str:
         {"seq": state.seq, "snapshot": True, "content": _content(state, view, None)},
         ensure_ascii=False,
     )
+
+
+def family_message(state: FamilyState, view: FamilyView) -> str:
+    """A parent's page, live: the family region, whole (it is small). `ready` lists the
+    children now ready, so the phone rings and vibrates once for each new one."""
+    with use_locale(view.locale):
+        content = render("parent/_family.html", family=state, oob=True)
+    ready = [c.pickup_id for c in state.children if c.state == "ready"]
+    return json.dumps({"family": True, "ready": ready, "content": content}, ensure_ascii=False)
 
 
 def status_message(status: str) -> str:

@@ -22,9 +22,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from ..board_state import ViewKey, load_board
 from ..db import Database
 from ..models import Installation
+from ..parent_state import FamilyView, load_family
 from .broker import Broker
 from .events import BoardEvent
-from .fragments import event_message, snapshot_message, status_message
+from .fragments import event_message, family_message, snapshot_message, status_message
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ CLOSE_DISPLAY_REVOKED = 4003
 @dataclass(eq=False)
 class BoardSocket:
     websocket: WebSocket
-    view: ViewKey
+    view: ViewKey | FamilyView
     session_hash: str | None
     display_id: int | None
     queue: asyncio.Queue[str | None]
@@ -72,13 +73,18 @@ class _Channel:
     def __init__(self, installation_id: int, hub: Hub) -> None:
         self.installation_id = installation_id
         self.hub = hub
-        self.views: dict[ViewKey, set[BoardSocket]] = {}
+        self.views: dict[ViewKey | FamilyView, set[BoardSocket]] = {}
+        # The children each family page shows, as of its last render.
+        self.family_children: dict[FamilyView, frozenset[int]] = {}
         self.inbox: asyncio.Queue[BoardEvent | _SnapshotRequest] = asyncio.Queue()
         self.task = asyncio.create_task(self._run(), name=f"board-channel-{installation_id}")
         self.members = 0
 
     def sockets(self) -> list[BoardSocket]:
         return [s for group in self.views.values() for s in group]
+
+    def board_sockets(self) -> list[BoardSocket]:
+        return [s for s in self.sockets() if isinstance(s.view, ViewKey)]
 
     async def _run(self) -> None:
         while True:
@@ -92,6 +98,12 @@ class _Channel:
                 log.exception("board channel %s failed on %r", self.installation_id, item)
 
     async def _snapshot(self, socket: BoardSocket) -> None:
+        if isinstance(socket.view, FamilyView):
+            message, children = await self.hub.render_family(socket.view)
+            self.family_children[socket.view] = children
+            self.views.setdefault(socket.view, set()).add(socket)
+            self._deliver(socket, message)
+            return
         async with self.hub.db.session() as session:
             installation = await session.get(Installation, self.installation_id)
             if installation is None:
@@ -107,13 +119,25 @@ class _Channel:
     async def _event(self, event: BoardEvent) -> None:
         if not self.views:
             return
-        async with self.hub.db.session() as session:
-            installation = await session.get(Installation, self.installation_id)
-            if installation is None:
-                return
-            state = await load_board(session, installation, self.hub.now(), set(event.groups))
+        state = None
+        if any(isinstance(view, ViewKey) for view in self.views):
+            async with self.hub.db.session() as session:
+                installation = await session.get(Installation, self.installation_id)
+                if installation is None:
+                    return
+                state = await load_board(session, installation, self.hub.now(), set(event.groups))
         for view, sockets in list(self.views.items()):
-            message = event_message(state.for_view(view.group_id), view, event)
+            if isinstance(view, FamilyView):
+                # A parent's page shows only their own children: one render per family, and
+                # only when the change may concern them.
+                known = self.family_children.get(view)
+                if event.children and known is not None and not known & set(event.children):
+                    continue
+                message, children = await self.hub.render_family(view)
+                self.family_children[view] = children
+            else:
+                assert state is not None
+                message = event_message(state.for_view(view.group_id), view, event)
             for socket in list(sockets):
                 self._deliver(socket, message)
 
@@ -132,6 +156,8 @@ class _Channel:
             group.discard(socket)
             if not group:
                 del self.views[socket.view]
+                if isinstance(socket.view, FamilyView):
+                    self.family_children.pop(socket.view, None)
 
     def broadcast(self, message: str) -> None:
         for socket in self.sockets():
@@ -161,18 +187,27 @@ class Hub:
     async def serve(
         self,
         websocket: WebSocket,
-        view: ViewKey,
+        view: ViewKey | FamilyView,
         *,
         session_hash: str | None = None,
         display_id: int | None = None,
+        installation_ids: frozenset[int] = frozenset(),
     ) -> None:
-        """Serve one accepted board socket until it closes."""
+        """Serve one accepted socket until it closes: a board (one installation) or a parent's
+        page (the installations of their children, `installation_ids`)."""
         socket = BoardSocket(
             websocket, view, session_hash, display_id, asyncio.Queue(self.queue_size)
         )
-        channel = await self._join(view.installation_id)
+        ids = installation_ids if isinstance(view, FamilyView) else {view.installation_id}
+        channels = [await self._join(i) for i in sorted(ids)]
+        if not channels:
+            await websocket.close(1008)
+            return
+        channel = channels[0]
         writer = asyncio.create_task(socket.write_forever())
         channel.inbox.put_nowait(_SnapshotRequest(socket))
+        for other in channels[1:]:
+            other.views.setdefault(view, set()).add(socket)
         try:
             while True:
                 message = await websocket.receive()
@@ -187,11 +222,12 @@ class Hub:
         except (WebSocketDisconnect, RuntimeError, ValueError):
             pass
         finally:
-            channel.discard(socket)
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
-            await self._leave(channel)
+            for joined in channels:
+                joined.discard(socket)
+                await self._leave(joined)
 
     async def _join(self, installation_id: int) -> _Channel:
         async with self._lock:
@@ -211,8 +247,13 @@ class Hub:
                 await self.broker.unsubscribe(channel.installation_id)
                 channel.task.cancel()
 
+    async def render_family(self, view: FamilyView) -> tuple[str, frozenset[int]]:
+        async with self.db.session() as session:
+            state = await load_family(session, view.guardian_id, self.now())
+        return family_message(state, view), frozenset(c.child_id for c in state.children)
+
     def connection_count(self) -> int:
-        return sum(len(c.sockets()) for c in self._channels.values())
+        return len({s for c in self._channels.values() for s in c.sockets()})
 
     # -- broker callbacks ----------------------------------------------------------------
 

@@ -1,0 +1,201 @@
+"""The parent app on a phone, against the live board: announce by time (one child or
+siblings), the call window, GPS, and "ready" arriving live."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.e2e.conftest import COUNT_CHIMES, LiveServer, chimes
+
+pytestmark = pytest.mark.e2e
+
+PARENT = "parent@example.org"
+ERA = (46.8139, -71.2082)  # Pavillon des Érables
+
+# Counts vibrations too (a phone rings and vibrates when the child is ready).
+COUNT_VIBRATIONS = """
+window.__vibrations = 0;
+navigator.vibrate = () => { window.__vibrations += 1; return true; };
+"""
+
+
+@pytest.fixture
+def phone(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., Page]]:
+    """A parent's phone, signed in through the parent sign-in page."""
+    contexts: list[BrowserContext] = []
+
+    def open_phone(email: str = PARENT, geolocation: tuple[float, float] | None = None) -> Page:
+        options: dict[str, object] = {
+            "viewport": {"width": 412, "height": 915},
+            "is_mobile": True,
+            "has_touch": True,
+            "locale": "fr-CA",
+        }
+        if geolocation is not None:
+            options["geolocation"] = {"latitude": geolocation[0], "longitude": geolocation[1]}
+            options["permissions"] = ["geolocation"]
+        context = browser.new_context(**options)
+        contexts.append(context)
+        context.add_init_script(COUNT_CHIMES + COUNT_VIBRATIONS)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/parent/login")
+        page.get_by_label("Courriel").fill(email)
+        page.get_by_label("Mot de passe").fill("demo-relais-2026")
+        page.get_by_role("button", name="Se connecter").click()
+        expect(page).to_have_url(re.compile(r"/parent$"))
+        expect(page.locator("#conn")).to_have_class("conn conn--live")
+        return page
+
+    yield open_phone
+    for context in contexts:
+        context.close()
+
+
+def kid(page: Page, first_name: str):  # type: ignore[no-untyped-def]
+    return page.locator(".kid", has_text=first_name)
+
+
+def only(page: Page, first_name: str) -> None:
+    """Keep only this child ticked for the next announcement."""
+    for box in page.locator("#family input[name=child_id]:not([disabled])").all():
+        label = box.locator("xpath=..").inner_text()
+        if (first_name in label) != box.is_checked():
+            box.click()
+
+
+def test_an_arrival_time_waits_in_upcoming_then_chimes_at_arrival_minus_preparation(
+    live_server: LiveServer, phone: Callable[..., Page], new_tablet: Callable[..., Page]
+) -> None:
+    reception = new_tablet("accueil@example.org")
+    parent = phone()
+    only(parent, "Léa")
+    parent.get_by_label("Ou à").fill("16:30")  # the clock says 16:00; preparation: 5 min
+    parent.get_by_role("button", name="Annoncer").click()
+    expect(parent.locator(".notice--ok")).to_contain_text("16:30")
+    expect(kid(parent, "Léa").locator(".kid__state")).to_have_text("Annoncé")
+    expect(kid(parent, "Noah").locator(".kid__state")).to_have_text("Au service de garde")
+
+    upcoming = reception.locator("#upcoming li", has_text="Léa Tremblay")
+    expect(upcoming).to_contain_text("16:30")
+    expect(upcoming).to_contain_text("16:25")
+    before = chimes(reception)
+
+    live_server.clock.advance(timedelta(minutes=4, seconds=59))
+    # Same board, a later change: the alert is still not there at 16:24:59.
+    seq = reception.locator("#board").get_attribute("data-seq") or ""
+    live_server.api("POST", "/attendance", json={"child_id": "C0001", "present": True})
+    expect(reception.locator("#board")).not_to_have_attribute("data-seq", seq)
+    expect(reception.locator("#alerts")).not_to_contain_text("Léa Tremblay")
+
+    live_server.clock.advance(timedelta(seconds=1))
+    expect(reception.locator("#alerts li", has_text="Léa Tremblay")).to_be_visible()
+    assert chimes(reception) == before + 1
+
+
+def test_an_arrival_outside_the_call_window_is_refused_in_plain_words(
+    live_server: LiveServer, phone: Callable[..., Page], new_tablet: Callable[..., Page]
+) -> None:
+    with sqlite3.connect(live_server.database_path) as db:
+        db.execute(
+            "UPDATE installation SET call_window_start = '15:30:00.000000', "
+            "call_window_end = '18:00:00.000000' WHERE external_id = 'ERA'"
+        )
+    reception = new_tablet("accueil@example.org", sound=False)
+    parent = phone()
+    only(parent, "Léa")
+    parent.get_by_label("Ou à").fill("18:30")
+    parent.get_by_role("button", name="Annoncer").click()
+    refusal = parent.locator(".notice--error")
+    expect(refusal).to_contain_text("15:30")
+    expect(refusal).to_contain_text("18:00")
+    expect(kid(parent, "Léa").locator(".kid__state")).to_have_text("Au service de garde")
+    expect(reception.locator("#upcoming")).not_to_contain_text("Léa Tremblay")
+    assert live_server.api("GET", "/pickups").json() == []
+
+
+def test_siblings_announced_in_one_tap_are_two_alerts(
+    live_server: LiveServer, phone: Callable[..., Page], new_tablet: Callable[..., Page]
+) -> None:
+    reception = new_tablet("accueil@example.org")
+    parent = phone()
+    parent.get_by_label("Ou à").fill("16:03")  # alert due at 15:58: at once
+    parent.get_by_role("button", name="Annoncer").click()
+    expect(parent.locator(".notice--ok")).to_have_count(2)
+    expect(reception.locator("#alerts li.alert")).to_have_count(2)
+    expect(reception.locator("#alerts")).to_contain_text("Léa Tremblay")
+    expect(reception.locator("#alerts")).to_contain_text("Noah Tremblay")
+
+
+def test_the_parent_sees_being_prepared_then_ready_live_with_sound_and_vibration(
+    live_server: LiveServer, phone: Callable[..., Page], new_tablet: Callable[..., Page]
+) -> None:
+    educator = new_tablet("educatrice@example.org", sound=False)
+    parent = phone()
+    only(parent, "Léa")
+    parent.get_by_role("button", name="+10 min").click()  # 16:10, alert at 16:05
+    expect(kid(parent, "Léa").locator(".kid__state")).to_have_text("Annoncé")
+    live_server.clock.advance(timedelta(minutes=5))
+    alert = educator.locator("#alerts li", has_text="Léa Tremblay")
+    alert.get_by_role("button", name="Appeler").click()
+    expect(kid(parent, "Léa").locator(".kid__state")).to_have_text("En préparation")
+    assert chimes(parent) == 0
+
+    alert.get_by_role("button", name="Prêt").click()
+    expect(kid(parent, "Léa").locator(".kid__state")).to_have_text("Prêt")
+    expect(parent.locator("body")).to_have_attribute("data-ready-alerts", "1")
+    assert chimes(parent) == 1
+    assert parent.evaluate("window.__vibrations") == 1
+
+    alert.get_by_role("button", name="Départ").click()
+    expect(kid(parent, "Léa").locator(".kid__state")).to_have_text("Parti")
+
+
+def _toward(origin: tuple[float, float], km_north: float) -> tuple[float, float]:
+    """A point `km_north` kilometres north of the daycare (same longitude)."""
+    return (origin[0] + km_north / 111.2, origin[1])
+
+
+def test_a_gps_trip_alerts_the_board_within_preparation_time_and_not_before(
+    live_server: LiveServer, phone: Callable[..., Page], new_tablet: Callable[..., Page]
+) -> None:
+    reception = new_tablet("accueil@example.org")
+    start = _toward(ERA, 8.0)
+    parent = phone(geolocation=start)
+    only(parent, "Léa")
+    parent.get_by_role("button", name="Partager ma position (GPS)").click()
+    expect(parent.locator("#trip")).to_be_visible()
+    expect(parent.locator("#trip-status")).to_contain_text("60 minutes")
+    expect(kid(parent, "Léa").locator(".kid__state")).to_have_text("Annoncé")
+    upcoming = reception.locator("#upcoming li", has_text="Léa Tremblay")
+    expect(upcoming).to_contain_text("GPS")
+    before = chimes(reception)
+
+    # 3 km away (about 8 minutes at town speed): still only upcoming.
+    live_server.clock.advance(timedelta(minutes=5))
+    parent.context.set_geolocation({"latitude": _toward(ERA, 3.0)[0], "longitude": ERA[1]})
+    expect(upcoming).to_contain_text(re.compile(r"GPS ~[6-9] min"))
+    expect(reception.locator("#alerts")).not_to_contain_text("Léa Tremblay")
+    assert chimes(reception) == before
+
+    # 1.5 km away: within the 5-minute preparation time, the board chimes.
+    live_server.clock.advance(timedelta(minutes=3))
+    parent.context.set_geolocation({"latitude": _toward(ERA, 1.5)[0], "longitude": ERA[1]})
+    alert = reception.locator("#alerts li", has_text="Léa Tremblay")
+    expect(alert).to_be_visible()
+    assert chimes(reception) == before + 1
+    with sqlite3.connect(live_server.database_path) as db:
+        kept = db.execute("SELECT count(*) FROM trip_position").fetchone()[0]
+    assert kept >= 3  # the trip's positions, while it lasts
+
+    for step in ("Appeler", "Prêt", "Départ"):
+        alert.get_by_role("button", name=step).click()
+    expect(kid(parent, "Léa").locator(".kid__state")).to_have_text("Parti")
+    expect(parent.locator("body")).to_have_attribute("data-sharing", "no")
+    with sqlite3.connect(live_server.database_path) as db:
+        assert db.execute("SELECT count(*) FROM trip_position").fetchone()[0] == 0
