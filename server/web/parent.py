@@ -26,7 +26,6 @@ from ..models import (
     Child,
     ChildGuardian,
     Guardian,
-    GuardianSession,
     Installation,
     Pickup,
 )
@@ -40,7 +39,7 @@ from ..realtime.events import BoardEvent
 from ..templating import render
 from .context import csrf_form, is_htmx, page, services
 from .origin import origin_allowed
-from .parent_session import guardian_principal, require_guardian
+from .parent_session import end_guardian_sessions, guardian_principal, require_guardian
 
 
 def _actor(principal: GuardianPrincipal, request: Request) -> service.Actor:
@@ -59,15 +58,19 @@ async def _family(request: Request, principal: GuardianPrincipal) -> FamilyState
 
 
 async def _authorized_people(session: AsyncSession, principal: GuardianPrincipal) -> list[Guardian]:
+    """The adults authorized to pick up this guardian's children."""
+    children = [c.id for c in await family_children(session, principal.guardian_id)]
     return list(
         (
             await session.execute(
                 select(Guardian)
+                .join(ChildGuardian, col(ChildGuardian.guardian_id) == col(Guardian.id))
                 .where(
-                    col(Guardian.invited_by_id) == principal.guardian_id,
+                    col(ChildGuardian.child_id).in_(children),
                     col(Guardian.kind) == "authorized",
                     col(Guardian.account_state) != "revoked",
                 )
+                .distinct()
                 .order_by(col(Guardian.first_name))
             )
         )
@@ -481,13 +484,12 @@ async def revoke_person(request: Request) -> Response:
         person_id = int(request.path_params["id"])
     except ValueError:
         raise HTTPException(404, _("Not found, or not yours to see.")) from None
+    if not principal.manages_family:
+        raise HTTPException(403, _("Only a parent can invite someone to pick up."))
     async with svc.db.session() as session:
-        person = await session.get(Guardian, person_id)
-        if (
-            person is None
-            or person.kind != "authorized"
-            or person.invited_by_id != principal.guardian_id
-        ):
+        people = {p.id: p for p in await _authorized_people(session, principal)}
+        person = people.get(person_id)
+        if person is None:
             raise HTTPException(404, _("Not found, or not yours to see."))
         children = [c.id for c in await family_children(session, principal.guardian_id)]
         await session.execute(
@@ -496,12 +498,20 @@ async def revoke_person(request: Request) -> Response:
                 col(ChildGuardian.child_id).in_(children),
             )
         )
-        person.account_state = "revoked"
-        session.add(person)
-        await session.execute(
-            delete(GuardianSession).where(col(GuardianSession.guardian_id) == person_id)
-        )
+        # Another family may still count on this person; the account closes with the last.
+        remaining = (
+            await session.execute(
+                select(col(ChildGuardian.child_id)).where(
+                    col(ChildGuardian.guardian_id) == person_id
+                )
+            )
+        ).first()
+        if remaining is None:
+            person.account_state = "revoked"
+            session.add(person)
         await session.commit()
+    if remaining is None:
+        await end_guardian_sessions(request, person_id)
     return RedirectResponse("/parent", status_code=303)
 
 

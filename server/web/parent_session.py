@@ -102,11 +102,26 @@ async def start_session(request: Request, response: Response, guardian: Guardian
 async def end_session(request: Request, response: Response) -> None:
     principal = await guardian_principal(request)
     if principal is not None:
-        async with services(request).db.session() as session:
-            await session.execute(
-                delete(GuardianSession).where(
-                    col(GuardianSession.token_hash) == principal.session_hash
-                )
-            )
-            await session.commit()
+        await end_guardian_sessions(request, principal.guardian_id, [principal.session_hash])
     response.delete_cookie(PARENT_COOKIE)
+
+
+async def end_guardian_sessions(
+    conn: HTTPConnection, guardian_id: int, hashes: list[str] | None = None
+) -> None:
+    """Sign a guardian out (of one session, or all when `hashes` is None), open live pages
+    included, on every worker."""
+    svc = services(conn)
+    async with svc.db.session() as session:
+        query = select(col(GuardianSession.token_hash)).where(
+            col(GuardianSession.guardian_id) == guardian_id
+        )
+        if hashes is not None:
+            query = query.where(col(GuardianSession.token_hash).in_(hashes))
+        ended = list((await session.execute(query)).scalars())
+        await session.execute(
+            delete(GuardianSession).where(col(GuardianSession.token_hash).in_(ended))
+        )
+        await session.commit()
+    if ended:
+        await svc.broker.publish_control({"type": "sessions_ended", "sessions": ended})
