@@ -74,7 +74,7 @@ async def mark_absent(
     session: AsyncSession, child: Child, installation: Installation, now: datetime
 ) -> list[BoardEvent]:
     """Check the child out without a pickup (the management system says it left or is absent)."""
-    assert installation.id is not None
+    assert installation.id is not None and child.id is not None
     if not await check_out(session, child, installation, now):
         return []
     seq = await next_seq(session, installation.id)

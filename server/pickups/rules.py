@@ -48,6 +48,7 @@ class Refusal(StrEnum):
     NOT_NEXT_STEP = "not_next_step"
     FINISHED = "finished"
     BAD_TIME = "bad_time"
+    BAD_POSITION = "bad_position"  # GPS: a fix no phone can honestly send (eta.validate)
 
 
 class RuleError(Exception):

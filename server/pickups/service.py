@@ -4,7 +4,7 @@ its log line, and return the board events to publish once the caller has committ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -294,8 +294,8 @@ async def cancel(session: AsyncSession, pickup: Pickup, *, actor: Actor, now: da
 
 
 async def promote_due(session: AsyncSession, now: datetime) -> list[BoardEvent]:
-    """Scheduled arrivals whose moment came become board alerts, each exactly once even with
-    several workers racing (compare-and-set)."""
+    """Arrivals whose moment came become board alerts, each exactly once even with several
+    workers racing (compare-and-set)."""
     due = (
         (
             await session.execute(
@@ -308,10 +308,24 @@ async def promote_due(session: AsyncSession, now: datetime) -> list[BoardEvent]:
         .scalars()
         .all()
     )
+    # A GPS trip whose phone stopped sharing keeps its last estimate: when that estimate says
+    # the parent is within the preparation time, alert the board rather than wait for ever.
+    tracking = (
+        await session.execute(
+            select(Pickup, col(Installation.preparation_minutes))
+            .join(Installation, col(Installation.id) == col(Pickup.installation_id))
+            .where(col(Pickup.status) == S.TRACKING, col(Pickup.eta).is_not(None))
+        )
+    ).all()
+    candidates = [(p, S.SCHEDULED) for p in due] + [
+        (p, S.TRACKING)
+        for p, prep in tracking
+        if p.eta is not None and p.eta - timedelta(minutes=prep) <= now
+    ]
     events: list[BoardEvent] = []
-    for pickup in due:
-        if await _compare_and_set(session, pickup, S.SCHEDULED, S.ANNOUNCED, now):
-            await _log(session, pickup, S.SCHEDULED, S.ANNOUNCED, SYSTEM, now)
+    for pickup, expected in candidates:
+        if await _compare_and_set(session, pickup, expected, S.ANNOUNCED, now):
+            await _log(session, pickup, expected, S.ANNOUNCED, SYSTEM, now)
             events.append(
                 await _event(session, pickup.installation_id, "pickup", chime=True, pickup=pickup)
             )

@@ -106,7 +106,8 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                     body["errors"] = error.errors
                 return JSONResponse(body, status_code=error.status)
             except RuleError as error:
-                status = 422 if error.refusal in {Refusal.BAD_TIME, Refusal.OUTSIDE_WINDOW} else 409
+                bad_input = {Refusal.BAD_TIME, Refusal.BAD_POSITION, Refusal.OUTSIDE_WINDOW}
+                status = 422 if error.refusal in bad_input else 409
                 return JSONResponse(
                     {"detail": refusal_message(error), "reason": error.refusal.value},
                     status_code=status,

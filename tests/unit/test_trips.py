@@ -1,0 +1,593 @@
+"""GPS trips against the demo database: a phone approaching Pavillon des Érables alerts the
+board once, when within the preparation time; siblings share one trip; positions do not
+outlive the trip; impossible positions change nothing.
+
+Each position is recorded in its own committed transaction, with `now` a second after the
+fix was taken, as the parent page's requests would be.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from server.db import Database
+from server.models import (
+    ActorKind,
+    Child,
+    Guardian,
+    Installation,
+    Pickup,
+    PickupEvent,
+    PickupStatus,
+    TripPosition,
+)
+from server.pickups import eta, service, trips
+from server.pickups.eta import Position
+from server.pickups.rules import Refusal, RuleError
+from server.pickups.service import Actor
+from server.realtime.events import BoardEvent
+from tests.conftest import T0, in_db
+from tests.unit.test_trip_estimator import ERA, approach, point
+
+S = PickupStatus
+T = TypeVar("T")
+STAFF = Actor(ActorKind.STAFF, None, "Accueil", "test")
+DELAY = timedelta(seconds=1)  # from the phone's fix to the server
+
+
+@dataclass
+class Family:
+    """The demo family: Julie Tremblay, Léa (Les Lutins) and Noah (Les Explorateurs), both
+    present today at Pavillon des Érables."""
+
+    guardian: Guardian
+    lea: Child
+    noah: Child
+    era: Installation
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(ActorKind.GUARDIAN, self.guardian.id, self.guardian.full_name, "phone")
+
+
+async def family(session: AsyncSession) -> Family:
+    async def one(model: type[T], external_id: str) -> T:
+        column = model.external_id  # type: ignore[attr-defined]
+        row: T = (await session.execute(select(model).where(column == external_id))).scalar_one()
+        return row
+
+    result = Family(
+        guardian=await one(Guardian, "G-TREMBLAY"),
+        lea=await one(Child, "C-LEA"),
+        noah=await one(Child, "C-NOAH"),
+        era=await one(Installation, "ERA"),
+    )
+    assert (result.era.latitude, result.era.longitude) == ERA
+    assert result.era.preparation_minutes == 5
+    return result
+
+
+async def start(session: AsyncSession, fam: Family, child: Child, fix: Position) -> Pickup:
+    outcome = await trips.start_trip(
+        session,
+        child=child,
+        guardian=fam.guardian,
+        installation=fam.era,
+        position=fix,
+        actor=fam.actor,
+        now=fix.at + DELAY,
+    )
+    await session.commit()
+    return outcome.pickup
+
+
+async def positions_of(session: AsyncSession, pickup_id: int | None) -> int:
+    count: int = (
+        await session.execute(
+            select(func.count())
+            .select_from(TripPosition)
+            .where(col(TripPosition.pickup_id) == pickup_id)
+        )
+    ).scalar_one()
+    return count
+
+
+async def log_of(session: AsyncSession, pickup_id: int | None) -> list[PickupEvent]:
+    return list(
+        (
+            await session.execute(
+                select(PickupEvent)
+                .where(col(PickupEvent.pickup_id) == pickup_id)
+                .order_by(col(PickupEvent.id))
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+def minutes_left(pickup: Pickup, now: datetime) -> float:
+    assert pickup.eta is not None
+    return (pickup.eta - now).total_seconds() / 60
+
+
+# --- The alert fires once, within the preparation time -----------------------------------------
+
+
+@dataclass
+class Step:
+    minutes: float
+    status: str
+    events: list[BoardEvent]
+
+
+def test_an_approach_stays_tracking_then_is_announced_exactly_once(database_url: str) -> None:
+    fixes, distances = approach(8_000, 40, start=T0)
+
+    async def work(session: AsyncSession) -> tuple[Pickup, list[Step], list[PickupEvent], int]:
+        fam = await family(session)
+        pickup = await start(session, fam, fam.lea, fixes[0])
+        assert pickup.status == S.TRACKING
+        assert await positions_of(session, pickup.id) == 1
+        steps = []
+        for fix in fixes[1:]:
+            now = fix.at + DELAY
+            events = await trips.record_position(session, pickup, fix, now)
+            await session.commit()
+            steps.append(Step(minutes_left(pickup, now), pickup.status, events))
+        return (
+            pickup,
+            steps,
+            await log_of(session, pickup.id),
+            await positions_of(session, pickup.id),
+        )
+
+    pickup, steps, log, stored = in_db(database_url, work)
+    announced_at = next(i for i, step in enumerate(steps) if step.status == S.ANNOUNCED)
+    # Not before: every estimate until then was over the preparation time...
+    assert all(step.status == S.TRACKING and step.minutes > 5 for step in steps[:announced_at])
+    # ...then at the first estimate within it, and it stays announced until arrival.
+    assert steps[announced_at].minutes <= 5
+    assert all(step.status == S.ANNOUNCED for step in steps[announced_at:])
+    # When a perfect estimator would have said 5 min, give or take 15%.
+    truth = distances[announced_at + 1] * eta.DETOUR_FACTOR / (40 * 1000 / 60)
+    assert 5 * 0.85 <= truth <= 5 * 1.15
+    # Exactly once: one chime, one log line, by the guardian.
+    chimes = [e for step in steps for e in step.events if e.chime]
+    assert len(chimes) == 1 and chimes[0].pickup_id == pickup.id
+    assert chimes[0] in steps[announced_at].events
+    assert [(e.from_status, e.to_status) for e in log] == [
+        (None, S.TRACKING),
+        (S.TRACKING, S.ANNOUNCED),
+    ]
+    assert log[1].actor_kind == ActorKind.GUARDIAN and log[1].actor_id == pickup.guardian_id
+    assert pickup.announced_at == fixes[announced_at + 1].at + DELAY
+    # Boards hear of the trip when "GPS ~N min" changes, not at every position.
+    events = [e for step in steps for e in step.events]
+    assert len(events) < len(steps) / 4
+    assert len({e.seq for e in events}) == len(events)
+    shown = [step.events for step in steps]
+    assert all(e.pickup_id == pickup.id for batch in shown for e in batch)
+    # Only the recent positions are kept while the trip lasts.
+    assert 0 < stored <= eta.MAX_AGE.total_seconds() / 5 + 1
+
+
+def test_a_trip_already_within_the_preparation_time_is_announced_at_once(
+    database_url: str,
+) -> None:
+    here = Position(*point(1_000), T0, 10.0)
+
+    async def work(session: AsyncSession) -> tuple[Pickup, list[PickupEvent]]:
+        fam = await family(session)
+        outcome = await trips.start_trip(
+            session,
+            child=fam.lea,
+            guardian=fam.guardian,
+            installation=fam.era,
+            position=here,
+            actor=fam.actor,
+            now=T0,
+        )
+        assert [e.chime for e in outcome.events] == [True]
+        await session.commit()
+        return outcome.pickup, await log_of(session, outcome.pickup.id)
+
+    pickup, log = in_db(database_url, work)
+    assert pickup.status == S.ANNOUNCED and pickup.announced_at == T0
+    assert pickup.gps_minutes == 3  # 1.3 km of road at 30 km/h: 2.6 min
+    assert [e.to_status for e in log] == [S.ANNOUNCED]
+
+
+def test_two_workers_racing_on_the_due_position_announce_once(database_url: str) -> None:
+    """Two requests with the same pickup loaded before either committed."""
+    fixes, _ = approach(3_000, 40, start=T0)
+
+    async def work(db: Database) -> tuple[list[BoardEvent], list[BoardEvent], list[PickupEvent]]:
+        async with db.session() as session:
+            fam = await family(session)
+            pickup = await start(session, fam, fam.lea, fixes[0])
+        async with db.session() as first, db.session() as second:
+            mine = await first.get(Pickup, pickup.id)
+            theirs = await second.get(Pickup, pickup.id)
+            assert mine is not None and theirs is not None
+            a: list[BoardEvent] = []
+            for fix in fixes[1:40]:  # within 5 min by the end
+                a += await trips.record_position(first, mine, fix, fix.at + DELAY)
+            await first.commit()
+            assert theirs.status == S.TRACKING  # stale: loaded before the commit
+            late = fixes[40]
+            b = await trips.record_position(second, theirs, late, late.at + DELAY)
+            await second.commit()
+            return a, b, await log_of(second, pickup.id)
+
+    a, b, log = with_database(database_url, work)
+    assert [e.chime for e in a].count(True) == 1
+    assert not any(e.chime for e in b)
+    assert [e.to_status for e in log].count(S.ANNOUNCED) == 1
+
+
+def with_database(database_url: str, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def run() -> T:
+        db = Database(database_url)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+# --- Siblings share one trip --------------------------------------------------------------------
+
+
+def test_one_position_moves_both_siblings(database_url: str) -> None:
+    fixes, _ = approach(6_000, 40, start=T0)
+
+    async def work(session: AsyncSession) -> None:
+        fam = await family(session)
+        lea = await start(session, fam, fam.lea, fixes[0])
+        noah = await start(session, fam, fam.noah, fixes[0])
+        assert lea.status == noah.status == S.TRACKING
+        assert fam.guardian.id is not None
+
+        one = fixes[10]
+        await trips.record_position_for_guardian(session, fam.guardian.id, one, one.at + DELAY)
+        await session.commit()
+        for pickup in (lea, noah):
+            await session.refresh(pickup)
+            assert pickup.updated_at == one.at + DELAY
+            assert await positions_of(session, pickup.id) == 2
+        assert lea.eta == noah.eta and lea.gps_minutes == noah.gps_minutes
+
+        chimes: list[BoardEvent] = []
+        for fix in fixes[11:]:
+            now = fix.at + DELAY
+            events = await trips.record_position_for_guardian(session, fam.guardian.id, fix, now)
+            await session.commit()
+            chimes += [e for e in events if e.chime]
+        for pickup in (lea, noah):
+            await session.refresh(pickup)
+            assert pickup.status == S.ANNOUNCED
+        # One alert per child, fired by the same position.
+        assert sorted(e.pickup_id or 0 for e in chimes) == sorted([lea.id or 0, noah.id or 0])
+        lea_log, noah_log = await log_of(session, lea.id), await log_of(session, noah.id)
+        assert lea_log[-1].at == noah_log[-1].at
+
+    in_db(database_url, work)
+
+
+def test_a_guardians_position_moves_only_that_guardians_gps_trips(database_url: str) -> None:
+    fixes, _ = approach(6_000, 40, start=T0)
+
+    async def work(session: AsyncSession) -> None:
+        fam = await family(session)
+        lea = await start(session, fam, fam.lea, fixes[0])
+        # Noah announced by time: no trip to move.
+        by_time = await service.announce_eta(
+            session,
+            child=fam.noah,
+            guardian=fam.guardian,
+            installation=fam.era,
+            arrival=(T0 + timedelta(hours=1)).timetz().replace(tzinfo=None),
+            actor=fam.actor,
+            now=T0,
+        )
+        await session.commit()
+        # Another family's trip.
+        other_child = (
+            await session.execute(select(Child).where(col(Child.external_id) == "C0001"))
+        ).scalar_one()
+        other_guardian = (
+            await session.execute(select(Guardian).where(col(Guardian.external_id) == "G0001"))
+        ).scalar_one()
+        other = (
+            await trips.start_trip(
+                session,
+                child=other_child,
+                guardian=other_guardian,
+                installation=fam.era,
+                position=fixes[0],
+                actor=fam.actor,
+                now=T0,
+            )
+        ).pickup
+        await session.commit()
+        assert fam.guardian.id is not None
+        assert [p.id for p in await trips.live_trips(session, fam.guardian.id, T0)] == [lea.id]
+
+        fix = fixes[10]
+        await trips.record_position_for_guardian(session, fam.guardian.id, fix, fix.at + DELAY)
+        await session.commit()
+        assert await positions_of(session, lea.id) == 2
+        assert await positions_of(session, other.id) == 1
+        assert await positions_of(session, by_time.pickup.id) == 0
+        # And an arrival by time ignores positions sent for it.
+        assert await trips.record_position(session, by_time.pickup, fix, fix.at + DELAY) == []
+        assert await positions_of(session, by_time.pickup.id) == 0
+
+    in_db(database_url, work)
+
+
+# --- Positions do not outlive the trip ----------------------------------------------------------
+
+
+def test_positions_are_deleted_at_departure(database_url: str) -> None:
+    fixes, _ = approach(1_500, 40, start=T0)  # within the preparation time from the start
+
+    async def work(session: AsyncSession) -> None:
+        fam = await family(session)
+        pickup = await start(session, fam, fam.lea, fixes[0])
+        assert pickup.status == S.ANNOUNCED
+        for fix in fixes[1:12]:
+            await trips.record_position(session, pickup, fix, fix.at + DELAY)
+        await session.commit()
+        assert await positions_of(session, pickup.id) == 12
+        now = fixes[12].at
+        for target in (S.CALLED, S.READY):
+            await service.advance(
+                session, pickup, target=target, expected=None, actor=STAFF, now=now
+            )
+            await session.commit()
+            assert await positions_of(session, pickup.id) == 12  # the trip goes on
+        await service.advance(
+            session, pickup, target=S.DEPARTED, expected=None, actor=STAFF, now=now
+        )
+        await session.commit()
+        assert await positions_of(session, pickup.id) == 0
+        # A position still in flight from the phone is not stored again.
+        late = fixes[12]
+        assert await trips.record_position(session, pickup, late, late.at + DELAY) == []
+        await session.commit()
+        assert await positions_of(session, pickup.id) == 0
+
+    in_db(database_url, work)
+
+
+def test_positions_are_deleted_at_cancel_and_later_positions_are_ignored(
+    database_url: str,
+) -> None:
+    fixes, _ = approach(8_000, 40, start=T0)
+
+    async def work(session: AsyncSession) -> None:
+        fam = await family(session)
+        pickup = await start(session, fam, fam.lea, fixes[0])
+        for fix in fixes[1:6]:
+            await trips.record_position(session, pickup, fix, fix.at + DELAY)
+        await session.commit()
+        assert await positions_of(session, pickup.id) == 6
+        await service.cancel(session, pickup, actor=fam.actor, now=fixes[6].at)
+        await session.commit()
+        assert await positions_of(session, pickup.id) == 0
+        before = (pickup.eta, pickup.gps_minutes, pickup.updated_at)
+
+        for fix in fixes[7:]:  # the page keeps sending until it notices
+            assert await trips.record_position(session, pickup, fix, fix.at + DELAY) == []
+        assert fam.guardian.id is not None
+        late = fixes[-1]
+        assert (
+            await trips.record_position_for_guardian(session, fam.guardian.id, late, late.at) == []
+        )
+        await session.commit()
+        await session.refresh(pickup)
+        assert pickup.status == S.CANCELLED
+        assert (pickup.eta, pickup.gps_minutes, pickup.updated_at) == before
+        assert await positions_of(session, pickup.id) == 0
+        assert [e.to_status for e in await log_of(session, pickup.id)] == [
+            S.TRACKING,
+            S.CANCELLED,
+        ]
+
+    in_db(database_url, work)
+
+
+def test_a_cancel_committed_elsewhere_wins_over_a_stale_pickup(database_url: str) -> None:
+    fixes, _ = approach(8_000, 40, start=T0)
+
+    async def work(db: Database) -> None:
+        async with db.session() as session:
+            fam = await family(session)
+            pickup = await start(session, fam, fam.lea, fixes[0])
+        async with db.session() as phone, db.session() as parent_page:
+            stale = await phone.get(Pickup, pickup.id)
+            current = await parent_page.get(Pickup, pickup.id)
+            assert stale is not None and current is not None
+            await service.cancel(parent_page, current, actor=fam.actor, now=fixes[1].at)
+            await parent_page.commit()
+            fix = fixes[2]
+            assert await trips.record_position(phone, stale, fix, fix.at + DELAY) == []
+            await phone.commit()
+            assert stale.status == S.CANCELLED
+            assert await positions_of(phone, pickup.id) == 0
+
+    with_database(database_url, work)
+
+
+def test_positions_are_deleted_when_the_day_ends(database_url: str) -> None:
+    fixes, _ = approach(8_000, 40, start=T0)
+
+    async def work(session: AsyncSession) -> None:
+        fam = await family(session)
+        pickup = await start(session, fam, fam.lea, fixes[0])
+        await trips.record_position(session, pickup, fixes[1], fixes[1].at + DELAY)
+        await session.commit()
+        assert await positions_of(session, pickup.id) == 2
+        midnight = T0.replace(hour=0) + timedelta(days=1)
+        await service.expire_past(session, midnight)
+        await session.commit()
+        await session.refresh(pickup)
+        assert pickup.status == S.EXPIRED
+        assert await positions_of(session, pickup.id) == 0
+
+    in_db(database_url, work)
+
+
+def test_end_trip_forgets_positions_and_keeps_the_pickup(database_url: str) -> None:
+    fixes, _ = approach(8_000, 40, start=T0)
+
+    async def work(session: AsyncSession) -> None:
+        fam = await family(session)
+        pickup = await start(session, fam, fam.lea, fixes[0])
+        await trips.record_position(session, pickup, fixes[1], fixes[1].at + DELAY)
+        await session.commit()
+        assert pickup.id is not None
+        await trips.end_trip(session, pickup.id)
+        await session.commit()
+        await session.refresh(pickup)
+        assert await positions_of(session, pickup.id) == 0
+        assert pickup.status == S.TRACKING
+
+    in_db(database_url, work)
+
+
+def test_a_trip_whose_phone_went_silent_alerts_when_its_last_estimate_comes_due(
+    database_url: str,
+) -> None:
+    fixes, _ = approach(8_000, 40, start=T0)
+
+    async def work(session: AsyncSession) -> None:
+        fam = await family(session)
+        pickup = await start(session, fam, fam.lea, fixes[0])
+        assert pickup.status == S.TRACKING and pickup.eta is not None
+        # The phone stops sharing; nothing comes before the estimate says "5 minutes away".
+        almost = pickup.eta - timedelta(minutes=5, seconds=1)
+        assert await service.promote_due(session, almost) == []
+        events = await service.promote_due(session, almost + timedelta(seconds=1))
+        await session.commit()
+        await session.refresh(pickup)
+        assert pickup.status == S.ANNOUNCED
+        assert [e.chime for e in events] == [True]
+        assert await service.promote_due(session, almost + timedelta(minutes=1)) == []
+
+    in_db(database_url, work)
+
+
+# --- Impossible positions change nothing --------------------------------------------------------
+
+IMPOSSIBLE = [
+    pytest.param(Position(float("nan"), ERA[1], T0, 10.0), id="nan"),
+    pytest.param(Position(ERA[0], float("inf"), T0, 10.0), id="inf"),
+    pytest.param(Position(91.0, ERA[1], T0, 10.0), id="lat-91"),
+    pytest.param(Position(ERA[0], -181.0, T0, 10.0), id="lon-minus-181"),
+    pytest.param(Position(*ERA, T0, -1.0), id="accuracy-negative"),
+    pytest.param(Position(*ERA, T0 + timedelta(hours=1), 10.0), id="an-hour-ahead"),
+    pytest.param(Position(*ERA, T0 - timedelta(hours=1), 10.0), id="an-hour-old"),
+]
+
+
+@pytest.mark.parametrize("position", IMPOSSIBLE)
+def test_an_impossible_first_position_announces_nothing(
+    database_url: str, position: Position
+) -> None:
+    async def work(session: AsyncSession) -> int:
+        fam = await family(session)
+        with pytest.raises(RuleError) as excinfo:
+            await trips.start_trip(
+                session,
+                child=fam.lea,
+                guardian=fam.guardian,
+                installation=fam.era,
+                position=position,
+                actor=fam.actor,
+                now=T0,
+            )
+        assert excinfo.value.refusal == Refusal.BAD_POSITION
+        count: int = (await session.execute(select(func.count()).select_from(Pickup))).scalar_one()
+        return count + await positions_of(session, None) + await all_positions(session)
+
+    assert in_db(database_url, work) == 0
+
+
+async def all_positions(session: AsyncSession) -> int:
+    count: int = (
+        await session.execute(select(func.count()).select_from(TripPosition))
+    ).scalar_one()
+    return count
+
+
+@pytest.mark.parametrize("position", IMPOSSIBLE)
+def test_an_impossible_later_position_is_refused_and_not_stored(
+    database_url: str, position: Position
+) -> None:
+    fixes, _ = approach(8_000, 40, start=T0)
+
+    async def work(session: AsyncSession) -> None:
+        fam = await family(session)
+        pickup = await start(session, fam, fam.lea, fixes[0])
+        before = (pickup.eta, pickup.gps_minutes, pickup.updated_at, pickup.status)
+        assert fam.guardian.id is not None
+        with pytest.raises(RuleError) as one:
+            await trips.record_position(session, pickup, position, T0)
+        with pytest.raises(RuleError) as every:
+            await trips.record_position_for_guardian(session, fam.guardian.id, position, T0)
+        assert one.value.refusal == every.value.refusal == Refusal.BAD_POSITION
+        await session.commit()
+        await session.refresh(pickup)
+        assert (pickup.eta, pickup.gps_minutes, pickup.updated_at, pickup.status) == before
+        assert await all_positions(session) == 1
+
+    in_db(database_url, work)
+
+
+# --- The API's one-position announcement is a trip ----------------------------------------------
+
+
+def test_announce_gps_starts_a_trip(database_url: str) -> None:
+    async def work(session: AsyncSession) -> None:
+        fam = await family(session)
+        outcome = await service.announce_gps(
+            session,
+            child=fam.lea,
+            guardian=fam.guardian,
+            installation=fam.era,
+            latitude=point(8_000)[0],
+            longitude=point(8_000)[1],
+            actor=fam.actor,
+            now=T0,
+        )
+        await session.commit()
+        assert outcome.pickup.status == S.TRACKING
+        assert outcome.pickup.gps_minutes == 21  # 10.4 km of road at 30 km/h: 20.8 min
+        assert await positions_of(session, outcome.pickup.id) == 1
+        with pytest.raises(RuleError) as excinfo:
+            await service.announce_gps(
+                session,
+                child=fam.noah,
+                guardian=fam.guardian,
+                installation=fam.era,
+                latitude=91.0,
+                longitude=ERA[1],
+                actor=fam.actor,
+                now=T0,
+            )
+        assert excinfo.value.refusal == Refusal.BAD_POSITION
+
+    in_db(database_url, work)
