@@ -54,7 +54,8 @@ class GuardianPrincipal:
 
     @property
     def manages_family(self) -> bool:
-        """Authorized persons may announce and pick up, not invite others or change photos."""
+        """Authorized persons may announce and pick up, not invite others or change the
+        children's photos (their own photo, yes)."""
         return self.kind == "guardian"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -48,7 +49,7 @@ def demo_database_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
             await session.commit()
         await db.dispose()
 
-    asyncio.run(load())
+    run_async(load)
     return path
 
 
@@ -115,7 +116,14 @@ def in_db(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         finally:
             await db.dispose()
 
-    return asyncio.run(run())
+    return run_async(run)
+
+
+def run_async(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion on a fresh loop in its own thread: safe even while
+    Playwright's synchronous API keeps a loop running in the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, make()).result()  # type: ignore[arg-type]
 
 
 def api_headers(token: str = API_TOKEN) -> dict[str, str]:
