@@ -33,6 +33,8 @@ class Settings:
     var_dir: Path
     redis_url: str | None = None
     smtp_url: str | None = None
+    # The address people use (https://relais.example.org): links in emails point there.
+    public_url: str | None = None
     demo: bool = False
     # Cookies are marked Secure when served over HTTPS; force it behind a TLS proxy.
     secure_cookies: bool = False
@@ -71,6 +73,7 @@ class Settings:
             var_dir=var_dir,
             redis_url=env.get("RELAIS_REDIS_URL") or None,
             smtp_url=env.get("RELAIS_SMTP_URL") or None,
+            public_url=(env.get("RELAIS_PUBLIC_URL") or "").rstrip("/") or None,
             demo=env.get("RELAIS_DEMO", "") in {"1", "true", "yes"},
             secure_cookies=env.get("RELAIS_SECURE_COOKIES", "") in {"1", "true", "yes"},
             allowed_origins=origins,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import aiosmtplib
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -17,7 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from .. import i18n
+from .. import i18n, ratelimit
 from ..accounts import invite
 from ..authz import GuardianPrincipal
 from ..i18n import _
@@ -39,6 +40,7 @@ from ..realtime.events import BoardEvent
 from ..templating import render
 from .context import csrf_form, is_htmx, page, services
 from .origin import origin_allowed
+from .parent_accounts import public_base_url
 from .parent_session import end_guardian_sessions, guardian_principal, require_guardian
 
 
@@ -418,6 +420,17 @@ async def invite_person(request: Request) -> Response:
         return await _answer(request, principal, notices)
     svc = services(request)
     async with svc.db.session() as session:
+        # Invitations send email to any address: a few per hour, like the other links.
+        decision = await ratelimit.hit(
+            session,
+            f"invite-person:guardian:{principal.guardian_id}",
+            ratelimit.LINK_EMAIL_LIMIT.count,
+            ratelimit.LINK_EMAIL_LIMIT.window,
+            svc.clock.now(),
+        )
+        await session.commit()
+        if not decision.allowed:
+            return await _answer(request, principal, [("error", rate_limited_message(decision))])
         existing = (
             await session.execute(
                 select(Guardian).where(
@@ -459,8 +472,6 @@ async def invite_person(request: Request) -> Response:
                 session.add(ChildGuardian(child_id=child.id, guardian_id=person.id))
         await session.commit()
         invite_id = person.id if person.account_state != "active" else None
-    if invite_id is not None:
-        await invite(svc, invite_id, str(request.base_url).rstrip("/"))
     notices.append(
         (
             "ok",
@@ -469,6 +480,20 @@ async def invite_person(request: Request) -> Response:
             ),
         )
     )
+    if invite_id is not None:
+        try:
+            await invite(svc, invite_id, public_base_url(request))
+        except (OSError, aiosmtplib.SMTPException):
+            notices = [
+                (
+                    "error",
+                    _(
+                        "{name} can announce and pick up, but the invitation email could not "
+                        "be sent. Try again later: invite the same address again."
+                    ).format(name=first),
+                )
+            ]
+            return await _answer(request, principal, notices)
     return (
         RedirectResponse("/parent", status_code=303)
         if not is_htmx(request)

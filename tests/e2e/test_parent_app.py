@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Geolocation, Locator, Page, expect
 
 from tests.e2e.conftest import COUNT_CHIMES, LiveServer, chimes
 
@@ -31,16 +31,17 @@ def phone(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., P
     contexts: list[BrowserContext] = []
 
     def open_phone(email: str = PARENT, geolocation: tuple[float, float] | None = None) -> Page:
-        options: dict[str, object] = {
-            "viewport": {"width": 412, "height": 915},
-            "is_mobile": True,
-            "has_touch": True,
-            "locale": "fr-CA",
-        }
+        where = None
         if geolocation is not None:
-            options["geolocation"] = {"latitude": geolocation[0], "longitude": geolocation[1]}
-            options["permissions"] = ["geolocation"]
-        context = browser.new_context(**options)
+            where = Geolocation(latitude=geolocation[0], longitude=geolocation[1])
+        context = browser.new_context(
+            viewport={"width": 412, "height": 915},
+            is_mobile=True,
+            has_touch=True,
+            locale="fr-CA",
+            geolocation=where,
+            permissions=["geolocation"] if where else [],
+        )
         contexts.append(context)
         context.add_init_script(COUNT_CHIMES + COUNT_VIBRATIONS)
         page = context.new_page()
@@ -57,7 +58,7 @@ def phone(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., P
         context.close()
 
 
-def kid(page: Page, first_name: str):  # type: ignore[no-untyped-def]
+def kid(page: Page, first_name: str) -> Locator:
     return page.locator(".kid", has_text=first_name)
 
 
