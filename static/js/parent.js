@@ -86,9 +86,10 @@
     if (first) fields.child_id = tripChildren;
     const response = await post(url, fields);
     if (first) {
+      // The answer is the notices, plus the family's live parts out of band.
       const html = await response.text();
-      const family = document.getElementById("family");
-      if (family && window.htmx) htmx.swap({ target: family, text: html, swap: "outerHTML" });
+      const notices = document.getElementById("notices");
+      if (notices && window.htmx) htmx.swap({ target: notices, text: html, swap: "innerHTML" });
       if (!response.ok) stopTrip();
     }
   }
@@ -101,7 +102,9 @@
     startedAt = Date.now();
     lastSent = 0;
     lastCoords = null;
-    watchId = navigator.geolocation.watchPosition(onPosition, () => {
+    watchId = navigator.geolocation.watchPosition(onPosition, (error) => {
+      // A lost fix (tunnel, timeout) is normal on the road: keep watching. Only a refusal ends it.
+      if (error.code !== error.PERMISSION_DENIED) return;
       tripStatus.textContent = trip.dataset.denied;
       stopTrip(false);
     }, { enableHighAccuracy: true, maximumAge: 5000, timeout: 30000 });

@@ -3,13 +3,23 @@ siblings), the call window, GPS, and "ready" arriving live."""
 
 from __future__ import annotations
 
+import io
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Geolocation, Locator, Page, expect
+from PIL import Image
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    FilePayload,
+    Geolocation,
+    Locator,
+    Page,
+    expect,
+)
 
 from tests.e2e.conftest import COUNT_CHIMES, LiveServer, chimes
 
@@ -87,10 +97,10 @@ def test_an_arrival_time_waits_in_upcoming_then_chimes_at_arrival_minus_preparat
     expect(upcoming).to_contain_text("16:25")
     before = chimes(reception)
 
-    live_server.clock.advance(timedelta(minutes=4, seconds=59))
+    live_server.clock.advance(timedelta(minutes=24, seconds=59))
     # Same board, a later change: the alert is still not there at 16:24:59.
     seq = reception.locator("#board").get_attribute("data-seq") or ""
-    live_server.api("POST", "/attendance", json={"child_id": "C0001", "present": True})
+    live_server.api("POST", "/attendance", json={"child_id": "C0001", "present": False})
     expect(reception.locator("#board")).not_to_have_attribute("data-seq", seq)
     expect(reception.locator("#alerts")).not_to_contain_text("Léa Tremblay")
 
@@ -200,3 +210,38 @@ def test_a_gps_trip_alerts_the_board_within_preparation_time_and_not_before(
     expect(parent.locator("body")).to_have_attribute("data-sharing", "no")
     with sqlite3.connect(live_server.database_path) as db:
         assert db.execute("SELECT count(*) FROM trip_position").fetchone()[0] == 0
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (640, 480), (200, 120, 60)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def test_a_new_photo_blocks_announcing_until_the_daycare_approves_it(
+    live_server: LiveServer, phone: Callable[..., Page], new_tablet: Callable[..., Page]
+) -> None:
+    parent = phone()
+    lea = kid(parent, "Léa")
+    lea_id = (lea.get_attribute("id") or "").removeprefix("kid-")
+    form = parent.locator(f"#photo-form-child-{lea_id}")
+    form.locator("input[type=file]").set_input_files(
+        files=FilePayload(name="lea.jpg", mimeType="image/jpeg", buffer=_jpeg())
+    )
+    form.get_by_role("button", name="Envoyer la photo").click()
+    expect(lea.locator(".banner--pending")).to_have_text("En attente d’approbation par le centre")
+    expect(lea.locator("input[name=child_id]")).to_be_disabled()
+    expect(lea.locator(".kid__why")).to_contain_text("approbation")
+    # Noah is not concerned: still announceable.
+    expect(kid(parent, "Noah").locator("input[name=child_id]")).to_be_enabled()
+
+    director = new_tablet("direction@example.org", path="/admin", sound=False)
+    director.locator("button", has_text="Oui").first.click()
+    expect(director.locator("button", has_text="Oui")).to_have_count(0)
+
+    # The parent's page follows live: Léa can be announced again.
+    expect(lea.locator("input[name=child_id]")).to_be_enabled()
+    expect(lea.locator(".banner--pending")).to_have_count(0)
+    only(parent, "Léa")
+    parent.get_by_role("button", name="+15 min").click()
+    expect(parent.locator(".notice--ok")).to_contain_text("Léa")
