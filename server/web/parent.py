@@ -4,6 +4,7 @@ adult to pick up. One route serves the page or, for htmx, the family region."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -153,18 +154,23 @@ def _arrival_from_form(form: FormData, now: datetime, tz: str) -> time:
     return rules.parse_hhmm(str(form.get("eta", "")))
 
 
-async def announce(request: Request) -> Response:
-    """Announce an arrival time for one child or several (siblings in one tap)."""
-    principal = await require_guardian(request)
-    form = await csrf_form(request)
+# What announcing does for one child: (its outcome, the line the parent reads).
+Announcer = Callable[
+    [AsyncSession, Child, Guardian, Installation], Awaitable[tuple[service.Outcome, str]]
+]
+
+
+async def _announce_each(
+    request: Request, principal: GuardianPrincipal, form: FormData, announce_one: Announcer
+) -> list[tuple[str, str]]:
+    """Announce for each chosen child of the family (siblings in one tap): each succeeds or
+    is refused on its own, in plain words; the board events go out after the commit."""
     svc = services(request)
     now = svc.clock.now()
-    family = await _family(request, principal)
-    chosen = _chosen_children(form, family)
-    notices: list[tuple[str, str]] = []
+    chosen = _chosen_children(form, await _family(request, principal))
     if not chosen:
-        notices.append(("error", _("Choose at least one child.")))
-        return await _answer(request, principal, notices)
+        return [("error", _("Choose at least one child."))]
+    notices: list[tuple[str, str]] = []
     events: list[BoardEvent] = []
     async with svc.db.session() as session:
         guardian = await session.get(Guardian, principal.guardian_id)
@@ -172,37 +178,49 @@ async def announce(request: Request) -> Response:
         try:
             await check_announce(session, principal.guardian_id, now)
         except RateLimited as limited:
-            return await _answer(request, principal, [("error", rate_limited_message(limited))])
+            return [("error", rate_limited_message(limited))]
         for child_id in chosen:
             child = await session.get(Child, child_id)
             assert child is not None
             installation = await session.get(Installation, child.installation_id)
             assert installation is not None
             try:
-                arrival = _arrival_from_form(form, now, installation.timezone)
-                async with session.begin_nested():
-                    outcome = await service.announce_eta(
-                        session,
-                        child=child,
-                        guardian=guardian,
-                        installation=installation,
-                        arrival=arrival,
-                        actor=_actor(principal, request),
-                        now=now,
-                    )
+                async with session.begin_nested():  # one refusal leaves the others done
+                    outcome, line = await announce_one(session, child, guardian, installation)
                 events += outcome.events
-                notices.append(
-                    (
-                        "ok",
-                        _("{name}: the daycare is told you arrive at {time}.").format(
-                            name=child.first_name, time=arrival.strftime("%H:%M")
-                        ),
-                    )
-                )
+                notices.append(("ok", line))
             except RuleError as error:
                 notices.append(("error", f"{child.first_name} : {refusal_message(error)}"))
         await session.commit()
     await svc.publish(events)
+    return notices
+
+
+async def announce(request: Request) -> Response:
+    """Announce an arrival time for one child or several."""
+    principal = await require_guardian(request)
+    form = await csrf_form(request)
+    now = services(request).clock.now()
+
+    async def by_time(
+        session: AsyncSession, child: Child, guardian: Guardian, installation: Installation
+    ) -> tuple[service.Outcome, str]:
+        arrival = _arrival_from_form(form, now, installation.timezone)
+        outcome = await service.announce_eta(
+            session,
+            child=child,
+            guardian=guardian,
+            installation=installation,
+            arrival=arrival,
+            actor=_actor(principal, request),
+            now=now,
+        )
+        line = _("{name}: the daycare is told you arrive at {time}.").format(
+            name=child.first_name, time=arrival.strftime("%H:%M")
+        )
+        return outcome, line
+
+    notices = await _announce_each(request, principal, form, by_time)
     return await _answer(request, principal, notices)
 
 
@@ -298,49 +316,23 @@ async def trip_start(request: Request) -> Response:
     """The phone's first position: a GPS announcement for each chosen child."""
     principal = await require_guardian(request)
     form = await csrf_form(request)
-    svc = services(request)
-    now = svc.clock.now()
-    family = await _family(request, principal)
-    chosen = _chosen_children(form, family)
-    notices: list[tuple[str, str]] = []
-    events: list[BoardEvent] = []
-    if not chosen:
-        notices.append(("error", _("Choose at least one child.")))
-    async with svc.db.session() as session:
-        guardian = await session.get(Guardian, principal.guardian_id)
-        assert guardian is not None
-        try:
-            await check_announce(session, principal.guardian_id, now)
-        except RateLimited as limited:
-            chosen = []
-            notices.append(("error", rate_limited_message(limited)))
-        for child_id in chosen:
-            child = await session.get(Child, child_id)
-            assert child is not None
-            installation = await session.get(Installation, child.installation_id)
-            assert installation is not None
-            try:
-                async with session.begin_nested():
-                    outcome = await trips.start_trip(
-                        session,
-                        child=child,
-                        guardian=guardian,
-                        installation=installation,
-                        position=_position(form, now),
-                        actor=_actor(principal, request),
-                        now=now,
-                    )
-                events += outcome.events
-                notices.append(
-                    (
-                        "ok",
-                        _("{name}: the daycare follows your trip.").format(name=child.first_name),
-                    )
-                )
-            except RuleError as error:
-                notices.append(("error", f"{child.first_name} : {refusal_message(error)}"))
-        await session.commit()
-    await svc.publish(events)
+    now = services(request).clock.now()
+
+    async def by_position(
+        session: AsyncSession, child: Child, guardian: Guardian, installation: Installation
+    ) -> tuple[service.Outcome, str]:
+        outcome = await trips.start_trip(
+            session,
+            child=child,
+            guardian=guardian,
+            installation=installation,
+            position=_position(form, now),
+            actor=_actor(principal, request),
+            now=now,
+        )
+        return outcome, _("{name}: the daycare follows your trip.").format(name=child.first_name)
+
+    notices = await _announce_each(request, principal, form, by_position)
     family = await _family(request, principal)
     status = 200 if any(kind == "ok" for kind, _text in notices) else 422
     response = _family_fragment(family, notices)
