@@ -20,7 +20,22 @@ from .realtime.broker import Broker, MemoryBroker
 from .realtime.hub import Hub
 from .services import Services
 from .settings import Settings
-from .web import admin, api, auth, board, health, parent, parent_accounts, photos
+from .web import (
+    admin,
+    admin_log,
+    admin_overview,
+    admin_reports,
+    admin_roster,
+    admin_staff,
+    admin_tokens,
+    api,
+    auth,
+    board,
+    health,
+    parent,
+    parent_accounts,
+    photos,
+)
 from .web.context import (
     RequestContextMiddleware,
     SignInRequired,
@@ -76,6 +91,12 @@ def create_app(
         *auth.routes,
         *board.routes,
         *admin.routes,
+        *admin_staff.routes,
+        *admin_tokens.routes,
+        *admin_log.routes,
+        *admin_roster.routes,
+        *admin_overview.routes,
+        *admin_reports.routes,
         *parent.routes,
         *parent_accounts.routes,
         *photos.routes,

@@ -216,6 +216,20 @@ class PickupEvent(SQLModel, table=True):
     device: str = Field(default="", max_length=300)
 
 
+class StaffToken(SQLModel, table=True):
+    """A one-time link sent to a staff member: set the password of an invited account."""
+
+    __tablename__ = "staff_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_user_id: int = Field(foreign_key="staff_user.id", index=True)
+    purpose: str = Field(max_length=16)  # invite | reset
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_column=_instant())
+    expires_at: datetime = Field(sa_column=_instant())
+    used_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+
+
 class GuardianSession(SQLModel, table=True):
     """A parent's sign-in, server-side like staff sessions (the cookie holds the token)."""
 

@@ -1,0 +1,7 @@
+"""/admin/tokens (being built: see issue 4)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+routes: list[BaseRoute] = []
