@@ -35,6 +35,7 @@ from .web import (
     parent,
     parent_accounts,
     photos,
+    portal,
 )
 from .web.context import (
     RequestContextMiddleware,
@@ -44,6 +45,7 @@ from .web.context import (
     sign_in_required,
 )
 from .web.parent_session import ParentSignInRequired
+from .web.portal import PortalSignInRequired, portal_sign_in_required
 
 
 def create_broker(settings: Settings) -> Broker:
@@ -100,6 +102,7 @@ def create_app(
         *parent.routes,
         *parent_accounts.routes,
         *photos.routes,
+        *portal.routes,
         Mount("/api/v1", routes=api.routes),
         Mount(
             "/static/vendor",
@@ -115,6 +118,7 @@ def create_app(
             HTTPException: http_error,
             SignInRequired: sign_in_required,
             ParentSignInRequired: parent_sign_in_required,
+            PortalSignInRequired: portal_sign_in_required,
         },
         lifespan=lifespan,
     )

@@ -60,6 +60,17 @@ class GuardianPrincipal:
 
 
 @dataclass(frozen=True)
+class CenterPrincipal:
+    """A centre account signed in to the portal: one installation, nothing else."""
+
+    center_account_id: int
+    organization_id: int
+    installation_id: int
+    email: str
+    session_hash: str
+
+
+@dataclass(frozen=True)
 class ApiPrincipal:
     token_id: int
     organization_id: int

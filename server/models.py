@@ -334,6 +334,17 @@ class CenterAccount(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_instant())
 
 
+class CenterSession(SQLModel, table=True):
+    """A centre account's sign-in to the portal (server-side, like staff sessions)."""
+
+    __tablename__ = "center_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    center_account_id: int = Field(foreign_key="center_account.id", index=True)
+    created_at: datetime = Field(sa_column=_instant())
+    expires_at: datetime = Field(sa_column=_instant())
+
+
 class ApiToken(SQLModel, table=True):
     __tablename__ = "api_token"
 

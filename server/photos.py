@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from PIL import Image, ImageOps
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
-from .authz import GuardianPrincipal, StaffPrincipal
+from .authz import CenterPrincipal, GuardianPrincipal, StaffPrincipal
 from .i18n import _
 from .models import Child, ChildGuardian, Guardian, Installation
 from .realtime.events import BoardEvent, next_seq
@@ -408,7 +408,7 @@ async def submit(
 async def decide(
     session: AsyncSession,
     *,
-    principal: StaffPrincipal,
+    principal: StaffPrincipal | CenterPrincipal,
     target_kind: str,
     target_id: int,
     approve: bool,
@@ -425,9 +425,11 @@ async def decide(
     Files are removed by the caller after the commit (`stale_files`); `photos_dir` and `now`
     keep the signature of `submit`.
     """
-    if not principal.is_admin:
+    if isinstance(principal, StaffPrincipal) and not principal.is_admin:
         raise PhotoForbidden(_("This page is for the daycare's administrators."))
     target = await _load(session, target_kind, target_id, principal.organization_id)
+    if isinstance(principal, CenterPrincipal) and not await may_view(session, principal, target):
+        raise PhotoNotFound()  # another installation's family: as if it did not exist
     pending = target.pending_photo
     if pending is None:
         return PhotoOutcome(False)
@@ -473,7 +475,7 @@ async def _guardian_in_installation(
 
 async def may_view(
     session: AsyncSession,
-    viewer: StaffPrincipal | GuardianPrincipal,
+    viewer: StaffPrincipal | GuardianPrincipal | CenterPrincipal,
     target: Child | Guardian,
 ) -> bool:
     """Staff of the organization (admins everywhere, others in their installation), the
@@ -481,8 +483,8 @@ async def may_view(
     if target.organization_id != viewer.organization_id:
         return False
     assert target.id is not None
-    if isinstance(viewer, StaffPrincipal):
-        if viewer.is_admin:
+    if isinstance(viewer, StaffPrincipal | CenterPrincipal):
+        if isinstance(viewer, StaffPrincipal) and viewer.is_admin:
             return True
         if viewer.installation_id is None:
             return False
@@ -496,7 +498,7 @@ async def may_view(
 
 async def visible_photo(
     session: AsyncSession,
-    viewers: Iterable[StaffPrincipal | GuardianPrincipal],
+    viewers: Iterable[StaffPrincipal | GuardianPrincipal | CenterPrincipal],
     target_kind: str,
     target_id: int,
     *,
@@ -534,8 +536,11 @@ def photo_url(kind: str, target_id: int, *, pending: bool = False) -> str:
     return f"/photos/{kind}/{target_id}" + ("?pending=1" if pending else "")
 
 
-async def pending_photos(session: AsyncSession, organization_id: int) -> list[PendingPhoto]:
-    """Every photo awaiting approval in the organization: children first, then adults."""
+async def pending_photos(
+    session: AsyncSession, organization_id: int, installation_id: int | None = None
+) -> list[PendingPhoto]:
+    """Every photo awaiting approval in the organization (or one installation, for its centre
+    account): children first, then adults."""
     items: list[PendingPhoto] = []
     children = (
         await session.execute(
@@ -544,6 +549,9 @@ async def pending_photos(session: AsyncSession, organization_id: int) -> list[Pe
             .where(
                 col(Child.organization_id) == organization_id,
                 col(Child.pending_photo).is_not(None),
+                col(Child.installation_id) == installation_id
+                if installation_id is not None
+                else true(),
             )
             .order_by(col(Child.last_name), col(Child.first_name), col(Child.id))
         )
@@ -591,6 +599,10 @@ async def pending_photos(session: AsyncSession, organization_id: int) -> list[Pe
             places.setdefault(guardian_id, []).append(installation_name)
     for guardian in guardians:
         assert guardian.id is not None and guardian.pending_photo is not None
+        if installation_id is not None and not await _guardian_in_installation(
+            session, guardian.id, installation_id
+        ):
+            continue
         items.append(
             PendingPhoto(
                 kind="guardian",

@@ -19,12 +19,13 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive
 
 from .. import photos
-from ..authz import GuardianPrincipal, StaffPrincipal
+from ..authz import CenterPrincipal, GuardianPrincipal, StaffPrincipal
 from ..i18n import _
 from ..photos import PhotoError, PhotoRejected, TargetKind
 from ..templating import render
 from .context import csrf_form, csrf_token, is_htmx, page, require_admin, services, staff_principal
 from .parent_session import guardian_principal, require_guardian
+from .portal import center_principal, require_center
 
 # The photo plus the form's other fields and the multipart framing.
 MAX_REQUEST_BYTES = photos.MAX_BYTES + 64 * 1024
@@ -168,10 +169,13 @@ async def serve(request: Request) -> Response:
     or the guardian themself. Everyone else: 404, as if it did not exist."""
     kind, target_id = _target(request)
     pending = request.query_params.get("pending") == "1"
-    viewers: list[StaffPrincipal | GuardianPrincipal] = []
+    viewers: list[StaffPrincipal | GuardianPrincipal | CenterPrincipal] = []
     staff = await staff_principal(request)
     if staff is not None:
         viewers.append(staff)
+    centre = await center_principal(request)
+    if centre is not None:
+        viewers.append(centre)
     guardian = await guardian_principal(request)
     if guardian is not None:
         viewers.append(guardian)
@@ -191,7 +195,11 @@ async def serve(request: Request) -> Response:
 
 
 async def _decide(request: Request, approve: bool) -> Response:
-    principal = await require_admin(request)
+    # The centre portal decides for its installation; /admin for the whole organization.
+    from_portal = request.url.path.startswith("/portal/")
+    principal: StaffPrincipal | CenterPrincipal = (
+        await require_center(request) if from_portal else await require_admin(request)
+    )
     form = await csrf_form(request)
     kind, target_id = _target(request)
     expected = form.get("pending")
@@ -213,7 +221,7 @@ async def _decide(request: Request, approve: bool) -> Response:
         await session.commit()
     await asyncio.to_thread(photos.remove_files, svc.settings.photos_dir, outcome.stale_files)
     await svc.publish(outcome.events)
-    return RedirectResponse("/admin", status_code=303)
+    return RedirectResponse("/portal/approvals" if from_portal else "/admin", status_code=303)
 
 
 async def approve(request: Request) -> Response:
@@ -236,4 +244,6 @@ routes: list[BaseRoute] = [
     Route("/photos/{kind}/{target_id}", serve, methods=["GET"]),
     Route("/admin/photos/{kind}/{target_id}/approve", approve, methods=["POST"]),
     Route("/admin/photos/{kind}/{target_id}/refuse", refuse, methods=["POST"]),
+    Route("/portal/photos/{kind}/{target_id}/approve", approve, methods=["POST"]),
+    Route("/portal/photos/{kind}/{target_id}/refuse", refuse, methods=["POST"]),
 ]

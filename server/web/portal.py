@@ -1,0 +1,358 @@
+"""/portal: the centre account's web portal (seed: the pickup side's administrator pages).
+
+A centre account belongs to one installation: it sets the preparation time and the call
+window ("Profil"), approves parents' photo changes, and follows which families activated
+their account ("Liste des élèves"). Staff roles never reach these settings through here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+from starlette.exceptions import HTTPException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from .. import ratelimit
+from ..accounts import invite
+from ..authz import CenterPrincipal
+from ..i18n import _
+from ..models import CenterAccount, CenterSession, Child, ChildGuardian, Guardian, Installation
+from ..photos import pending_photos
+from ..pickups.rules import RuleError, parse_hhmm
+from ..security import new_token, token_hash, verify_password
+from .context import csrf_form, is_secure, page, services
+from .parent_accounts import public_base_url
+
+PORTAL_COOKIE = "relais_portal"
+PORTAL_SESSION_LIFETIME = timedelta(hours=12)
+MAX_PREPARATION_MINUTES = 60
+
+
+class PortalSignInRequired(Exception):
+    """Answered by a redirect to /portal/login."""
+
+
+async def portal_sign_in_required(request: Request, exc: Exception) -> Response:
+    return RedirectResponse("/portal/login", status_code=303)
+
+
+async def center_principal(conn: HTTPConnection) -> CenterPrincipal | None:
+    token = conn.cookies.get(PORTAL_COOKIE)
+    if not token:
+        return None
+    svc = services(conn)
+    hashed = token_hash(token)
+    async with svc.db.session() as session:
+        row = (
+            await session.execute(
+                select(CenterSession, CenterAccount, Installation)
+                .join(CenterAccount, col(CenterAccount.id) == col(CenterSession.center_account_id))
+                .join(Installation, col(Installation.id) == col(CenterAccount.installation_id))
+                .where(col(CenterSession.token_hash) == hashed)
+            )
+        ).first()
+        if row is None:
+            return None
+        center_session, account, installation = row
+        if center_session.expires_at <= svc.clock.now():
+            await session.execute(
+                delete(CenterSession).where(col(CenterSession.token_hash) == hashed)
+            )
+            await session.commit()
+            return None
+        assert account.id is not None
+        return CenterPrincipal(
+            center_account_id=account.id,
+            organization_id=installation.organization_id,
+            installation_id=account.installation_id,
+            email=account.email,
+            session_hash=hashed,
+        )
+
+
+async def require_center(conn: HTTPConnection) -> CenterPrincipal:
+    principal = await center_principal(conn)
+    if principal is None:
+        raise PortalSignInRequired()
+    return principal
+
+
+# -- sign-in ---------------------------------------------------------------------------------
+
+
+async def login_page(request: Request) -> Response:
+    if await center_principal(request) is not None:
+        return RedirectResponse("/portal/profile", status_code=303)
+    return page(request, "portal/login.html", email="", error=None)
+
+
+async def login_submit(request: Request) -> Response:
+    form = await csrf_form(request)
+    email = str(form.get("email", "")).strip().lower()[:254]
+    password = str(form.get("password", ""))[:256]
+    svc = services(request)
+    now = svc.clock.now()
+    async with svc.db.session() as session:
+        key = ratelimit.email_key("portal-sign-in", email)
+        decision = await ratelimit.peek(
+            session, key, ratelimit.SIGN_IN_LIMIT.count, ratelimit.SIGN_IN_LIMIT.window, now
+        )
+        if not decision.allowed:
+            return page(
+                request,
+                "portal/login.html",
+                status_code=429,
+                email=email,
+                error=ratelimit.rate_limited_message(decision),
+            )
+        account = (
+            await session.execute(
+                select(CenterAccount).where(func.lower(CenterAccount.email) == email)
+            )
+        ).scalar_one_or_none()
+        if not verify_password(account.password_hash if account else None, password):
+            await ratelimit.record(session, key, ratelimit.SIGN_IN_LIMIT.window, now)
+            await session.commit()
+            return page(
+                request,
+                "portal/login.html",
+                status_code=400,
+                email=email,
+                error=_("Wrong email or password."),
+            )
+        assert account is not None and account.id is not None
+        token = new_token()
+        session.add(
+            CenterSession(
+                token_hash=token_hash(token),
+                center_account_id=account.id,
+                created_at=now,
+                expires_at=now + PORTAL_SESSION_LIFETIME,
+            )
+        )
+        await session.commit()
+    response = RedirectResponse("/portal/profile", status_code=303)
+    response.set_cookie(
+        PORTAL_COOKIE,
+        token,
+        max_age=int(PORTAL_SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=is_secure(request),
+    )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    await csrf_form(request)
+    principal = await center_principal(request)
+    if principal is not None:
+        async with services(request).db.session() as session:
+            await session.execute(
+                delete(CenterSession).where(col(CenterSession.token_hash) == principal.session_hash)
+            )
+            await session.commit()
+    response = RedirectResponse("/portal/login", status_code=303)
+    response.delete_cookie(PORTAL_COOKIE)
+    return response
+
+
+# -- profile: preparation time and call window -------------------------------------------------
+
+
+async def _installation(session: AsyncSession, principal: CenterPrincipal) -> Installation:
+    installation = await session.get(Installation, principal.installation_id)
+    assert installation is not None
+    return installation
+
+
+def _hhmm(value: time) -> str:
+    return value.strftime("%H:%M")
+
+
+async def profile(request: Request) -> Response:
+    principal = await require_center(request)
+    svc = services(request)
+    errors: dict[str, str] = {}
+    saved = False
+    async with svc.db.session() as session:
+        installation = await _installation(session, principal)
+        values = {
+            "preparation_minutes": str(installation.preparation_minutes),
+            "window_start": _hhmm(installation.call_window_start),
+            "window_end": _hhmm(installation.call_window_end),
+        }
+        if request.method == "POST":
+            form = await csrf_form(request)
+            values = {key: str(form.get(key, "")).strip() for key in values}
+            minutes = values["preparation_minutes"]
+            if not minutes.isdigit() or not 1 <= int(minutes) <= MAX_PREPARATION_MINUTES:
+                errors["preparation_minutes"] = _(
+                    "Enter a whole number of minutes between 1 and {max}."
+                ).format(max=MAX_PREPARATION_MINUTES)
+            window: dict[str, time] = {}
+            for key in ("window_start", "window_end"):
+                try:
+                    window[key] = parse_hhmm(values[key])
+                except RuleError:
+                    errors[key] = _("Write the time as HH:MM, for example 15:30.")
+            if len(window) == 2 and window["window_start"] >= window["window_end"]:
+                errors["window_end"] = _("The end of the window must come after its start.")
+            if not errors:
+                installation.preparation_minutes = int(minutes)
+                installation.call_window_start = window["window_start"]
+                installation.call_window_end = window["window_end"]
+                session.add(installation)
+                await session.commit()
+                saved = True
+        name = installation.display_name or installation.name
+    return page(
+        request,
+        "portal/profile.html",
+        status_code=400 if errors else 200,
+        portal_section="profile",
+        installation_name=name,
+        values=values,
+        errors=errors,
+        saved=saved,
+    )
+
+
+# -- the student list --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GuardianLine:
+    id: int
+    name: str
+    email: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class StudentLine:
+    id: int
+    name: str
+    guardians: tuple[GuardianLine, ...]
+
+    @property
+    def all_active(self) -> bool:
+        """White in the seed's list when every guardian activated; orange otherwise."""
+        return bool(self.guardians) and all(g.active for g in self.guardians)
+
+
+async def _students(session: AsyncSession, principal: CenterPrincipal) -> list[StudentLine]:
+    children = (
+        (
+            await session.execute(
+                select(Child)
+                .where(
+                    col(Child.installation_id) == principal.installation_id,
+                    col(Child.active).is_(True),
+                    col(Child.pickup_enabled).is_(True),
+                )
+                .order_by(col(Child.last_name), col(Child.first_name))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    links = (
+        await session.execute(
+            select(col(ChildGuardian.child_id), Guardian)
+            .join(Guardian, col(Guardian.id) == col(ChildGuardian.guardian_id))
+            .join(Child, col(Child.id) == col(ChildGuardian.child_id))
+            .where(
+                col(Child.installation_id) == principal.installation_id,
+                col(Guardian.kind) == "guardian",
+            )
+            .order_by(col(Guardian.last_name), col(Guardian.first_name))
+        )
+    ).all()
+    by_child: dict[int, list[GuardianLine]] = {}
+    for child_id, guardian in links:
+        assert guardian.id is not None
+        by_child.setdefault(child_id, []).append(
+            GuardianLine(
+                guardian.id, guardian.full_name, guardian.email, guardian.account_state == "active"
+            )
+        )
+    lines = []
+    for child in children:
+        assert child.id is not None
+        lines.append(StudentLine(child.id, child.full_name, tuple(by_child.get(child.id, []))))
+    return lines
+
+
+async def students(request: Request) -> Response:
+    principal = await require_center(request)
+    async with services(request).db.session() as session:
+        lines = await _students(session, principal)
+        installation = await _installation(session, principal)
+    return page(
+        request,
+        "portal/students.html",
+        portal_section="students",
+        installation_name=installation.display_name or installation.name,
+        students=lines,
+        sent=request.query_params.get("sent"),
+    )
+
+
+async def send_activation(request: Request) -> Response:
+    """The seed's « Courriel d'activation » button: send the activation email again."""
+    principal = await require_center(request)
+    await csrf_form(request)
+    svc = services(request)
+    try:
+        guardian_id = int(request.path_params["guardian_id"])
+    except ValueError:
+        raise HTTPException(404, _("Not found, or not yours to see.")) from None
+    async with svc.db.session() as session:
+        mine = {g.id for line in await _students(session, principal) for g in line.guardians}
+    if guardian_id not in mine:
+        raise HTTPException(404, _("Not found, or not yours to see."))
+    await invite(svc, guardian_id, public_base_url(request))
+    return RedirectResponse(f"/portal/students?sent={guardian_id}", status_code=303)
+
+
+async def approvals(request: Request) -> Response:
+    """The seed's « Approbation en attente »: the photos parents of this installation changed,
+    before and after, with the green « Oui » and « Non »."""
+    principal = await require_center(request)
+    async with services(request).db.session() as session:
+        pending = await pending_photos(
+            session, principal.organization_id, principal.installation_id
+        )
+        installation = await _installation(session, principal)
+    return page(
+        request,
+        "portal/approvals.html",
+        portal_section="approvals",
+        installation_name=installation.display_name or installation.name,
+        pending_photos=pending,
+        decide_prefix="/portal/photos",
+    )
+
+
+async def portal_home(request: Request) -> Response:
+    await require_center(request)
+    return RedirectResponse("/portal/profile", status_code=303)
+
+
+routes = [
+    Route("/portal", portal_home, methods=["GET"]),
+    Route("/portal/login", login_page, methods=["GET"]),
+    Route("/portal/login", login_submit, methods=["POST"]),
+    Route("/portal/logout", logout, methods=["POST"]),
+    Route("/portal/profile", profile, methods=["GET", "POST"]),
+    Route("/portal/students", students, methods=["GET"]),
+    Route("/portal/approvals", approvals, methods=["GET"]),
+    Route("/portal/guardians/{guardian_id}/activation", send_activation, methods=["POST"]),
+]
