@@ -245,3 +245,32 @@ def test_the_centre_approves_photos_of_its_installation_only(
         return lea.photo_pending, bou.photo_pending
 
     assert in_db(database_url, pending) == (False, True)
+
+
+def test_changing_the_centre_password_keeps_the_link(client: TestClient) -> None:
+    portal_login(client)
+    wrong = client.post(
+        "/portal/password",
+        data={
+            "current_password": "not-it",
+            "new_password": "un-nouveau-mot-de-passe",
+            "new_password_again": "un-nouveau-mot-de-passe",
+            "csrf_token": csrf(client)["X-CSRF-Token"],
+        },
+    )
+    assert wrong.status_code == 400
+    changed = client.post(
+        "/portal/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "un-nouveau-mot-de-passe",
+            "new_password_again": "un-nouveau-mot-de-passe",
+            "csrf_token": csrf(client)["X-CSRF-Token"],
+        },
+    )
+    assert changed.status_code == 200
+    # Still the same installation's portal, and the new password signs in elsewhere.
+    assert "Pavillon des Érables" in client.get("/portal/students").text
+    with TestClient(client.app, base_url="http://testserver") as other:
+        assert portal_login(other, password=PASSWORD) == 400
+        assert portal_login(other, password="un-nouveau-mot-de-passe") == 303
