@@ -84,7 +84,12 @@ async def family_children(session: AsyncSession, guardian_id: int) -> list[Child
             await session.execute(
                 select(Child)
                 .join(ChildGuardian, col(ChildGuardian.child_id) == col(Child.id))
-                .where(col(ChildGuardian.guardian_id) == guardian_id, col(Child.active).is_(True))
+                # Children not enabled for pickup alerts are not on the parent side at all.
+                .where(
+                    col(ChildGuardian.guardian_id) == guardian_id,
+                    col(Child.active).is_(True),
+                    col(Child.pickup_enabled).is_(True),
+                )
                 .order_by(col(Child.first_name))
             )
         )
