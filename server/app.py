@@ -22,6 +22,7 @@ from .services import Services
 from .settings import Settings
 from .web import (
     admin,
+    admin_integrations,
     admin_log,
     admin_overview,
     admin_reports,
@@ -99,6 +100,7 @@ def create_app(
         *admin_roster.routes,
         *admin_overview.routes,
         *admin_reports.routes,
+        *admin_integrations.routes,
         *parent.routes,
         *parent_accounts.routes,
         *photos.routes,

@@ -54,6 +54,10 @@ class Organization(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
     timezone: str = Field(default="America/Toronto", max_length=64)
+    # When an administrator activated the integration with the pickup side (seed: "Activer").
+    integration_activated_at: datetime | None = Field(
+        default=None, sa_column=_instant(nullable=True)
+    )
 
 
 class Installation(SQLModel, table=True):
@@ -73,6 +77,9 @@ class Installation(SQLModel, table=True):
     call_window_end: time = Field(default=time(23, 59))
     # Monotonic per-installation event counter; boards detect gaps with it.
     event_seq: int = Field(default=0)
+    # Why the link with the pickup side does not work (English source text, translated when
+    # shown); None when it works or was never tried (see server/integration.py).
+    integration_error: str | None = Field(default=None, max_length=300)
 
 
 class Group(SQLModel, table=True):
@@ -129,6 +136,8 @@ class Guardian(SQLModel, table=True):
     invited_by_id: int | None = Field(default=None, foreign_key="guardian.id")
     photo: str | None = Field(default=None, max_length=64)
     pending_photo: str | None = Field(default=None, max_length=64)
+    # The address the last invitation went to (the roster sync re-invites when `email` differs).
+    invited_email: str | None = Field(default=None, max_length=254)
 
     @property
     def full_name(self) -> str:
@@ -368,3 +377,18 @@ class Display(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(sa_column=_instant())
     revoked_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+
+
+class SyncJob(SQLModel, table=True):
+    """One "Synchroniser les données" run: progress for the page, then its summary (JSON)."""
+
+    __tablename__ = "sync_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    status: str = Field(default="running", max_length=16)  # running | done | failed
+    total: int = Field(default=0)
+    done: int = Field(default=0)
+    summary: str = Field(default="{}")
+    started_at: datetime = Field(sa_column=_instant())
+    finished_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
