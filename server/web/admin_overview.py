@@ -1,7 +1,92 @@
-"""/admin/overview (being built: see issue 4)."""
+"""/admin/overview: the director's view of every installation of the organization at once.
+
+Each installation's live alerts (child, group, step, minutes waiting since the alert, on the
+server's clock) and its counts (children present, alerts, upcoming, departed today). The page
+refreshes its live region by htmx polling every few seconds: one route serves the page or,
+for htmx, the region alone. Read-only: the buttons stay on the boards.
+"""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from dataclasses import dataclass
+from datetime import datetime
 
-routes: list[BaseRoute] = []
+from sqlalchemy import select
+from sqlmodel import col
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..board_state import AlertItem, BoardState, load_board
+from ..models import Installation
+from ..pickups.rules import waiting_minutes
+from ..templating import render
+from .context import SECURITY_HEADERS, is_htmx, page, require_admin, services
+
+POLL_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class WaitingAlert:
+    alert: AlertItem
+    waiting_minutes: int
+
+
+@dataclass(frozen=True)
+class InstallationOverview:
+    state: BoardState
+    alerts: tuple[WaitingAlert, ...]
+    present: int
+    departed: int
+
+    @property
+    def installation_id(self) -> int:
+        return self.state.installation_id
+
+    @property
+    def upcoming(self) -> int:
+        return len(self.state.upcoming)
+
+
+def summarize(state: BoardState, now: datetime) -> InstallationOverview:
+    return InstallationOverview(
+        state=state,
+        alerts=tuple(WaitingAlert(a, waiting_minutes(a.announced_at, now)) for a in state.alerts),
+        present=sum(len(s.present) for s in state.sections),
+        departed=sum(len(s.departed) for s in state.sections),
+    )
+
+
+async def overview_page(request: Request) -> Response:
+    principal = await require_admin(request)
+    svc = services(request)
+    now = svc.clock.now()
+    async with svc.db.session() as session:
+        installations = (
+            (
+                await session.execute(
+                    select(Installation)
+                    .where(col(Installation.organization_id) == principal.organization_id)
+                    .order_by(col(Installation.name))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        overviews = [summarize(await load_board(session, i, now), now) for i in installations]
+    if is_htmx(request):  # the polled region only: one card per installation
+        body = "".join(
+            render("admin/_overview_installation.html", overview=o, now=now) for o in overviews
+        )
+        return HTMLResponse(body, headers=SECURITY_HEADERS)
+    return page(
+        request,
+        "admin/overview.html",
+        admin_section="overview",
+        overviews=overviews,
+        now=now,
+        poll_seconds=POLL_SECONDS,
+    )
+
+
+routes: list[BaseRoute] = [Route("/admin/overview", overview_page, methods=["GET"])]

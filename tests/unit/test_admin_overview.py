@@ -1,0 +1,259 @@
+"""The director's overview and the timing reports, through the app as a browser and an
+integration use them: pickups announced and advanced through API v1, time moved on the
+injected ManualClock so every duration is known. Nothing reads the real time of day."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from server.clock import ManualClock
+from tests.conftest import api_headers, login
+
+ADMIN = "direction@example.org"
+ERABLES = (46.8139, -71.2082)  # Pavillon des Érables: a GPS pickup here is at the door
+
+
+def announce_at_door(client: TestClient, number: int) -> dict[str, Any]:
+    """A GPS pickup of Les Lutins' child C000n by its guardian, at the door: on the board."""
+    response = client.post(
+        "/api/v1/pickups",
+        headers=api_headers(),
+        json={
+            "child_id": f"C{number:04d}",
+            "guardian_id": f"G{number:04d}",
+            "mode": "gps",
+            "latitude": ERABLES[0],
+            "longitude": ERABLES[1],
+        },
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    assert body["status"] == "announced"
+    return body
+
+
+def advance(client: TestClient, pickup_id: int, status: str) -> None:
+    response = client.post(
+        f"/api/v1/pickups/{pickup_id}/status", headers=api_headers(), json={"status": status}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == status
+
+
+def count(installation_card: str, name: str) -> int:
+    match = re.search(rf'data-count="{name}"><dt>[^<]*</dt><dd>(\d+)</dd>', installation_card)
+    assert match, f"no {name} count"
+    return int(match.group(1))
+
+
+def card(html: str, installation_name: str) -> str:
+    """The overview card of one installation."""
+    for block in html.split('<section class="card overview-card')[1:]:
+        if f">{installation_name}</h2>" in block:
+            return block
+    raise AssertionError(f"no card for {installation_name}")
+
+
+# -- overview ----------------------------------------------------------------------------------
+
+
+def test_overview_shows_each_alert_with_its_waiting_minutes_and_the_counts(
+    client: TestClient, clock: ManualClock
+) -> None:
+    login(client, ADMIN)
+    first = announce_at_door(client, 1)
+    clock.advance(timedelta(minutes=3))
+    second = announce_at_door(client, 2)
+    advance(client, second["id"], "called")
+    clock.advance(timedelta(minutes=4))
+
+    response = client.get("/admin/overview?lang=en")
+    assert response.status_code == 200
+    html = response.text
+    assert 'hx-trigger="every 5s"' in html
+    erables = card(html, "Pavillon des Érables")
+    row = re.search(rf'id="overview-pickup-{first["id"]}".*?</tr>', erables, re.S)
+    assert row, erables
+    assert first["child_name"] in row.group(0)
+    assert "Les Lutins" in row.group(0)
+    assert "badge--announced" in row.group(0)
+    assert 'data-waiting="7"' in row.group(0) and "7 min" in row.group(0)
+    row2 = re.search(rf'id="overview-pickup-{second["id"]}".*?</tr>', erables, re.S)
+    assert row2 and "badge--called" in row2.group(0) and 'data-waiting="4"' in row2.group(0)
+    assert count(erables, "alerts") == 2
+    assert count(erables, "present") == 44  # 3 groups of 14, plus Léa and Noah
+    assert count(erables, "upcoming") == 0
+    assert count(erables, "departed") == 0
+    bouleaux = card(html, "Pavillon des Bouleaux")
+    assert count(bouleaux, "alerts") == 0
+    assert count(bouleaux, "present") == 42
+
+    # Released: off the overview, and one more child gone home.
+    advance(client, second["id"], "ready")
+    advance(client, second["id"], "departed")
+    erables = card(client.get("/admin/overview?lang=en").text, "Pavillon des Érables")
+    assert f"overview-pickup-{second['id']}" not in erables
+    assert count(erables, "alerts") == 1
+    assert count(erables, "present") == 43
+    assert count(erables, "departed") == 1
+
+
+def test_an_eta_pickup_not_yet_due_counts_as_upcoming(client: TestClient) -> None:
+    login(client, ADMIN)
+    response = client.post(
+        "/api/v1/pickups",
+        headers=api_headers(),
+        json={"child_id": "C0003", "guardian_id": "G0003", "mode": "eta", "eta": "17:30"},
+    )
+    assert response.status_code == 201 and response.json()["status"] == "scheduled"
+    erables = card(client.get("/admin/overview").text, "Pavillon des Érables")
+    assert count(erables, "upcoming") == 1
+    assert count(erables, "alerts") == 0
+
+
+def test_htmx_request_gets_the_live_region_only(client: TestClient) -> None:
+    login(client, ADMIN)
+    pickup = announce_at_door(client, 1)
+    response = client.get("/admin/overview", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    html = response.text
+    assert "<html" not in html and "admin-nav" not in html and "overview-live" not in html
+    assert html.lstrip().startswith("<section")
+    assert html.count('class="card overview-card') == 2
+    assert f'id="overview-pickup-{pickup["id"]}"' in html
+
+
+@pytest.mark.parametrize("email", ["educatrice@example.org", "accueil@example.org"])
+@pytest.mark.parametrize("path", ["/admin/overview", "/admin/reports"])
+def test_educator_and_reception_are_refused(client: TestClient, email: str, path: str) -> None:
+    login(client, email)
+    assert client.get(path).status_code == 403
+    assert client.get(path, headers={"HX-Request": "true"}).status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/admin/overview", "/admin/reports"])
+def test_signed_out_goes_to_sign_in(client: TestClient, path: str) -> None:
+    response = client.get(path, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login?next=")
+
+
+# -- reports -----------------------------------------------------------------------------------
+
+# Per pickup of Les Lutins: minutes from alert to Appeler, Appeler to Prêt, Prêt to Départ.
+LUTINS_STEPS = [(1, 6, 1), (2, 6, 2), (2, 7, 1), (3, 5, 1), (4, 6, 3)]
+# Medians: alert→Appeler 2, Appeler→Prêt 6, Prêt→Départ 1, alert→Prêt (7, 8, 9, 8, 10) → 8.
+
+
+def run_lutins_pickups(client: TestClient, clock: ManualClock) -> None:
+    for number, (to_call, to_ready, to_depart) in enumerate(LUTINS_STEPS, start=1):
+        pickup = announce_at_door(client, number)
+        clock.advance(timedelta(minutes=to_call))
+        advance(client, pickup["id"], "called")
+        clock.advance(timedelta(minutes=to_ready))
+        advance(client, pickup["id"], "ready")
+        clock.advance(timedelta(minutes=to_depart))
+        advance(client, pickup["id"], "departed")
+    # One more, cancelled by its child leaving before Appeler: counts as a pickup only.
+    cancelled = announce_at_door(client, 6)
+    clock.advance(timedelta(minutes=1))
+    response = client.post(
+        "/api/v1/attendance",
+        headers=api_headers(),
+        json={"child_id": "C0006", "present": False},
+    )
+    assert response.status_code in (200, 201), response.text
+    assert cancelled["id"]
+
+
+def cell(html: str, group: str, column: str) -> str:
+    row = re.search(rf'data-group="{re.escape(group)}">.*?</tr>', html, re.S)
+    assert row, f"no row for {group}"
+    value = re.search(rf'data-col="{column}">([^<]*)</td>', row.group(0))
+    assert value
+    return value.group(1)
+
+
+def test_reports_show_the_medians_and_suggest_the_measured_preparation_time(
+    client: TestClient, clock: ManualClock
+) -> None:
+    login(client, ADMIN)
+    run_lutins_pickups(client, clock)
+    response = client.get("/admin/reports?lang=en")
+    assert response.status_code == 200, response.text
+    html = response.text
+    assert cell(html, "Les Lutins", "pickups") == "6"
+    assert cell(html, "Les Lutins", "alert-called") == "2"
+    assert cell(html, "Les Lutins", "called-ready") == "6"
+    assert cell(html, "Les Lutins", "ready-departed") == "1"
+    assert cell(html, "Les Lutins", "alert-ready") == "8"
+    assert cell(html, "Les Hiboux", "pickups") == "0"
+    assert cell(html, "Les Hiboux", "alert-called") == "—"
+    assert (
+        "Les Lutins: preparation takes a median of 8 min, the configured time is 5 min. "
+        "Consider 8 min." in html
+    )
+    # The chart: inline SVG, three bars for Les Lutins, none drawn for empty groups.
+    assert "<svg" in html and "<script" not in html.split("<svg")[1].split("</svg>")[0]
+    assert html.count('class="chart__bar chart__bar--') == 3
+    # French numbers in French.
+    french = client.get("/admin/reports?lang=fr").text
+    assert cell(french, "Les Lutins", "alert-ready") == "8"
+
+
+def test_reports_half_minutes_and_date_range(client: TestClient, clock: ManualClock) -> None:
+    login(client, ADMIN)
+    pickup = announce_at_door(client, 1)
+    clock.advance(timedelta(seconds=90))
+    advance(client, pickup["id"], "called")
+    html = client.get("/admin/reports?lang=en").text
+    assert cell(html, "Les Lutins", "alert-called") == "1.5"
+    assert cell(client.get("/admin/reports?lang=fr").text, "Les Lutins", "alert-called") == "1,5"
+    assert "Consider" not in html  # one pickup is not enough to suggest anything
+    # A range before today: nothing.
+    before = client.get("/admin/reports?lang=en&from=2026-10-01&to=2026-10-31").text
+    assert cell(before, "Les Lutins", "pickups") == "0"
+    assert 'value="2026-10-01"' in before
+    # One installation only.
+    option = re.search(r'<option value="(\d+)">Pavillon des Bouleaux</option>', html)
+    assert option
+    bouleaux = client.get(f"/admin/reports?lang=en&installation={option.group(1)}")
+    assert bouleaux.status_code == 200
+    assert "Les Castors" in bouleaux.text and 'data-group="Les Lutins"' not in bouleaux.text
+    # A full year and a day (366 days) is still accepted.
+    assert client.get("/admin/reports?from=2025-11-24&to=2026-11-24").status_code == 200
+
+
+def test_reports_default_to_the_last_30_days(client: TestClient) -> None:
+    login(client, ADMIN)
+    html = client.get("/admin/reports").text
+    assert 'name="from" value="2026-10-26"' in html
+    assert 'name="to" value="2026-11-24"' in html
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "words"),
+    [
+        ("from=2026-13-01", "from", "YYYY-MM-DD"),
+        ("from=yesterday&to=2026-11-24", "from", "YYYY-MM-DD"),
+        ("to=24/11/2026", "to", "YYYY-MM-DD"),
+        ("from=2026-11-24&to=2026-11-01", "from", "on or before"),
+        ("from=2025-01-01&to=2026-11-24", "to", "366"),
+        ("installation=999999", "installation", "Choose one"),
+    ],
+)
+def test_bad_ranges_are_refused_next_to_the_field(
+    client: TestClient, query: str, field: str, words: str
+) -> None:
+    login(client, ADMIN)
+    response = client.get(f"/admin/reports?lang=en&{query}")
+    assert response.status_code == 400
+    message = re.search(rf'id="{field}-error" role="alert">([^<]*)<', response.text)
+    assert message, response.text
+    assert words in message.group(1)
+    assert "report-table" not in response.text
