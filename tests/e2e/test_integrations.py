@@ -57,7 +57,10 @@ def test_configure_both_ways_and_the_light_follows(
 ) -> None:
     director = new_tablet("direction@example.org", path="/admin/integrations", sound=False)
     era, bou = installation_id(live_server, "ERA"), installation_id(live_server, "BOU")
-    state = lambda inst: row(director, inst).locator(".integrations-state")  # noqa: E731
+
+    def state(inst: int) -> Locator:
+        return row(director, inst).locator(".integrations-state")
+
     expect(state(era)).to_have_attribute("data-state", "ok")
     expect(state(bou)).to_have_attribute("data-state", "error")
     expect(state(bou)).to_have_text(fr("Not configured."))
