@@ -1,4 +1,4 @@
-"""The `relais` command: serve, demo, migrate, create-admin."""
+"""The `relais` command: serve, demo, migrate, create-admin, import-roster."""
 
 from __future__ import annotations
 
@@ -123,6 +123,15 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import_roster(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from .roster.cli import import_roster
+
+    _migrate(settings)
+    return import_roster(settings, Path(args.file), args.organization)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relais", description="Relais pickup alerts")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -140,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--name")
     admin.add_argument("--organization", help="name of the organization to create if none exists")
     admin.set_defaults(func=cmd_create_admin)
+    roster = sub.add_parser(
+        "import-roster", help="import a roster: OneRoster 1.1 CSV zip (.zip) or one-file CSV (.csv)"
+    )
+    roster.add_argument("file")
+    roster.add_argument("--organization", help="organization name (when there are several)")
+    roster.set_defaults(func=cmd_import_roster)
     return parser
 
 

@@ -39,6 +39,10 @@ from ..models import (
 from ..pickups import rules, service
 from ..pickups.messages import refusal_message
 from ..pickups.rules import Refusal, RuleError
+from ..roster import RosterInvalid
+from ..roster import body as roster_body
+from ..roster.apply import apply_roster
+from ..roster.read import MAX_FILE_BYTES as ROSTER_MAX_BYTES
 from ..security import token_hash
 from .context import services
 from .openapi import openapi_document
@@ -490,6 +494,40 @@ async def list_pickups(request: Request, principal: ApiPrincipal) -> Response:
     return JSONResponse(result)
 
 
+@endpoint
+async def put_roster(request: Request, principal: ApiPrincipal) -> Response:
+    """Replace the organization's roster; idempotent. Bad rows: 422, nothing applied."""
+    from ..accounts import send_all
+
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > ROSTER_MAX_BYTES:
+        raise ApiError(413, _("The request body is too large."))
+    raw = await request.body()
+    if len(raw) > ROSTER_MAX_BYTES:
+        raise ApiError(413, _("The request body is too large."))
+    svc = services(request)
+    try:
+        roster = roster_body.parse(raw)
+        async with svc.db.session() as session:
+            outcome = await apply_roster(
+                session,
+                principal.organization_id,
+                roster,
+                base_url=svc.settings.public_url or str(request.base_url),
+                now=svc.clock.now(),
+            )
+            await session.commit()
+    except RosterInvalid as invalid:
+        raise ApiError(
+            422,
+            _("The roster is not valid; nothing was applied."),
+            [roster_body.api_error(e) for e in invalid.errors],
+        ) from None
+    await svc.publish(outcome.events)
+    await send_all(svc.mailer, outcome.emails)
+    return JSONResponse({**outcome.plan.summary(), "invitations_sent": len(outcome.emails)})
+
+
 async def openapi(request: Request) -> Response:
     return JSONResponse(openapi_document())
 
@@ -503,6 +541,7 @@ async def pickups_collection(request: Request) -> Response:
 routes = [
     Route("/openapi.json", openapi, methods=["GET"]),
     Route("/installations", list_installations, methods=["GET"]),
+    Route("/roster", put_roster, methods=["PUT"]),
     Route("/children", list_children, methods=["GET"]),
     Route("/children/{child_id}", patch_child, methods=["PATCH"]),
     Route("/attendance", post_attendance, methods=["POST"]),

@@ -23,6 +23,12 @@ def _answer(description: str, schema: dict[str, Any] | None = None) -> dict[str,
     return body
 
 
+def _with_defs(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    """A schema with nested models: the nested ones become components of their own."""
+    defs = schema.pop("$defs", {})
+    return {name: schema, **defs}
+
+
 ERRORS = {
     "401": _answer("Missing, unknown or revoked token", {"$ref": "#/components/schemas/Error"}),
     "404": _answer(
@@ -34,6 +40,7 @@ ERRORS = {
 
 @cache
 def openapi_document() -> dict[str, Any]:
+    from ..roster.body import RosterIn
     from .api import AttendanceIn, ChildPatch, EtaPickupIn, GpsPickupIn, StatusIn
 
     pickup = {"$ref": "#/components/schemas/Pickup"}
@@ -54,6 +61,23 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": {
+            "/roster": {
+                "put": {
+                    "summary": "Replace the organization's whole roster (idempotent)",
+                    "description": (
+                        "Installations and groups are created or renamed by id; children absent "
+                        "from the roster are deactivated; new guardians, and guardians whose "
+                        "email changed, are invited. Any bad row: 422 with one error per row, "
+                        "and nothing is applied."
+                    ),
+                    "requestBody": _json_body("#/components/schemas/RosterIn"),
+                    "responses": {
+                        "200": _answer("Applied", {"$ref": "#/components/schemas/RosterResult"}),
+                        "413": _answer("Body too large", {"$ref": "#/components/schemas/Error"}),
+                        **ERRORS,
+                    },
+                }
+            },
             "/installations": {
                 "get": {
                     "summary": "The organization's installations and their groups",
@@ -149,6 +173,19 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "AttendanceIn": _schema(AttendanceIn),
+                **_with_defs(_schema(RosterIn), "RosterIn"),
+                "RosterResult": {
+                    "type": "object",
+                    "properties": {
+                        key: {
+                            "type": "object",
+                            "additionalProperties": {"type": "integer"},
+                            "description": "installations, groups, guardians, children",
+                        }
+                        for key in ("created", "updated", "deactivated")
+                    }
+                    | {"invitations_sent": {"type": "integer"}},
+                },
                 "ChildPatch": _schema(ChildPatch),
                 "EtaPickupIn": _schema(EtaPickupIn),
                 "GpsPickupIn": _schema(GpsPickupIn),

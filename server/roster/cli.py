@@ -1,0 +1,121 @@
+"""`relais import-roster FILE`: read, check, apply with a progress bar on stderr, summarize."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from ..accounts import send_all
+from ..clock import SystemClock
+from ..db import Database
+from ..mail import create_mailer
+from ..models import Organization
+from ..settings import Settings
+from .apply import KINDS, Plan, apply_roster
+from .model import Roster, RosterInvalid
+from .read import MAX_FILE_BYTES, read_file
+
+BAR_WIDTH = 30
+
+
+class ProgressBar:
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self.stream, self.label = stream, label
+
+    def __call__(self, done: int, total: int) -> None:
+        filled = BAR_WIDTH * done // total if total else BAR_WIDTH
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        end = "\n" if done >= total else ""
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{total}{end}")
+        self.stream.flush()
+
+
+def summary(plan: Plan, invitations: int) -> str:
+    if plan.empty:
+        return "Nothing to change: the database already matches the roster."
+    lines = []
+    for action in ("created", "updated", "deactivated"):
+        counts: dict[str, int] = getattr(plan, action)
+        lines.append(f"{action:>12}: " + ", ".join(f"{counts[k]} {k}" for k in KINDS))
+    lines.append(f"{'invited':>12}: {invitations} guardians")
+    return "\n".join(lines)
+
+
+def import_roster(settings: Settings, path: Path, organization: str | None) -> int:
+    """Read and check the file, then apply it; 1 with the per-row errors when invalid."""
+    err = sys.stderr
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            print(f"relais import-roster: {path} is larger than 20 MB.", file=err)
+            return 1
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"relais import-roster: cannot read {path}: {exc.strerror}", file=err)
+        return 1
+    try:
+        roster = read_file(path.name, data)
+    except RosterInvalid as invalid:
+        print(f"relais import-roster: {path.name} is not valid; nothing was applied.", file=err)
+        for problem in invalid.errors:
+            print(f"  {problem}", file=err)
+        return 1
+    print(
+        f"{path.name}: {len(roster.installations)} installations, {len(roster.guardians)} "
+        f"guardians, {len(roster.children)} children.",
+        file=err,
+    )
+    return asyncio.run(_apply(settings, path.name, roster, organization))
+
+
+async def _apply(settings: Settings, name: str, roster: Roster, organization: str | None) -> int:
+    err = sys.stderr
+    db = Database(settings.database_url)
+    clock = SystemClock()
+    try:
+        async with db.session() as session:
+            query = select(Organization).order_by(col(Organization.id))
+            if organization:
+                query = query.where(col(Organization.name) == organization)
+            orgs = (await session.execute(query)).scalars().all()
+            if len(orgs) != 1:
+                names = ", ".join(o.name for o in orgs) or "none"
+                reason = "no such organization" if organization else f"organizations: {names}"
+                print(
+                    f"relais import-roster: choose one organization with --organization NAME "
+                    f"({reason}).",
+                    file=err,
+                )
+                return 1
+            assert orgs[0].id is not None
+            try:
+                outcome = await apply_roster(
+                    session,
+                    orgs[0].id,
+                    roster,
+                    base_url=settings.public_url or "http://127.0.0.1:8000",
+                    now=clock.now(),
+                    progress=ProgressBar(err, "Children"),
+                )
+            except RosterInvalid as invalid:
+                print(f"relais import-roster: {name} cannot be applied:", file=err)
+                for problem in invalid.errors:
+                    print(f"  {problem}", file=err)
+                return 1
+            await session.commit()
+        if outcome.emails:
+            mailer = create_mailer(settings.smtp_url, db, clock)
+            bar = ProgressBar(err, "Invitations")
+            for done, email in enumerate(outcome.emails, start=1):
+                await send_all(mailer, [email])
+                if done % 50 == 0 or done == len(outcome.emails):
+                    bar(done, len(outcome.emails))
+        # Boards of a running server refresh when they next resync (no broker from here).
+        print(summary(outcome.plan, len(outcome.emails)))
+        return 0
+    finally:
+        await db.dispose()
