@@ -245,3 +245,29 @@ def test_a_new_photo_blocks_announcing_until_the_daycare_approves_it(
     only(parent, "Léa")
     parent.get_by_role("button", name="+15 min").click()
     expect(parent.locator(".notice--ok")).to_contain_text("Léa")
+
+
+def test_the_portal_changes_the_preparation_time_and_the_next_gps_alert_uses_it(
+    live_server: LiveServer,
+    browser: Browser,
+    phone: Callable[..., Page],
+    new_tablet: Callable[..., Page],
+) -> None:
+    reception = new_tablet("accueil@example.org")
+    centre_context = browser.new_context()
+    centre = centre_context.new_page()
+    centre.goto(f"{live_server.url}/portal/login")
+    centre.fill("input[name=email]", "centre.erables@example.org")
+    centre.fill("input[name=password]", "demo-relais-2026")
+    centre.locator("form button[type=submit]").click()
+    expect(centre).to_have_url(re.compile(r"/portal/profile$"))
+    centre.fill("input[name=preparation_minutes]", "10")
+    centre.locator("form[action='/portal/profile'] button[type=submit]").click()
+    expect(centre.locator(".notice--ok")).to_be_visible()
+    centre_context.close()
+
+    # 3 km away is about 8 minutes: inside the new 10-minute preparation time at once.
+    parent = phone(geolocation=_toward(ERA, 3.0))
+    only(parent, "Léa")
+    parent.get_by_role("button", name="Partager ma position (GPS)").click()
+    expect(reception.locator("#alerts li", has_text="Léa Tremblay")).to_be_visible()
