@@ -1,7 +1,394 @@
-"""/admin/log (being built: see issue 4)."""
+"""/admin/log: the release log. One row per pickup: which child, which guardian, and when and
+by whom each step was taken (from the append-only `PickupEvent` rows). Filters by date range
+(installation-local days), installation, group and child; /admin/log.csv exports the same."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import csv
+import io
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
-routes: list[BaseRoute] = []
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+from sqlmodel import col
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..authz import StaffPrincipal
+from ..i18n import _
+from ..models import (
+    ActorKind,
+    Child,
+    Group,
+    Guardian,
+    Installation,
+    Organization,
+    Pickup,
+    PickupEvent,
+)
+from .admin_staff import org_places
+from .context import page, require_admin, services
+
+PAGE_SIZE = 50
+STEPS = ("announced", "called", "ready", "departed")
+MAX_RANGE_DAYS = 366
+
+
+@dataclass
+class LogFilter:
+    start: date
+    end: date
+    installation_id: int | None = None
+    group_id: int | None = None
+    child: str = ""
+    page: int = 1
+
+
+@dataclass
+class Step:
+    at: datetime
+    by: str
+
+
+@dataclass
+class LogRow:
+    pickup: Pickup
+    child: Child
+    group: Group
+    installation: Installation
+    guardian: Guardian
+    steps: dict[str, Step] = field(default_factory=dict)
+    ended: Step | None = None  # cancelled or expired
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.installation.timezone)
+
+    def local(self, status: str) -> str:
+        step = self.steps.get(status)
+        return step.at.astimezone(self.tz).strftime("%H:%M") if step else ""
+
+    def iso(self, status: str) -> str:
+        step = self.steps.get(status)
+        return step.at.astimezone(self.tz).isoformat() if step else ""
+
+    def by(self, status: str) -> str:
+        step = self.steps.get(status)
+        return step.by if step else ""
+
+
+def _fold(text: str) -> str:
+    """Case- and accent-insensitive: "lea" finds "Léa"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _actor_label(event: PickupEvent) -> str:
+    if event.actor_name:
+        return event.actor_name
+    labels = {
+        ActorKind.SYSTEM.value: _("Relais (automatic)"),
+        ActorKind.API.value: _("API"),
+        ActorKind.DISPLAY.value: _("Wall display"),
+        ActorKind.GUARDIAN.value: _("Guardian"),
+        ActorKind.STAFF.value: _("Staff"),
+    }
+    return labels.get(event.actor_kind, event.actor_kind)
+
+
+def status_labels() -> dict[str, str]:
+    return {
+        "scheduled": _("Scheduled"),
+        "tracking": _("On the way"),
+        "announced": _("Announced"),
+        "called": _("Called"),
+        "ready": _("Ready"),
+        "departed": _("Departed"),
+        "cancelled": _("Cancelled"),
+        "expired": _("Expired"),
+    }
+
+
+def mode_labels() -> dict[str, str]:
+    return {"eta": _("Arrival time"), "gps": _("GPS")}
+
+
+async def _parse_filter(
+    request: Request,
+    session: AsyncSession,
+    principal: StaffPrincipal,
+    installations: list[Installation],
+    groups: list[Group],
+) -> tuple[LogFilter, dict[str, str], dict[str, str]]:
+    """The filter the query asks for, each bad value refused with a message next to its field
+    (and replaced by the default)."""
+    params = request.query_params
+    values = {
+        key: params.get(key, "").strip()[:100]
+        for key in ("from", "to", "installation_id", "group_id", "child", "page")
+    }
+    errors: dict[str, str] = {}
+    by_id = {i.id: i for i in installations}
+    installation: Installation | None = None
+    if values["installation_id"]:
+        try:
+            installation = by_id.get(int(values["installation_id"]))
+        except ValueError:
+            installation = None
+        if installation is None:
+            errors["installation_id"] = _("Choose one of your installations.")
+    group: Group | None = None
+    if values["group_id"]:
+        try:
+            group = next((g for g in groups if g.id == int(values["group_id"])), None)
+        except ValueError:
+            group = None
+        if group is None:
+            errors["group_id"] = _("Choose one of your groups.")
+        elif installation is not None and group.installation_id != installation.id:
+            errors["group_id"] = _("That group is not in that installation.")
+            group = None
+    if installation is not None:
+        tz_name = installation.timezone
+    elif group is not None:
+        tz_name = by_id[group.installation_id].timezone
+    else:
+        organization = await session.get(Organization, principal.organization_id)
+        tz_name = organization.timezone if organization else "America/Toronto"
+    today = services(request).clock.now().astimezone(ZoneInfo(tz_name)).date()
+    dates: dict[str, date] = {}
+    for key in ("from", "to"):
+        if not values[key]:
+            dates[key] = today
+            continue
+        try:
+            dates[key] = date.fromisoformat(values[key])
+        except ValueError:
+            errors[key] = _("Enter a date like 2026-11-24.")
+            dates[key] = today
+    if "from" not in errors and "to" not in errors:
+        if dates["from"] > dates["to"]:
+            errors["to"] = _("The end date comes before the start date.")
+            dates["to"] = dates["from"]
+        elif (dates["to"] - dates["from"]).days > MAX_RANGE_DAYS:
+            errors["to"] = _("Choose at most one year at a time.")
+            dates["to"] = dates["from"]
+    try:
+        page_number = max(1, int(values["page"] or "1"))
+    except ValueError:
+        page_number = 1
+    if not values["from"] and not values["to"]:
+        values["from"] = values["to"] = today.isoformat()
+    chosen = LogFilter(
+        start=dates["from"],
+        end=dates["to"],
+        installation_id=installation.id if installation else None,
+        group_id=group.id if group else None,
+        child=values["child"],
+        page=page_number,
+    )
+    return chosen, errors, values
+
+
+LogSelect = Select[Pickup, Child, Group, Installation, Guardian]
+
+
+async def _query(
+    session: AsyncSession, principal: StaffPrincipal, chosen: LogFilter
+) -> LogSelect | None:
+    query = (
+        select(Pickup, Child, Group, Installation, Guardian)
+        .join(Child, col(Child.id) == col(Pickup.child_id))
+        .join(Group, col(Group.id) == col(Child.group_id))
+        .join(Installation, col(Installation.id) == col(Pickup.installation_id))
+        .join(Guardian, col(Guardian.id) == col(Pickup.guardian_id))
+        .where(
+            col(Pickup.organization_id) == principal.organization_id,
+            col(Pickup.day) >= chosen.start,
+            col(Pickup.day) <= chosen.end,
+        )
+    )
+    if chosen.installation_id is not None:
+        query = query.where(col(Pickup.installation_id) == chosen.installation_id)
+    if chosen.group_id is not None:
+        query = query.where(col(Child.group_id) == chosen.group_id)
+    if chosen.child:
+        wanted = _fold(chosen.child)
+        children = await session.execute(
+            select(col(Child.id), col(Child.first_name), col(Child.last_name)).where(
+                col(Child.organization_id) == principal.organization_id
+            )
+        )
+        ids = [cid for cid, first, last in children.all() if wanted in _fold(f"{first} {last}")]
+        if not ids:
+            return None
+        query = query.where(col(Pickup.child_id).in_(ids))
+    return query
+
+
+async def _rows(session: AsyncSession, query: LogSelect) -> list[LogRow]:
+    ordered = query.order_by(
+        col(Pickup.day).desc(), col(Pickup.created_at).desc(), col(Pickup.id).desc()
+    )
+    rows = [LogRow(*row) for row in (await session.execute(ordered)).all()]
+    by_pickup = {row.pickup.id: row for row in rows}
+    if not by_pickup:
+        return rows
+    events = (
+        (
+            await session.execute(
+                select(PickupEvent)
+                .where(col(PickupEvent.pickup_id).in_(list(by_pickup)))
+                .order_by(col(PickupEvent.at), col(PickupEvent.id))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for event in events:
+        row = by_pickup[event.pickup_id]
+        step = Step(event.at, _actor_label(event))
+        if event.to_status in STEPS:
+            row.steps.setdefault(event.to_status, step)
+        elif event.to_status in ("cancelled", "expired"):
+            row.ended = step
+    return rows
+
+
+async def _load(
+    request: Request, *, paginate: bool
+) -> tuple[dict[str, Any], list[LogRow], int, LogFilter]:
+    principal = await require_admin(request)
+    async with services(request).db.session() as session:
+        installations, groups = await org_places(session, principal.organization_id)
+        chosen, errors, values = await _parse_filter(
+            request, session, principal, installations, groups
+        )
+        query = await _query(session, principal, chosen)
+        total = 0
+        rows: list[LogRow] = []
+        if query is not None:
+            total = int(
+                (
+                    await session.execute(select(func.count()).select_from(query.subquery()))
+                ).scalar_one()
+            )
+            if paginate:
+                query = query.limit(PAGE_SIZE).offset((chosen.page - 1) * PAGE_SIZE)
+            rows = await _rows(session, query)
+    context = {
+        "installations": installations,
+        "groups": groups,
+        "installation_names": {i.id: i.name for i in installations},
+        "errors": errors,
+        "values": values,
+    }
+    return context, rows, total, chosen
+
+
+def _filter_query(values: dict[str, str], **override: Any) -> str:
+    params = {k: v for k, v in values.items() if v and k != "page"}
+    params.update({k: str(v) for k, v in override.items()})
+    return urlencode(params)
+
+
+async def log_page(request: Request) -> Response:
+    context, rows, total, chosen = await _load(request, paginate=True)
+    pages = max(1, -(-total // PAGE_SIZE))
+    values = context["values"]
+    return page(
+        request,
+        "admin/log.html",
+        status_code=400 if context["errors"] else 200,
+        admin_section="log",
+        rows=rows,
+        total=total,
+        page_number=min(chosen.page, pages),
+        pages=pages,
+        prev_query=_filter_query(values, page=chosen.page - 1) if chosen.page > 1 else None,
+        next_query=_filter_query(values, page=chosen.page + 1) if chosen.page < pages else None,
+        csv_query=_filter_query(values),
+        statuses=status_labels(),
+        modes=mode_labels(),
+        **context,
+    )
+
+
+async def log_csv(request: Request) -> Response:
+    context, rows, _total, chosen = await _load(request, paginate=False)
+    if context["errors"]:
+        return Response(
+            "\n".join(context["errors"].values()),
+            status_code=400,
+            media_type="text/plain; charset=utf-8",
+        )
+    statuses, modes = status_labels(), mode_labels()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            _("Pickup"),
+            _("Day"),
+            _("Installation"),
+            _("Group"),
+            _("Child"),
+            _("Guardian"),
+            _("Mode"),
+            _("Status"),
+            _("Announced at"),
+            _("Called at"),
+            _("Called by"),
+            _("Ready at"),
+            _("Ready by"),
+            _("Departed at"),
+            _("Departed by"),
+            _("Ended at"),
+            _("Ended by"),
+        ]
+    )
+    for row in rows:
+        writer.writerow(
+            [
+                row.pickup.id,
+                row.pickup.day.isoformat(),
+                row.installation.name,
+                row.group.name,
+                row.child.full_name,
+                row.guardian.full_name,
+                modes.get(row.pickup.mode, row.pickup.mode),
+                statuses.get(row.pickup.status, row.pickup.status),
+                row.iso("announced"),
+                row.iso("called"),
+                row.by("called"),
+                row.iso("ready"),
+                row.by("ready"),
+                row.iso("departed"),
+                row.by("departed"),
+                row.ended.at.astimezone(row.tz).isoformat() if row.ended else "",
+                row.ended.by if row.ended else "",
+            ]
+        )
+    # The BOM makes Excel read the file as UTF-8 (accents intact).
+    body = "\ufeff" + out.getvalue()
+    filename = f"relais-log-{chosen.start.isoformat()}-{chosen.end.isoformat()}.csv"
+    return Response(
+        body.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+routes = [
+    Route("/admin/log", log_page, methods=["GET"]),
+    Route("/admin/log.csv", log_csv, methods=["GET"]),
+]

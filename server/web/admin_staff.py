@@ -1,7 +1,411 @@
-"""/admin/staff (being built: see issue 4)."""
+"""/admin/staff: staff accounts (invite, role, installation, home group, disable, re-enable)
+and /staff/set-password/{token}, the page an invitation link opens."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
 
-routes: list[BaseRoute] = []
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from .. import staff_accounts
+from ..accounts import Email, LinkProblem, LinkRefused
+from ..authz import StaffPrincipal
+from ..i18n import _
+from ..models import Group, Installation, Organization, Role, StaffSession, StaffUser
+from ..security import new_token, token_hash
+from ..staff_accounts import Refused
+from . import auth
+from .context import (
+    SESSION_COOKIE,
+    SESSION_LIFETIME,
+    csrf_form,
+    is_secure,
+    page,
+    require_admin,
+    services,
+)
+from .parent_accounts import public_base_url
+
+log = logging.getLogger(__name__)
+
+
+def role_labels() -> dict[str, str]:
+    return {
+        Role.ADMIN.value: _("Administrator"),
+        Role.RECEPTION.value: _("Reception"),
+        Role.EDUCATOR.value: _("Educator"),
+    }
+
+
+def _not_found() -> HTTPException:
+    return HTTPException(404, _("Not found, or not yours to see."))
+
+
+async def org_places(
+    session: AsyncSession, organization_id: int
+) -> tuple[list[Installation], list[Group]]:
+    installations = list(
+        (
+            await session.execute(
+                select(Installation)
+                .where(col(Installation.organization_id) == organization_id)
+                .order_by(col(Installation.name))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    groups = list(
+        (
+            await session.execute(
+                select(Group)
+                .join(Installation, col(Installation.id) == col(Group.installation_id))
+                .where(col(Installation.organization_id) == organization_id)
+                .order_by(col(Installation.name), col(Group.name))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return installations, groups
+
+
+async def staff_page(
+    request: Request,
+    *,
+    invite_values: dict[str, str] | None = None,
+    invite_errors: dict[str, str] | None = None,
+    row_errors: dict[int, dict[str, str]] | None = None,
+    row_values: dict[int, dict[str, str]] | None = None,
+) -> Response:
+    principal = await require_admin(request)
+    svc = services(request)
+    async with svc.db.session() as session:
+        installations, groups = await org_places(session, principal.organization_id)
+        users = list(
+            (
+                await session.execute(
+                    select(StaffUser)
+                    .where(col(StaffUser.organization_id) == principal.organization_id)
+                    .order_by(col(StaffUser.active).desc(), col(StaffUser.display_name))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        signed_in = await staff_accounts.last_sign_ins(
+            session, [u.id for u in users if u.id is not None]
+        )
+        notice = await _notice(request, session, principal)
+        organization = await session.get(Organization, principal.organization_id)
+        tz = ZoneInfo(organization.timezone if organization else "America/Toronto")
+    has_errors = bool(invite_errors or row_errors)
+    return page(
+        request,
+        "admin/staff.html",
+        status_code=400 if has_errors else 200,
+        admin_section="staff",
+        users=users,
+        me=principal.user_id,
+        installations=installations,
+        groups=groups,
+        installation_names={i.id: i.name for i in installations},
+        group_names={g.id: g.name for g in groups},
+        roles=role_labels(),
+        signed_in=signed_in,
+        has_password=staff_accounts.has_password,
+        tz_info=tz,
+        invite_values=invite_values or {},
+        invite_errors=invite_errors or {},
+        row_errors=row_errors or {},
+        row_values=row_values or {},
+        notice=notice,
+    )
+
+
+async def _notice(
+    request: Request, session: AsyncSession, principal: StaffPrincipal
+) -> tuple[str, str] | None:
+    """The message the last action left in the query (post/redirect/get): (kind, text)."""
+    for key in ("invited", "mail_failed"):
+        raw = request.query_params.get(key)
+        if not raw:
+            continue
+        try:
+            user = await session.get(StaffUser, int(raw))
+        except ValueError:
+            return None
+        if user is None or user.organization_id != principal.organization_id:
+            return None
+        if key == "invited":
+            return "ok", _("Invitation sent to {email}.").format(email=user.email)
+        return "error", _(
+            "The account of {email} exists, but the invitation email could not be sent. "
+            "Try “Send the invitation again” later."
+        ).format(email=user.email)
+    return None
+
+
+def _invite_form_values(form: Any) -> dict[str, str]:
+    return {
+        key: str(form.get(key, "")).strip()[:300]
+        for key in ("email", "name", "role", "installation_id", "home_group_id")
+    }
+
+
+async def staff_home(request: Request) -> Response:
+    return await staff_page(request)
+
+
+async def invite(request: Request) -> Response:
+    principal = await require_admin(request)
+    form = await csrf_form(request)
+    values = _invite_form_values(form)
+    svc = services(request)
+    async with svc.db.session() as session:
+        try:
+            user, email = await staff_accounts.invite(
+                session,
+                principal.organization_id,
+                email=values["email"],
+                name=values["name"],
+                role=values["role"],
+                installation_raw=values["installation_id"],
+                group_raw=values["home_group_id"],
+                base_url=public_base_url(request),
+                now=svc.clock.now(),
+            )
+        except Refused as refused:
+            return await staff_page(request, invite_values=values, invite_errors=refused.errors)
+        await session.commit()
+        user_id = user.id
+    return await _send(request, email, user_id)
+
+
+async def _send(request: Request, email: Email, user_id: int | None) -> Response:
+    try:
+        await services(request).mailer.send(email.to, email.subject, email.body)
+    except Exception:
+        log.exception("could not send the staff invitation to %s", email.to)
+        return RedirectResponse(f"/admin/staff?mail_failed={user_id}", status_code=303)
+    return RedirectResponse(f"/admin/staff?invited={user_id}", status_code=303)
+
+
+async def _user_of(session: AsyncSession, principal: StaffPrincipal, request: Request) -> StaffUser:
+    try:
+        user = await session.get(StaffUser, int(request.path_params["user_id"]))
+    except ValueError:
+        raise _not_found() from None
+    if user is None or user.organization_id != principal.organization_id:
+        raise _not_found()
+    return user
+
+
+async def change(request: Request) -> Response:
+    principal = await require_admin(request)
+    form = await csrf_form(request)
+    values = {
+        key: str(form.get(key, "")).strip()[:50]
+        for key in ("role", "installation_id", "home_group_id")
+    }
+    svc = services(request)
+    async with svc.db.session() as session:
+        user = await _user_of(session, principal, request)
+        assert user.id is not None
+        user_id = user.id
+        try:
+            placement = await staff_accounts.check_placement(
+                session,
+                principal.organization_id,
+                values["role"],
+                values["installation_id"],
+                values["home_group_id"],
+            )
+            scope_changed = await staff_accounts.change_placement(session, user, placement)
+        except Refused as refused:
+            await session.rollback()
+            return await staff_page(
+                request, row_errors={user_id: refused.errors}, row_values={user_id: values}
+            )
+        hashes = await staff_accounts.session_hashes(session, user) if scope_changed else []
+        await session.commit()
+    if hashes:
+        # The sessions stay valid, but open boards were opened for the old role or
+        # installation: closing their sockets makes them reload with the new one.
+        await svc.broker.publish_control({"type": "sessions_ended", "sessions": hashes})
+    return RedirectResponse(f"/admin/staff#staff-{user_id}", status_code=303)
+
+
+async def disable(request: Request) -> Response:
+    principal = await require_admin(request)
+    await csrf_form(request)
+    svc = services(request)
+    async with svc.db.session() as session:
+        user = await _user_of(session, principal, request)
+        assert user.id is not None
+        user_id = user.id
+        try:
+            hashes = await staff_accounts.disable(session, user, by_user_id=principal.user_id)
+        except Refused as refused:
+            await session.rollback()
+            return await staff_page(request, row_errors={user_id: refused.errors})
+        await session.commit()
+    # Signed out everywhere at once: the sessions go, open boards close.
+    if hashes:
+        await auth.end_sessions(request, hashes)
+    return RedirectResponse(f"/admin/staff#staff-{user_id}", status_code=303)
+
+
+async def enable(request: Request) -> Response:
+    principal = await require_admin(request)
+    await csrf_form(request)
+    svc = services(request)
+    async with svc.db.session() as session:
+        user = await _user_of(session, principal, request)
+        await staff_accounts.enable(session, user)
+        await session.commit()
+        user_id = user.id
+    return RedirectResponse(f"/admin/staff#staff-{user_id}", status_code=303)
+
+
+async def resend(request: Request) -> Response:
+    principal = await require_admin(request)
+    await csrf_form(request)
+    svc = services(request)
+    async with svc.db.session() as session:
+        user = await _user_of(session, principal, request)
+        if not user.active or staff_accounts.has_password(user):
+            assert user.id is not None
+            return await staff_page(
+                request,
+                row_errors={
+                    user.id: {
+                        "invite": _(
+                            "Only an active account that has not chosen its password yet "
+                            "can be invited again."
+                        )
+                    }
+                },
+            )
+        email = await staff_accounts.create_invitation(
+            session, user, base_url=public_base_url(request), now=svc.clock.now()
+        )
+        await session.commit()
+        user_id = user.id
+    return await _send(request, email, user_id)
+
+
+# -- /staff/set-password/{token} ---------------------------------------------------------------
+
+
+def _link_page(
+    request: Request,
+    *,
+    link: staff_accounts.ValidStaffLink | None = None,
+    problem: LinkProblem | None = None,
+    error: str | None = None,
+) -> Response:
+    messages = {
+        LinkProblem.EXPIRED: _(
+            "This link has expired, or a newer link has replaced it. Ask your administrator "
+            "to send the invitation again."
+        ),
+        LinkProblem.USED: _(
+            "This link has already been used: each link works only once. If you have chosen "
+            "your password, sign in with it."
+        ),
+        LinkProblem.UNKNOWN: _(
+            "This link does not work. It may have been cut short: open it from the email again."
+        ),
+    }
+    status = 200
+    if problem is not None:
+        status = 404 if problem == LinkProblem.UNKNOWN else 410
+    elif error:
+        status = 400
+    return page(
+        request,
+        "staff/set_password.html",
+        status_code=status,
+        action=request.url.path,
+        problem_message=messages[problem] if problem is not None else None,
+        name=link.user.display_name if link else "",
+        email=link.user.email if link else "",
+        organization=link.organization.name if link else "",
+        min_length=staff_accounts.MIN_PASSWORD_LENGTH,
+        error=error,
+    )
+
+
+async def set_password_page(request: Request) -> Response:
+    svc = services(request)
+    async with svc.db.session() as session:
+        link = await staff_accounts.open_link(
+            session, request.path_params["token"], svc.clock.now()
+        )
+    if isinstance(link, LinkProblem):
+        return _link_page(request, problem=link)
+    return _link_page(request, link=link)
+
+
+async def set_password_submit(request: Request) -> Response:
+    form = await csrf_form(request)
+    password = str(form.get("password", ""))
+    confirmation = str(form.get("password_confirmation", ""))
+    svc = services(request)
+    now = svc.clock.now()
+    async with svc.db.session() as session:
+        link = await staff_accounts.open_link(session, request.path_params["token"], now)
+        if isinstance(link, LinkProblem):
+            return _link_page(request, problem=link)
+        problem = staff_accounts.password_problem(password, confirmation, link.user.email)
+        if problem is not None:
+            return _link_page(request, link=link, error=problem)
+        try:
+            user = await staff_accounts.use_link(session, link, password, now)
+        except LinkRefused as refused:
+            return _link_page(request, problem=refused.problem)
+        # Signed in at once, exactly as /login does it.
+        token = new_token()
+        assert user.id is not None
+        session.add(
+            StaffSession(
+                token_hash=token_hash(token),
+                user_id=user.id,
+                created_at=now,
+                expires_at=now + SESSION_LIFETIME,
+                user_agent=request.headers.get("user-agent", "")[:300],
+            )
+        )
+        await session.commit()
+        target = "/admin" if user.role == Role.ADMIN else "/board"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=is_secure(request),
+    )
+    return response
+
+
+routes = [
+    Route("/admin/staff", staff_home, methods=["GET"]),
+    Route("/admin/staff", invite, methods=["POST"]),
+    Route("/admin/staff/{user_id}", change, methods=["POST"]),
+    Route("/admin/staff/{user_id}/disable", disable, methods=["POST"]),
+    Route("/admin/staff/{user_id}/enable", enable, methods=["POST"]),
+    Route("/admin/staff/{user_id}/invite", resend, methods=["POST"]),
+    Route("/staff/set-password/{token}", set_password_page, methods=["GET"]),
+    Route("/staff/set-password/{token}", set_password_submit, methods=["POST"]),
+]
