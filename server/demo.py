@@ -30,6 +30,7 @@ DEMO_API_TOKEN = "demo-api-token"
 DEMO_STAFF_EMAILS = ("direction@example.org", "accueil@example.org", "educatrice@example.org")
 DEMO_PARENT_EMAIL = "parent@example.org"
 DEMO_CENTER_EMAIL = "centre.erables@example.org"
+DEMO_CENTER_EMAILS = {"ERA": DEMO_CENTER_EMAIL, "BOU": "centre.bouleaux@example.org"}
 TIMEZONE = "America/Toronto"  # Québec's IANA zone
 
 FIRST_NAMES = (
@@ -166,7 +167,7 @@ async def demo_accounts_exist(session: AsyncSession) -> bool:
         await session.execute(
             select(func.count())
             .select_from(CenterAccount)
-            .where(col(CenterAccount.email) == DEMO_CENTER_EMAIL)
+            .where(col(CenterAccount.email).in_(DEMO_CENTER_EMAILS.values()))
         )
     ).scalar_one() + (
         await session.execute(
@@ -311,14 +312,22 @@ async def load_demo(session: AsyncSession, now: datetime) -> None:
                 created_at=now,
             )
         )
-    session.add(
-        CenterAccount(
-            installation_id=first_installation.id,
-            email=DEMO_CENTER_EMAIL,
-            password_hash=password,
-            created_at=now,
+    # The integration is configured (green) for both installations (CONTRACT.md).
+    org.integration_activated_at = now
+    session.add(org)
+    installations = (
+        await session.execute(
+            select(Installation).where(col(Installation.organization_id) == org.id)
         )
-    )
+    ).scalars()
+    for inst in installations:
+        assert inst.id is not None
+        email = DEMO_CENTER_EMAILS[inst.external_id]
+        session.add(
+            CenterAccount(
+                installation_id=inst.id, email=email, password_hash=password, created_at=now
+            )
+        )
     session.add(
         ApiToken(
             organization_id=org.id,

@@ -234,7 +234,7 @@ async def reports_page(request: Request) -> Response:
         results=results,
         format_minutes=format_minutes,
         step_names=(
-            f"{_('Alert')} → {step_label('called')}",
+            "{alert} → {call}".format(alert=_("Alert"), call=step_label("called")),
             f"{step_label('called')} → {step_label('ready')}",
             f"{step_label('ready')} → {step_label('departed')}",
         ),

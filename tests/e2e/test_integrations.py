@@ -55,8 +55,11 @@ def row(page: Page, inst: int) -> Locator:
 def test_configure_both_ways_and_the_light_follows(
     live_server: LiveServer, new_tablet: Callable[..., Page], inbox: Inbox
 ) -> None:
-    director = new_tablet("direction@example.org", path="/admin/integrations", sound=False)
     era, bou = installation_id(live_server, "ERA"), installation_id(live_server, "BOU")
+    # The demo configures both installations: make Bouleaux a site not set up yet.
+    with closing(sqlite3.connect(live_server.database_path)) as db, db:
+        db.execute("DELETE FROM center_account WHERE installation_id = ?", (bou,))
+    director = new_tablet("direction@example.org", path="/admin/integrations", sound=False)
 
     def state(inst: int) -> Locator:
         return row(director, inst).locator(".integrations-state")

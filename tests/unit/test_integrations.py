@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import func, select, update
+import pytest
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
@@ -30,6 +31,25 @@ CENTRE = "centre.erables@example.org"
 CENTRE_PASSWORD = "demo-relais-2026"
 NEW_PASSWORD = "a-long-centre-password"
 INVITATION_SUBJECT = "Relais — Activez votre compte / Activate your account"
+
+
+@pytest.fixture(autouse=True)
+def not_set_up_yet(database_url: str) -> None:
+    """The demo comes configured; these tests start from an organization that has not
+    activated the integration, with Pavillon des Bouleaux not linked yet."""
+
+    async def reset(session: AsyncSession) -> None:
+        await session.execute(update(Organization).values(integration_activated_at=None))
+        bou = (
+            await session.execute(
+                select(col(Installation.id)).where(col(Installation.external_id) == "BOU")
+            )
+        ).scalar_one()
+        await session.execute(
+            delete(CenterAccount).where(col(CenterAccount.installation_id) == bou)
+        )
+
+    in_db(database_url, reset)
 
 
 def as_admin(client: TestClient, lang: str = "en") -> None:

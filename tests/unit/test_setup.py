@@ -83,9 +83,12 @@ def test_demo_data_is_what_the_contract_lists(database_url: str) -> None:
                     await session.execute(select(StaffUser).where(col(StaffUser.email) == email))
                 ).scalar_one()
                 assert verify_password(user.password_hash, "demo-relais-2026")
-            center = (await session.execute(select(CenterAccount))).scalar_one()
-            assert center.email == "centre.erables@example.org"
-            assert verify_password(center.password_hash, "demo-relais-2026")
+            centres = (await session.execute(select(CenterAccount))).scalars().all()
+            assert "centre.erables@example.org" in {c.email for c in centres}
+            # Both installations' integration is configured (green).
+            assert {c.installation_id for c in centres} == {i.id for i in installations}
+            assert all(verify_password(c.password_hash, "demo-relais-2026") for c in centres)
+            assert org.integration_activated_at is not None
 
             parent = (
                 await session.execute(
