@@ -23,6 +23,7 @@ from server.clock import ManualClock
 from server.db import Database
 from server.migrate import upgrade
 from server.settings import Settings
+from tests.smtp import Inbox
 
 QUEBEC = ZoneInfo("America/Toronto")
 # A Tuesday afternoon in Québec: the moment every test starts at.
@@ -124,6 +125,14 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
     Playwright's synchronous API keeps a loop running in the main thread."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, make()).result()  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    smtp = Inbox()
+    smtp.controller.start()
+    yield smtp
+    smtp.controller.stop()
 
 
 def api_headers(token: str = API_TOKEN) -> dict[str, str]:

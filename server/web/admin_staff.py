@@ -19,15 +19,11 @@ from .. import staff_accounts
 from ..accounts import Email, LinkProblem, LinkRefused
 from ..authz import StaffPrincipal
 from ..i18n import _
-from ..models import Group, Installation, Organization, Role, StaffSession, StaffUser
-from ..security import new_token, token_hash
+from ..models import Group, Installation, Organization, Role, StaffUser
 from ..staff_accounts import Refused
 from . import auth
 from .context import (
-    SESSION_COOKIE,
-    SESSION_LIFETIME,
     csrf_form,
-    is_secure,
     page,
     require_admin,
     services,
@@ -374,29 +370,10 @@ async def set_password_submit(request: Request) -> Response:
         except LinkRefused as refused:
             return _link_page(request, problem=refused.problem)
         # Signed in at once, exactly as /login does it.
-        token = new_token()
-        assert user.id is not None
-        session.add(
-            StaffSession(
-                token_hash=token_hash(token),
-                user_id=user.id,
-                created_at=now,
-                expires_at=now + SESSION_LIFETIME,
-                user_agent=request.headers.get("user-agent", "")[:300],
-            )
-        )
+        token = auth.add_session(session, request, user, now)
         await session.commit()
         target = "/admin" if user.role == Role.ADMIN else "/board"
-    response = RedirectResponse(target, status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=int(SESSION_LIFETIME.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=is_secure(request),
-    )
-    return response
+    return auth.signed_in_redirect(request, token, target)
 
 
 routes = [

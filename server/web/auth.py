@@ -3,9 +3,11 @@ account ends them for real, open boards included."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlparse
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -68,19 +70,28 @@ async def login_submit(request: Request) -> Response:
                 email=email,
                 error=_("Wrong email or password, or the account is disabled."),
             )
-        token = new_token()
-        now = svc.clock.now()
-        assert user.id is not None
-        session.add(
-            StaffSession(
-                token_hash=token_hash(token),
-                user_id=user.id,
-                created_at=now,
-                expires_at=now + SESSION_LIFETIME,
-                user_agent=request.headers.get("user-agent", "")[:300],
-            )
-        )
+        token = add_session(session, request, user, svc.clock.now())
         await session.commit()
+    return signed_in_redirect(request, token, target)
+
+
+def add_session(session: AsyncSession, request: Request, user: StaffUser, now: datetime) -> str:
+    """A new server-side session for `user` (the caller commits); returns the cookie's token."""
+    token = new_token()
+    assert user.id is not None
+    session.add(
+        StaffSession(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + SESSION_LIFETIME,
+            user_agent=request.headers.get("user-agent", "")[:300],
+        )
+    )
+    return token
+
+
+def signed_in_redirect(request: Request, token: str, target: str) -> Response:
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
 
 import pytest
@@ -15,19 +15,11 @@ from playwright.sync_api import Locator, Page, expect
 from server import i18n
 from server.settings import Settings
 from tests.e2e.conftest import LiveServer
-from tests.unit.test_accounts import Inbox
+from tests.smtp import Inbox
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "demo-relais-2026"
-
-
-@pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    smtp = Inbox()
-    smtp.controller.start()
-    yield smtp
-    smtp.controller.stop()
 
 
 @pytest.fixture

@@ -17,21 +17,13 @@ from server import i18n
 from server.accounts import ACTIVATION_LIFETIME
 from server.settings import Settings
 from tests.e2e.conftest import LiveServer
-from tests.unit.test_accounts import Inbox
+from tests.smtp import Inbox
 
 pytestmark = pytest.mark.e2e
 
 INVITED = "parent0001@example.org"
 PARENT = "parent@example.org"
 NEW_PASSWORD = "un long mot de passe"
-
-
-@pytest.fixture
-def inbox() -> Iterator[Inbox]:
-    smtp = Inbox()
-    smtp.controller.start()
-    yield smtp
-    smtp.controller.stop()
 
 
 @pytest.fixture
