@@ -13,7 +13,7 @@ from ..i18n import _
 from ..models import Display, Group, Installation
 from ..security import new_token, token_hash
 from . import parent_accounts, photos
-from .context import csrf_form, is_secure, page, require_admin, services
+from .context import csrf_form, page, redirect_showing_once, require_admin, services
 
 
 async def admin_page(
@@ -123,17 +123,9 @@ async def create_display(request: Request) -> Response:
             )
         )
         await session.commit()
-    response = RedirectResponse("/admin", status_code=303)
-    response.set_cookie(
-        NEW_LINK_COOKIE,
-        f"{request.base_url}display/{token}",
-        max_age=120,
-        path="/admin",
-        httponly=True,
-        samesite="strict",
-        secure=is_secure(request),
+    return redirect_showing_once(
+        request, "/admin", NEW_LINK_COOKIE, f"{request.base_url}display/{token}"
     )
-    return response
 
 
 async def revoke_display(request: Request) -> Response:

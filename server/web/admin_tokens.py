@@ -18,7 +18,7 @@ from starlette.routing import Route
 from ..i18n import _
 from ..models import ApiToken, Organization
 from ..security import new_token, token_hash
-from .context import csrf_form, is_secure, page, require_admin, services
+from .context import csrf_form, page, redirect_showing_once, require_admin, services
 
 NEW_TOKEN_COOKIE = "relais_new_api_token"
 COOKIE_PATH = "/admin/tokens"
@@ -93,17 +93,7 @@ async def create_token(request: Request) -> Response:
             )
         )
         await session.commit()
-    response = RedirectResponse(COOKIE_PATH, status_code=303)
-    response.set_cookie(
-        NEW_TOKEN_COOKIE,
-        token,
-        max_age=120,
-        path=COOKIE_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=is_secure(request),
-    )
-    return response
+    return redirect_showing_once(request, COOKIE_PATH, NEW_TOKEN_COOKIE, token)
 
 
 async def revoke_token(request: Request) -> Response:

@@ -126,6 +126,23 @@ async def csrf_form(request: Request) -> FormData:
     return form
 
 
+def redirect_showing_once(request: Request, path: str, cookie: str, secret: str) -> Response:
+    """Post/redirect/get for a secret shown once (a display link, an API token): the page the
+    form redirects to reads it from a short-lived cookie scoped to that page, then drops it,
+    so reloading neither shows it again nor creates a second one."""
+    response = RedirectResponse(path, status_code=303)
+    response.set_cookie(
+        cookie,
+        secret,
+        max_age=120,
+        path=path,
+        httponly=True,
+        samesite="strict",
+        secure=is_secure(request),
+    )
+    return response
+
+
 # -- staff identity --------------------------------------------------------------------
 
 
