@@ -50,12 +50,12 @@ from .web.portal import PortalSignInRequired, portal_sign_in_required
 
 
 def create_broker(settings: Settings) -> Broker:
+    """In-process for one worker; Redis pub/sub when RELAIS_REDIS_URL is set (several workers
+    or hosts share the fan-out)."""
     if settings.redis_url:
-        # The seam is here: a Redis broker implements the same `Broker` protocol.
-        raise RuntimeError(
-            "RELAIS_REDIS_URL is set, but this version only has the in-process broker "
-            "(one worker). Unset it to run a single worker."
-        )
+        from .realtime.redis_broker import RedisBroker
+
+        return RedisBroker(settings.redis_url)
     return MemoryBroker()
 
 

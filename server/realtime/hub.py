@@ -115,6 +115,9 @@ class _Channel:
         # snapshot; events it already contains arrive with an older seq and are ignored.
         self.views.setdefault(socket.view, set()).add(socket)
         self._deliver(socket, message)
+        if not self.hub.broker_up:
+            # Connected while the event bus is down: the board must not look live.
+            self._deliver(socket, status_message("degraded"))
 
     async def _event(self, event: BoardEvent) -> None:
         if not self.views:
@@ -251,6 +254,10 @@ class Hub:
         async with self.db.session() as session:
             state = await load_family(session, view.guardian_id, self.now())
         return family_message(state, view), frozenset(c.child_id for c in state.children)
+
+    @property
+    def broker_up(self) -> bool:
+        return self._broker_up
 
     def connection_count(self) -> int:
         return len({s for c in self._channels.values() for s in c.sockets()})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,8 +77,9 @@ class _ThreadedServer(uvicorn.Server):
         pass
 
 
-@pytest.fixture
-def live_server(settings: Settings, clock: ManualClock) -> Iterator[LiveServer]:
+@contextmanager
+def serving(settings: Settings, clock: ManualClock) -> Iterator[LiveServer]:
+    """A real uvicorn server on a free port, in a thread of the test process."""
     # A short tick: scheduled arrivals are promoted soon after the test moves the clock.
     fast = Settings(**{**settings.__dict__, "tick_seconds": 0.1})
     app = create_app(fast, clock=clock)
@@ -99,9 +101,17 @@ def live_server(settings: Settings, clock: ManualClock) -> Iterator[LiveServer]:
         except httpx.TransportError:
             thread.join(0.05)
     assert started.is_set(), "the test server did not start"
-    yield LiveServer(f"http://127.0.0.1:{port}", clock, fast)
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", clock, fast)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def live_server(settings: Settings, clock: ManualClock) -> Iterator[LiveServer]:
+    with serving(settings, clock) as server:
+        yield server
 
 
 @pytest.fixture
