@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
-from .i18n import _
+from . import one_time_links
 from .mail import Mailer
 from .models import AccountToken, Guardian, GuardianSession, Organization
 from .security import hash_password, new_token, token_hash
@@ -34,7 +34,7 @@ RESET = "reset"
 ACTIVATION_LIFETIME = timedelta(days=7)
 RESET_LIFETIME = timedelta(hours=2)
 MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 256
+MAX_PASSWORD_LENGTH = one_time_links.MAX_PASSWORD_LENGTH
 
 _LIFETIMES = {ACTIVATE: ACTIVATION_LIFETIME, RESET: RESET_LIFETIME}
 _PATHS = {ACTIVATE: "/parent/activate/", RESET: "/parent/reset/"}
@@ -232,15 +232,7 @@ async def open_link(
 
 def password_problem(password: str, confirmation: str, email: str) -> str | None:
     """Why this new password cannot be used, in plain words (None: it can)."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return _("Choose a password of at least {n} characters.").format(n=MIN_PASSWORD_LENGTH)
-    if len(password) > MAX_PASSWORD_LENGTH:
-        return _("That password is too long: {n} characters at most.").format(n=MAX_PASSWORD_LENGTH)
-    if normalize_email(password) == normalize_email(email):
-        return _("Your password cannot be your email address.")
-    if password != confirmation:
-        return _("The two passwords are not the same. Type the same password twice.")
-    return None
+    return one_time_links.password_problem(password, confirmation, email, MIN_PASSWORD_LENGTH)
 
 
 async def use_link(session: AsyncSession, link: ValidLink, password: str, now: datetime) -> None:
@@ -248,26 +240,10 @@ async def use_link(session: AsyncSession, link: ValidLink, password: str, now: d
     the link was spent or replaced meanwhile (two taps, two tabs). Every other link of the
     guardian stops working and every other sign-in ends. The caller commits."""
     assert link.token.id is not None and link.guardian.id is not None
-    spent = await session.execute(
-        update(AccountToken)
-        .where(
-            col(AccountToken.id) == link.token.id,
-            col(AccountToken.used_at).is_(None),
-            col(AccountToken.expires_at) > now,
-        )
-        .values(used_at=now)
-    )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
+    if not await one_time_links.spend(
+        session, AccountToken, col(AccountToken.guardian_id), link.token.id, link.guardian.id, now
+    ):
         raise LinkRefused(LinkProblem.USED)
-    await session.execute(
-        update(AccountToken)
-        .where(
-            col(AccountToken.guardian_id) == link.guardian.id,
-            col(AccountToken.used_at).is_(None),
-            col(AccountToken.expires_at) > now,
-        )
-        .values(expires_at=now)
-    )
     await session.execute(
         delete(GuardianSession).where(col(GuardianSession.guardian_id) == link.guardian.id)
     )

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
+from . import one_time_links
 from .accounts import Email, LinkProblem, LinkRefused, normalize_email
 from .i18n import _
 from .models import Group, Installation, Organization, Role, StaffSession, StaffToken, StaffUser
@@ -28,7 +29,6 @@ from .templating import render
 INVITE = "invite"
 INVITE_LIFETIME = timedelta(days=7)
 MIN_PASSWORD_LENGTH = 12
-MAX_PASSWORD_LENGTH = 256
 SET_PASSWORD_PATH = "/staff/set-password/"
 # An invited account has no password until its link is used: this never verifies (not argon2).
 UNUSABLE_PASSWORD = "!invited"
@@ -244,15 +244,7 @@ async def open_link(
 
 
 def password_problem(password: str, confirmation: str, email: str) -> str | None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return _("Choose a password of at least {n} characters.").format(n=MIN_PASSWORD_LENGTH)
-    if len(password) > MAX_PASSWORD_LENGTH:
-        return _("That password is too long: {n} characters at most.").format(n=MAX_PASSWORD_LENGTH)
-    if normalize_email(password) == normalize_email(email):
-        return _("Your password cannot be your email address.")
-    if password != confirmation:
-        return _("The two passwords are not the same. Type the same password twice.")
-    return None
+    return one_time_links.password_problem(password, confirmation, email, MIN_PASSWORD_LENGTH)
 
 
 async def use_link(
@@ -261,26 +253,10 @@ async def use_link(
     """Spend the link and set the password; every other link of the account stops working.
     Raises `LinkRefused` when the link was spent meanwhile (two tabs). The caller commits."""
     assert link.token.id is not None and link.user.id is not None
-    spent = await session.execute(
-        update(StaffToken)
-        .where(
-            col(StaffToken.id) == link.token.id,
-            col(StaffToken.used_at).is_(None),
-            col(StaffToken.expires_at) > now,
-        )
-        .values(used_at=now)
-    )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
+    if not await one_time_links.spend(
+        session, StaffToken, col(StaffToken.staff_user_id), link.token.id, link.user.id, now
+    ):
         raise LinkRefused(LinkProblem.USED)
-    await session.execute(
-        update(StaffToken)
-        .where(
-            col(StaffToken.staff_user_id) == link.user.id,
-            col(StaffToken.used_at).is_(None),
-            col(StaffToken.expires_at) > now,
-        )
-        .values(expires_at=now)
-    )
     user = await session.get(StaffUser, link.user.id)
     assert user is not None
     user.password_hash = await run_in_threadpool(hash_password, password)
