@@ -80,6 +80,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    if not settings.demo and not os.environ.get("RELAIS_SECRET_KEY"):
+        print(
+            "relais serve: set RELAIS_SECRET_KEY (a long random string, kept secret and the "
+            "same on every worker) for a production start, or RELAIS_DEMO=1 for a demo.",
+            file=sys.stderr,
+        )
+        return 2
     _migrate(settings)
     if settings.demo:
         print(f"Demo: {asyncio.run(_prepare_demo(settings))}.")

@@ -140,6 +140,15 @@ def test_production_start_refuses_while_demo_accounts_exist(
 
 
 @pytest.mark.usefixtures("cli_env")
+def test_production_start_needs_a_secret_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("RELAIS_SECRET_KEY")
+    assert cli.main(["serve"]) == 2
+    assert "RELAIS_SECRET_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("cli_env")
 def test_several_workers_need_redis(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["serve", "--workers", "2"]) == 2
     assert "RELAIS_REDIS_URL" in capsys.readouterr().err
