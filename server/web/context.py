@@ -9,7 +9,6 @@ from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import delete, select
 from sqlmodel import col
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -21,9 +20,10 @@ from .. import i18n
 from ..authz import StaffPrincipal
 from ..i18n import _
 from ..models import Role, StaffSession, StaffUser
-from ..security import csrf_matches, new_csrf_token, token_hash
+from ..security import csrf_matches, new_csrf_token
 from ..services import Services
 from ..templating import render
+from .sessions import session_owner
 
 SESSION_COOKIE = "relais_session"
 CSRF_COOKIE = "relais_csrf"
@@ -156,38 +156,28 @@ async def staff_principal(conn: HTTPConnection) -> StaffPrincipal | None:
     cached = conn.scope["state"].get("staff")
     if cached is not None:
         return cached if isinstance(cached, StaffPrincipal) else None
-    token = conn.cookies.get(SESSION_COOKIE)
     principal: StaffPrincipal | None = None
-    if token:
-        svc = services(conn)
-        hashed = token_hash(token)
-        async with svc.db.session() as session:
-            row = (
-                await session.execute(
-                    select(StaffSession, StaffUser)
-                    .join(StaffUser, col(StaffUser.id) == col(StaffSession.user_id))
-                    .where(col(StaffSession.token_hash) == hashed)
-                )
-            ).first()
-            if row is not None:
-                staff_session, user = row
-                if not user.active or staff_session.expires_at <= svc.clock.now():
-                    await session.execute(
-                        delete(StaffSession).where(col(StaffSession.token_hash) == hashed)
-                    )
-                    await session.commit()
-                else:
-                    assert user.id is not None
-                    principal = StaffPrincipal(
-                        user_id=user.id,
-                        organization_id=user.organization_id,
-                        role=Role(user.role),
-                        name=user.display_name,
-                        email=user.email,
-                        installation_id=None if user.role == Role.ADMIN else user.installation_id,
-                        home_group_id=user.home_group_id,
-                        session_hash=hashed,
-                    )
+    found = await session_owner(
+        conn,
+        SESSION_COOKIE,
+        StaffSession,
+        StaffUser,
+        col(StaffSession.user_id),
+        lambda user: user.active,
+    )
+    if found is not None:
+        hashed, user = found
+        assert user.id is not None
+        principal = StaffPrincipal(
+            user_id=user.id,
+            organization_id=user.organization_id,
+            role=Role(user.role),
+            name=user.display_name,
+            email=user.email,
+            installation_id=None if user.role == Role.ADMIN else user.installation_id,
+            home_group_id=user.home_group_id,
+            session_hash=hashed,
+        )
     conn.scope["state"]["staff"] = principal if principal is not None else False
     return principal
 

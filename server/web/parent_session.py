@@ -14,6 +14,7 @@ from ..authz import GuardianPrincipal
 from ..models import Guardian, GuardianSession
 from ..security import new_token, token_hash
 from .context import is_secure, services
+from .sessions import session_owner
 
 PARENT_COOKIE = "relais_parent"
 # Parents stay signed in on their phone: announcing must take two taps, not a password.
@@ -28,39 +29,26 @@ async def guardian_principal(conn: HTTPConnection) -> GuardianPrincipal | None:
     cached = conn.scope["state"].get("guardian")
     if cached is not None:
         return cached if isinstance(cached, GuardianPrincipal) else None
-    token = conn.cookies.get(PARENT_COOKIE)
     principal: GuardianPrincipal | None = None
-    if token:
-        svc = services(conn)
-        hashed = token_hash(token)
-        async with svc.db.session() as session:
-            row = (
-                await session.execute(
-                    select(GuardianSession, Guardian)
-                    .join(Guardian, col(Guardian.id) == col(GuardianSession.guardian_id))
-                    .where(col(GuardianSession.token_hash) == hashed)
-                )
-            ).first()
-            if row is not None:
-                parent_session, guardian = row
-                if (
-                    parent_session.expires_at <= svc.clock.now()
-                    or guardian.account_state != "active"
-                ):
-                    await session.execute(
-                        delete(GuardianSession).where(col(GuardianSession.token_hash) == hashed)
-                    )
-                    await session.commit()
-                else:
-                    assert guardian.id is not None
-                    principal = GuardianPrincipal(
-                        guardian_id=guardian.id,
-                        organization_id=guardian.organization_id,
-                        name=guardian.full_name,
-                        email=guardian.email,
-                        kind=guardian.kind,
-                        session_hash=hashed,
-                    )
+    found = await session_owner(
+        conn,
+        PARENT_COOKIE,
+        GuardianSession,
+        Guardian,
+        col(GuardianSession.guardian_id),
+        lambda guardian: guardian.account_state == "active",
+    )
+    if found is not None:
+        hashed, guardian = found
+        assert guardian.id is not None
+        principal = GuardianPrincipal(
+            guardian_id=guardian.id,
+            organization_id=guardian.organization_id,
+            name=guardian.full_name,
+            email=guardian.email,
+            kind=guardian.kind,
+            session_hash=hashed,
+        )
     conn.scope["state"]["guardian"] = principal if principal is not None else False
     return principal
 

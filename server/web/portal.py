@@ -28,6 +28,7 @@ from ..pickups.rules import RuleError, parse_hhmm
 from ..security import hash_password, new_token, token_hash, verify_password
 from .context import csrf_form, is_secure, page, services
 from .parent_accounts import public_base_url
+from .sessions import session_owner
 
 PORTAL_COOKIE = "relais_portal"
 PORTAL_SESSION_LIFETIME = timedelta(hours=12)
@@ -44,37 +45,23 @@ async def portal_sign_in_required(request: Request, exc: Exception) -> Response:
 
 
 async def center_principal(conn: HTTPConnection) -> CenterPrincipal | None:
-    token = conn.cookies.get(PORTAL_COOKIE)
-    if not token:
+    found = await session_owner(
+        conn, PORTAL_COOKIE, CenterSession, CenterAccount, col(CenterSession.center_account_id)
+    )
+    if found is None:
         return None
-    svc = services(conn)
-    hashed = token_hash(token)
-    async with svc.db.session() as session:
-        row = (
-            await session.execute(
-                select(CenterSession, CenterAccount, Installation)
-                .join(CenterAccount, col(CenterAccount.id) == col(CenterSession.center_account_id))
-                .join(Installation, col(Installation.id) == col(CenterAccount.installation_id))
-                .where(col(CenterSession.token_hash) == hashed)
-            )
-        ).first()
-        if row is None:
-            return None
-        center_session, account, installation = row
-        if center_session.expires_at <= svc.clock.now():
-            await session.execute(
-                delete(CenterSession).where(col(CenterSession.token_hash) == hashed)
-            )
-            await session.commit()
-            return None
-        assert account.id is not None
-        return CenterPrincipal(
-            center_account_id=account.id,
-            organization_id=installation.organization_id,
-            installation_id=account.installation_id,
-            email=account.email,
-            session_hash=hashed,
-        )
+    hashed, account = found
+    assert account.id is not None
+    async with services(conn).db.session() as session:
+        installation = await session.get(Installation, account.installation_id)
+    assert installation is not None
+    return CenterPrincipal(
+        center_account_id=account.id,
+        organization_id=installation.organization_id,
+        installation_id=account.installation_id,
+        email=account.email,
+        session_hash=hashed,
+    )
 
 
 async def require_center(conn: HTTPConnection) -> CenterPrincipal:
