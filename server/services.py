@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 
 from .clock import Clock
 from .db import Database
@@ -24,5 +25,6 @@ class Services:
 
     async def publish(self, events: list[BoardEvent]) -> None:
         """Call after the transaction that produced the events has committed."""
+        committed_at = time.time()
         for event in events:
-            await self.broker.publish(event)
+            await self.broker.publish(replace(event, committed_at=committed_at))

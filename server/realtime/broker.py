@@ -74,7 +74,3 @@ class MemoryBroker:
         if self._listener is not None:
             await self._listener.on_control(json.loads(json.dumps(message)))
 
-
-async def publish_all(broker: Broker, events: list[BoardEvent]) -> None:
-    for event in events:
-        await broker.publish(event)

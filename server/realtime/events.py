@@ -26,6 +26,9 @@ class BoardEvent:
     # The children concerned, when known: a parent's page re-renders only for its own.
     # Empty means "unknown": every page of the installation re-renders.
     children: tuple[int, ...] = ()
+    # Wall-clock instant (Unix seconds) the change committed, stamped just before publishing.
+    # Not behaviour: boards carry it so latency can be measured from commit to screen.
+    committed_at: float = 0.0
 
     def to_json(self) -> str:
         return json.dumps(
@@ -37,6 +40,7 @@ class BoardEvent:
                 "c": self.chime,
                 "p": self.pickup_id,
                 "ch": list(self.children),
+                "at": self.committed_at,
             }
         )
 
@@ -51,6 +55,7 @@ class BoardEvent:
             chime=bool(data["c"]),
             pickup_id=None if data.get("p") is None else int(data["p"]),
             children=tuple(int(c) for c in data.get("ch", ())),
+            committed_at=float(data.get("at", 0.0)),
         )
 
 

@@ -35,6 +35,7 @@ def event_message(state: BoardState, view: ViewKey, event: BoardEvent) -> str:
     return json.dumps(
         {
             "seq": event.seq,
+            "at": event.committed_at,
             "chime": chime,
             "content": _content(state, view, set(event.groups)),
         },
