@@ -4,7 +4,6 @@ injectable clock, and the app built on them. Nothing here reads the real time of
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -23,6 +22,8 @@ from server.clock import ManualClock
 from server.db import Database
 from server.migrate import upgrade
 from server.settings import Settings
+from tests import databases
+from tests.databases import sqlite_url
 from tests.smtp import Inbox
 
 QUEBEC = ZoneInfo("America/Toronto")
@@ -33,32 +34,60 @@ PASSWORD = demo.DEMO_PASSWORD
 API_TOKEN = demo.DEMO_API_TOKEN
 
 
-def sqlite_url(path: Path) -> str:
-    return f"sqlite+aiosqlite:///{path}"
+def pytest_report_header() -> str:
+    return f"relais database engine: {databases.ENGINE}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Asked for PostgreSQL and it is not there: say so and stop, rather than pass on SQLite.
+    if databases.using_postgres():
+        problem = run_async(databases.postgres_reachable)
+        if problem is not None:
+            pytest.exit(f"RELAIS_TEST_DATABASE=postgresql but {problem}", returncode=3)
+
+
+async def _load_demo(url: str) -> None:
+    db = Database(url)
+    async with db.session() as session:
+        await demo.load_demo(session, T0)
+        await session.commit()
+    await db.dispose()
 
 
 @pytest.fixture(scope="session")
-def demo_database_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Migrate once and load the demo once; each test gets its own copy of the file."""
-    path = tmp_path_factory.mktemp("template") / "relais.db"
-    upgrade(sqlite_url(path))
-
-    async def load() -> None:
-        db = Database(sqlite_url(path))
-        async with db.session() as session:
-            await demo.load_demo(session, T0)
-            await session.commit()
-        await db.dispose()
-
-    run_async(load)
-    return path
+def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Migrate once and load the demo once (a SQLite file or a PostgreSQL template
+    database); each test gets its own copy."""
+    if databases.using_postgres():
+        url = run_async(lambda: databases.create_empty(databases.new_name("template")))
+    else:
+        url = sqlite_url(tmp_path_factory.mktemp("template") / "relais.db")
+    upgrade(url)
+    run_async(lambda: _load_demo(url))
+    yield url
+    if databases.using_postgres():
+        run_async(lambda: databases.drop(url))
 
 
 @pytest.fixture
-def database_url(demo_database_file: Path, tmp_path: Path) -> str:
-    path = tmp_path / "relais.db"
-    shutil.copy(demo_database_file, path)
-    return sqlite_url(path)
+def empty_database_url(tmp_path: Path) -> Iterator[str]:
+    """A database with nothing in it, not even the schema, on the engine under test."""
+    if not databases.using_postgres():
+        yield sqlite_url(tmp_path / "empty.db")
+        return
+    url = run_async(lambda: databases.create_empty(databases.new_name("empty")))
+    yield url
+    run_async(lambda: databases.drop(url))
+
+
+@pytest.fixture
+def database_url(demo_database: str, tmp_path: Path) -> Iterator[str]:
+    if not databases.using_postgres():
+        yield databases.copy_sqlite(Path(demo_database.split(":///", 1)[1]), tmp_path / "relais.db")
+        return
+    url = run_async(lambda: databases.create_copy(demo_database, databases.new_name("t")))
+    yield url
+    run_async(lambda: databases.drop(url))
 
 
 @pytest.fixture
@@ -81,6 +110,14 @@ def client(app: Starlette) -> Iterator[TestClient]:
     """An HTTP + WebSocket client on the app (lifespan run), as a same-origin browser."""
     with TestClient(app, base_url="http://testserver") as test_client:
         yield test_client
+
+
+def another_browser(client: TestClient) -> TestClient:
+    """A second browser (its own cookies) on the same running app. It shares the first
+    client's event loop: pooled database connections (asyncpg) belong to one loop."""
+    other = TestClient(client.app, base_url=str(client.base_url))
+    other.portal = client.portal
+    return other
 
 
 def login(client: TestClient, email: str, password: str = PASSWORD) -> None:

@@ -14,11 +14,14 @@ import httpx
 import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import text
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.app import create_app
 from server.clock import ManualClock
 from server.settings import Settings
-from tests.conftest import API_TOKEN, PASSWORD
+from tests.conftest import API_TOKEN, PASSWORD, in_db
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -62,9 +65,17 @@ class LiveServer:
     clock: ManualClock
     settings: Settings
 
-    @property
-    def database_path(self) -> str:
-        return self.settings.database_url.split(":///", 1)[1]
+    def sql(self, statement: str, **params: Any) -> list[tuple[Any, ...]]:
+        """Run one SQL statement on the server's database (SQLite or PostgreSQL), committed:
+        how a test sets up or inspects what no page shows. Named parameters (`:name`)."""
+
+        async def run(session: AsyncSession) -> list[tuple[Any, ...]]:
+            result = await session.execute(text(statement), params)
+            if isinstance(result, CursorResult) and not result.returns_rows:
+                return []  # an UPDATE, INSERT or DELETE
+            return [tuple(row) for row in result.all()]
+
+        return in_db(self.settings.database_url, run)
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {API_TOKEN}"}

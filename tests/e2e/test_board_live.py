@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -212,11 +211,10 @@ def test_ready_pressed_on_two_tablets_at_once_gives_one_transition(
         expect(page.locator(f"#pickup-{pickup['id']}")).to_have_attribute("data-status", "ready")
         expect(page.locator(".toast--error")).to_have_count(0)
         assert page.url.endswith("/board") or "/board?" in page.url
-    with sqlite3.connect(live_server.database_path) as db:
-        transitions = db.execute(
-            "SELECT count(*) FROM pickup_event WHERE pickup_id = ? AND to_status = 'ready'",
-            (pickup["id"],),
-        ).fetchone()[0]
+    [(transitions,)] = live_server.sql(
+        "SELECT count(*) FROM pickup_event WHERE pickup_id = :id AND to_status = 'ready'",
+        id=pickup["id"],
+    )
     assert transitions == 1
 
 

@@ -5,9 +5,7 @@ inviting parents, and the centre's student list turning a child from orange to w
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Callable
-from contextlib import closing
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -33,10 +31,7 @@ def fr(message: str) -> str:
 
 
 def installation_id(server: LiveServer, external_id: str) -> int:
-    with closing(sqlite3.connect(server.database_path)) as db:
-        (found,) = db.execute(
-            "SELECT id FROM installation WHERE external_id = ?", (external_id,)
-        ).fetchone()
+    [(found,)] = server.sql("SELECT id FROM installation WHERE external_id = :e", e=external_id)
     return int(found)
 
 
@@ -49,8 +44,7 @@ def test_configure_both_ways_and_the_light_follows(
 ) -> None:
     era, bou = installation_id(live_server, "ERA"), installation_id(live_server, "BOU")
     # The demo configures both installations: make Bouleaux a site not set up yet.
-    with closing(sqlite3.connect(live_server.database_path)) as db, db:
-        db.execute("DELETE FROM center_account WHERE installation_id = ?", (bou,))
+    live_server.sql("DELETE FROM center_account WHERE installation_id = :i", i=bou)
     director = new_tablet("direction@example.org", path="/admin/integrations", sound=False)
 
     def state(inst: int) -> Locator:
@@ -106,10 +100,9 @@ def test_sync_invites_parents_and_the_student_list_turns_white_when_they_activat
     director.locator("form[action='/admin/integrations/sync'] button").click()
     expect(director.locator("progress, .integrations-summary").first).to_be_visible()
     expect(director.get_by_text(fr("Synchronization finished."))).to_be_visible(timeout=20000)
-    with closing(sqlite3.connect(live_server.database_path)) as db:
-        invited = db.execute(
-            "SELECT count(*) FROM guardian WHERE kind = 'guardian' AND account_state = 'invited'"
-        ).fetchone()[0]
+    [(invited,)] = live_server.sql(
+        "SELECT count(*) FROM guardian WHERE kind = 'guardian' AND account_state = 'invited'"
+    )
     mails = inbox.wait_for(invited)
     assert len(mails) == invited  # every invited parent got exactly one email
 
@@ -120,14 +113,13 @@ def test_sync_invites_parents_and_the_student_list_turns_white_when_they_activat
     centre.fill("input[name=password]", PASSWORD)
     centre.locator("form button[type=submit]").click()
     centre.goto(f"{live_server.url}/portal/students")
-    with closing(sqlite3.connect(live_server.database_path)) as db:
-        child_id, email = db.execute(
-            "SELECT c.id, g.email FROM child c"
-            " JOIN childguardian cg ON cg.child_id = c.id"
-            " JOIN guardian g ON g.id = cg.guardian_id"
-            " JOIN installation i ON i.id = c.installation_id"
-            " WHERE i.external_id = 'ERA' AND g.account_state = 'invited' ORDER BY c.id LIMIT 1"
-        ).fetchone()
+    [(child_id, email)] = live_server.sql(
+        "SELECT c.id, g.email FROM child c"
+        " JOIN childguardian cg ON cg.child_id = c.id"
+        " JOIN guardian g ON g.id = cg.guardian_id"
+        " JOIN installation i ON i.id = c.installation_id"
+        " WHERE i.external_id = 'ERA' AND g.account_state = 'invited' ORDER BY c.id LIMIT 1"
+    )
     student = centre.locator(f"#student-{child_id}")
     expect(student).to_have_class("student student--pending")
 

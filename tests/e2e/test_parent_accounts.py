@@ -5,9 +5,7 @@ lands on /parent signed in. Expired links offer a new one; a forgotten password 
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from datetime import timedelta
 
 import pytest
@@ -58,11 +56,9 @@ def fr(message: str) -> str:
 
 
 def full_name(live_server: LiveServer, address: str) -> str:
-    # Plain sqlite3: Playwright's event loop already runs in this thread (no asyncio.run).
-    with closing(sqlite3.connect(live_server.database_path)) as db:
-        first, last = db.execute(
-            "SELECT first_name, last_name FROM guardian WHERE email = ?", (address,)
-        ).fetchone()
+    [(first, last)] = live_server.sql(
+        "SELECT first_name, last_name FROM guardian WHERE email = :e", e=address
+    )
     return f"{first} {last}"
 
 

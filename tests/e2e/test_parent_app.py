@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import io
 import re
-import sqlite3
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from PIL import Image
@@ -112,11 +111,12 @@ def test_an_arrival_time_waits_in_upcoming_then_chimes_at_arrival_minus_preparat
 def test_an_arrival_outside_the_call_window_is_refused_in_plain_words(
     live_server: LiveServer, phone: Callable[..., Page], new_tablet: Callable[..., Page]
 ) -> None:
-    with sqlite3.connect(live_server.database_path) as db:
-        db.execute(
-            "UPDATE installation SET call_window_start = '15:30:00.000000', "
-            "call_window_end = '18:00:00.000000' WHERE external_id = 'ERA'"
-        )
+    live_server.sql(
+        "UPDATE installation SET call_window_start = :start, call_window_end = :end"
+        " WHERE external_id = 'ERA'",
+        start=time(15, 30),
+        end=time(18, 0),
+    )
     reception = new_tablet("accueil@example.org", sound=False)
     parent = phone()
     only(parent, "Léa")
@@ -200,16 +200,14 @@ def test_a_gps_trip_alerts_the_board_within_preparation_time_and_not_before(
     alert = reception.locator("#alerts li", has_text="Léa Tremblay")
     expect(alert).to_be_visible()
     assert chimes(reception) == before + 1
-    with sqlite3.connect(live_server.database_path) as db:
-        kept = db.execute("SELECT count(*) FROM trip_position").fetchone()[0]
+    [(kept,)] = live_server.sql("SELECT count(*) FROM trip_position")
     assert kept >= 3  # the trip's positions, while it lasts
 
     for step in ("Appeler", "Prêt", "Départ"):
         alert.get_by_role("button", name=step).click()
     expect(kid(parent, "Léa").locator(".kid__state")).to_have_text("Parti")
     expect(parent.locator("body")).to_have_attribute("data-sharing", "no")
-    with sqlite3.connect(live_server.database_path) as db:
-        assert db.execute("SELECT count(*) FROM trip_position").fetchone()[0] == 0
+    assert live_server.sql("SELECT count(*) FROM trip_position") == [(0,)]
 
 
 def _jpeg() -> bytes:

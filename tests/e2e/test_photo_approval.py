@@ -9,7 +9,6 @@ context's own request API, which shares the context's cookies. The director appr
 from __future__ import annotations
 
 import io
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, timedelta
 
@@ -44,26 +43,19 @@ def picture(size: tuple[int, int], color: tuple[int, int, int]) -> bytes:
     return out.getvalue()
 
 
-def sql(server: LiveServer, query: str, *params: object) -> list[tuple[object, ...]]:
-    with sqlite3.connect(server.database_path) as db:
-        rows = db.execute(query, params).fetchall()
-    return rows
-
-
 def parent_phone(browser: Browser, server: LiveServer) -> tuple[Page, str]:
     """A phone signed in as parent@example.org: (its page, its CSRF token)."""
     token = new_token()
-    (guardian_id,) = sql(server, "SELECT id FROM guardian WHERE email = 'parent@example.org'")[0]
-    now = server.clock.now()
-    stamp = "%Y-%m-%d %H:%M:%S.%f"
-    sql(
-        server,
+    [(guardian_id,)] = server.sql("SELECT id FROM guardian WHERE email = 'parent@example.org'")
+    # Stored as naive UTC, as the app's UTCDateTime columns keep instants.
+    now = server.clock.now().astimezone(UTC).replace(tzinfo=None)
+    server.sql(
         "INSERT INTO guardian_session (token_hash, guardian_id, created_at, expires_at, "
-        "user_agent) VALUES (?, ?, ?, ?, '')",
-        token_hash(token),
-        guardian_id,
-        now.astimezone(UTC).strftime(stamp),
-        (now + timedelta(days=30)).astimezone(UTC).strftime(stamp),
+        "user_agent) VALUES (:token, :guardian, :created, :expires, '')",
+        token=token_hash(token),
+        guardian=guardian_id,
+        created=now,
+        expires=now + timedelta(days=30),
     )
     context = browser.new_context(locale="fr-CA", viewport={"width": 412, "height": 915})
     context.add_cookies([{"name": PARENT_COOKIE, "value": token, "url": server.url}])
@@ -76,12 +68,12 @@ def parent_phone(browser: Browser, server: LiveServer) -> tuple[Page, str]:
 def test_a_pending_photo_blocks_announcing_until_the_director_says_oui(
     live_server: LiveServer, browser: Browser, new_tablet: Callable[..., Page]
 ) -> None:
-    (lea_id,) = sql(live_server, "SELECT id FROM child WHERE external_id = 'C-LEA'")[0]
+    [(lea_id,)] = live_server.sql("SELECT id FROM child WHERE external_id = 'C-LEA'")
     # Léa already has an approved photo: the director compares it with the new one.
     before = photos.store(
         live_server.settings.photos_dir, photos.process_image(picture((80, 80), (30, 90, 200)))
     )
-    sql(live_server, "UPDATE child SET photo = ? WHERE id = ?", before, lea_id)
+    live_server.sql("UPDATE child SET photo = :photo WHERE id = :id", photo=before, id=lea_id)
 
     phone, csrf = parent_phone(browser, live_server)
     sent = phone.request.post(
@@ -98,8 +90,8 @@ def test_a_pending_photo_blocks_announcing_until_the_director_says_oui(
     )
     assert sent.status == 303, sent.text()
     assert sent.headers["location"] == "/parent"
-    ((photo, pending),) = sql(
-        live_server, "SELECT photo, pending_photo FROM child WHERE id = ?", lea_id
+    [(photo, pending)] = live_server.sql(
+        "SELECT photo, pending_photo FROM child WHERE id = :id", id=lea_id
     )
     assert photo == before and isinstance(pending, str)
 
@@ -127,7 +119,7 @@ def test_a_pending_photo_blocks_announcing_until_the_director_says_oui(
     expect(director).to_have_url(f"{live_server.url}/admin")
     expect(entry).to_have_count(0)
     expect(section).to_contain_text(french("No photo awaiting approval."))
-    assert sql(live_server, "SELECT photo, pending_photo FROM child WHERE id = ?", lea_id) == [
+    assert live_server.sql("SELECT photo, pending_photo FROM child WHERE id = :id", id=lea_id) == [
         (pending, None)
     ]
 

@@ -15,7 +15,7 @@ from sqlmodel import col
 from starlette.testclient import TestClient
 
 from server.models import Child, ChildGuardian, Group, Installation, Organization, Pickup
-from tests.conftest import T0, api_headers, csrf, in_db, login
+from tests.conftest import T0, another_browser, api_headers, csrf, in_db, login
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def history(admin: TestClient) -> dict[str, int]:
     first = announce(admin, "C0001", "G0001")
     board_step(admin, first, "announced", "called")
     api_step(admin, first, "ready")
-    reception = TestClient(admin.app, base_url="http://testserver")
+    reception = another_browser(admin)
     login(reception, "accueil@example.org")
     board_step(reception, first, "ready", "departed")
     second = announce(admin, "C0043", "G0043")

@@ -25,7 +25,7 @@ from server.models import (
 )
 from server.realtime.hub import CLOSE_SESSION_ENDED
 from server.security import hash_password
-from tests.conftest import T0, in_db, login
+from tests.conftest import T0, another_browser, in_db, login
 from tests.unit.test_board_actions import ORIGIN, receive
 
 NEW_PASSWORD = "a-long-enough-password"
@@ -152,7 +152,7 @@ def test_invitation_email_link_sets_the_password_and_signs_in(
     path = link_from(message.body)
 
     # Not yet: the account has no usable password.
-    fresh = TestClient(admin.app, base_url="http://testserver")
+    fresh = another_browser(admin)
     fresh.get("/login")
     refused = fresh.post(
         "/login",
@@ -177,7 +177,7 @@ def test_invitation_email_link_sets_the_password_and_signs_in(
     # The link works once.
     assert fresh.get(path).status_code == 410
     # The password signs in at /login.
-    other = TestClient(admin.app, base_url="http://testserver")
+    other = another_browser(admin)
     login(other, "nouvelle@example.org", NEW_PASSWORD)
     assert other.get("/board").status_code == 200
 
@@ -426,7 +426,7 @@ def sessions_of(database_url: str, user_id: int) -> int:
 def test_disabling_ends_the_sessions_and_re_enabling_allows_sign_in(
     admin: TestClient, database_url: str
 ) -> None:
-    educator_client = TestClient(admin.app, base_url="http://testserver")
+    educator_client = another_browser(admin)
     login(educator_client, "educatrice@example.org")
     assert educator_client.get("/board").status_code == 200
     educator = user_by_email(database_url, "educatrice@example.org")
@@ -483,7 +483,7 @@ def test_forms_need_the_csrf_token(admin: TestClient) -> None:
 
 
 def test_disabling_closes_the_open_board_socket(admin: TestClient, database_url: str) -> None:
-    educator_client = TestClient(admin.app, base_url="http://testserver")
+    educator_client = another_browser(admin)
     login(educator_client, "educatrice@example.org")
     educator = user_by_email(database_url, "educatrice@example.org")
     assert educator is not None
@@ -499,7 +499,7 @@ def test_moving_someone_reopens_their_board_in_the_new_place(
     admin: TestClient, database_url: str
 ) -> None:
     known = ids(database_url)
-    reception_client = TestClient(admin.app, base_url="http://testserver")
+    reception_client = another_browser(admin)
     login(reception_client, "accueil@example.org")
     reception = user_by_email(database_url, "accueil@example.org")
     assert reception is not None

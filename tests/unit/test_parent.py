@@ -20,7 +20,7 @@ from server.models import (
     Pickup,
     TripPosition,
 )
-from tests.conftest import PASSWORD, csrf, in_db
+from tests.conftest import PASSWORD, another_browser, csrf, in_db
 
 PARENT = "parent@example.org"
 ORIGIN = {"origin": "http://testserver"}
@@ -216,27 +216,27 @@ def test_an_authorized_person_can_announce_but_not_manage_and_is_revocable(
         g.account_state = "active"
 
     in_db(database_url, activate)
-    with TestClient(client.app, base_url="http://testserver") as phone:
-        parent_login(phone, "grand-maman@example.org", "grand-maman-2026")
-        made = post(phone, "/parent/announce", {"child_id": str(ids["C-LEA"]), "eta": "16:30"})
-        assert made.status_code == 200
-        assert pickups_of(database_url)[0][0] == ids["C-LEA"]
-        forbidden = post(
-            phone,
-            "/parent/people",
-            {"first_name": "X", "last_name": "Y", "email": "x@example.org"},
-        )
-        assert forbidden.status_code == 403
+    phone = another_browser(client)
+    parent_login(phone, "grand-maman@example.org", "grand-maman-2026")
+    made = post(phone, "/parent/announce", {"child_id": str(ids["C-LEA"]), "eta": "16:30"})
+    assert made.status_code == 200
+    assert pickups_of(database_url)[0][0] == ids["C-LEA"]
+    forbidden = post(
+        phone,
+        "/parent/people",
+        {"first_name": "X", "last_name": "Y", "email": "x@example.org"},
+    )
+    assert forbidden.status_code == 403
 
-        revoked = client.post(
-            f"/parent/people/{grandma.id}/revoke",
-            data={"csrf_token": csrf(client)["X-CSRF-Token"]},
-            follow_redirects=False,
-        )
-        assert revoked.status_code == 303
-        assert in_db(database_url, person)[1] == set()
-        # Her session ended with the last link: the page sends her to sign in.
-        assert phone.get("/parent", follow_redirects=False).status_code == 303
+    revoked = client.post(
+        f"/parent/people/{grandma.id}/revoke",
+        data={"csrf_token": csrf(client)["X-CSRF-Token"]},
+        follow_redirects=False,
+    )
+    assert revoked.status_code == 303
+    assert in_db(database_url, person)[1] == set()
+    # Her session ended with the last link: the page sends her to sign in.
+    assert phone.get("/parent", follow_redirects=False).status_code == 303
 
 
 def test_the_live_socket_needs_a_parent_session_and_the_right_origin(client: TestClient) -> None:

@@ -9,7 +9,7 @@ from sqlmodel import col
 from starlette.testclient import TestClient
 
 from server.models import Guardian, Installation, OutboxMessage
-from tests.conftest import PASSWORD, api_headers, csrf, in_db, login
+from tests.conftest import PASSWORD, another_browser, api_headers, csrf, in_db, login
 
 CENTRE = "centre.erables@example.org"
 
@@ -271,6 +271,6 @@ def test_changing_the_centre_password_keeps_the_link(client: TestClient) -> None
     assert changed.status_code == 200
     # Still the same installation's portal, and the new password signs in elsewhere.
     assert "Pavillon des Érables" in client.get("/portal/students").text
-    with TestClient(client.app, base_url="http://testserver") as other:
-        assert portal_login(other, password=PASSWORD) == 400
-        assert portal_login(other, password="un-nouveau-mot-de-passe") == 303
+    other = another_browser(client)
+    assert portal_login(other, password=PASSWORD) == 400
+    assert portal_login(other, password="un-nouveau-mot-de-passe") == 303

@@ -27,11 +27,11 @@ from server.models import (
     StaffUser,
 )
 from server.security import token_hash, verify_password
-from tests.conftest import sqlite_url
 
 
-def test_migrations_build_exactly_the_models(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "fresh.db")
+def test_migrations_build_exactly_the_models(empty_database_url: str) -> None:
+    # On the engine under test: with RELAIS_TEST_DATABASE=postgresql, an empty PostgreSQL.
+    url = empty_database_url
     upgrade(url)
     # Raises when the models hold a change no migration describes.
     command.check(alembic_config(url))
@@ -155,9 +155,12 @@ def test_several_workers_need_redis(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_demo_loads_once_and_never_over_real_data(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    empty_database_url: str,
 ) -> None:
-    url = sqlite_url(tmp_path / "new.db")
+    url = empty_database_url
     monkeypatch.setenv("RELAIS_DATABASE_URL", url)
     monkeypatch.setenv("RELAIS_VAR_DIR", str(tmp_path))
     assert cli.main(["demo"]) == 0
