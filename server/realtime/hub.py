@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlmodel import col
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ..board_state import ViewKey, load_board
 from ..db import Database
-from ..models import Installation
+from ..models import CenterSession, Display, GuardianSession, Installation, StaffSession
 from ..parent_state import FamilyView, load_family
 from .broker import Broker
 from .events import BoardEvent
@@ -281,12 +283,53 @@ class Hub:
     async def on_broker_state(self, connected: bool) -> None:
         """While the event bus is down boards say so; when it returns, all resync."""
         was_up, self._broker_up = self._broker_up, connected
+        if connected and not was_up:
+            # Control messages sent during the outage (a sign-out, a disabled account, a
+            # revoked wall screen) never arrived: ask the database before resyncing anyone.
+            await self._close_ended_sockets()
         for channel in self._channels.values():
             if not connected:
                 channel.broadcast(status_message("degraded"))
             elif not was_up:
                 for socket in channel.sockets():
                     channel.inbox.put_nowait(_SnapshotRequest(socket))
+
+    async def _close_ended_sockets(self) -> None:
+        sockets = {s for c in self._channels.values() for s in c.sockets()}
+        hashes = {s.session_hash for s in sockets if s.session_hash is not None}
+        displays = {s.display_id for s in sockets if s.display_id is not None}
+        if not hashes and not displays:
+            return
+        now = self.now()
+        async with self.db.session() as session:
+            live: set[str] = set()
+            for table in (StaffSession, GuardianSession, CenterSession):
+                live.update(
+                    (
+                        await session.execute(
+                            select(col(table.token_hash)).where(
+                                col(table.token_hash).in_(hashes), col(table.expires_at) > now
+                            )
+                        )
+                    ).scalars()
+                )
+            shown = set(
+                (
+                    await session.execute(
+                        select(col(Display.id)).where(
+                            col(Display.id).in_(displays), col(Display.revoked_at).is_(None)
+                        )
+                    )
+                ).scalars()
+            )
+        await self._close_where(
+            lambda s: s.session_hash is not None and s.session_hash not in live,
+            CLOSE_SESSION_ENDED,
+        )
+        await self._close_where(
+            lambda s: s.display_id is not None and s.display_id not in shown,
+            CLOSE_DISPLAY_REVOKED,
+        )
 
     async def _close_where(self, predicate: Callable[[BoardSocket], bool], code: int) -> None:
         for channel in list(self._channels.values()):
