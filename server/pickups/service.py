@@ -299,10 +299,13 @@ async def promote_due(session: AsyncSession, now: datetime) -> list[BoardEvent]:
     due = (
         (
             await session.execute(
-                select(Pickup).where(
+                select(Pickup)
+                .where(
                     col(Pickup.status) == S.SCHEDULED,
                     col(Pickup.announce_at) <= now,
                 )
+                # Every worker takes row locks in the same order: no deadlock between them.
+                .order_by(col(Pickup.id))
             )
         )
         .scalars()
@@ -315,6 +318,7 @@ async def promote_due(session: AsyncSession, now: datetime) -> list[BoardEvent]:
             select(Pickup, col(Installation.preparation_minutes))
             .join(Installation, col(Installation.id) == col(Pickup.installation_id))
             .where(col(Pickup.status) == S.TRACKING, col(Pickup.eta).is_not(None))
+            .order_by(col(Pickup.id))
         )
     ).all()
     candidates = [(p, S.SCHEDULED) for p in due] + [
@@ -339,6 +343,7 @@ async def expire_past(session: AsyncSession, now: datetime) -> list[BoardEvent]:
             select(Pickup, col(Installation.timezone))
             .join(Installation, col(Installation.id) == col(Pickup.installation_id))
             .where(col(Pickup.status).in_(rules.LIVE))
+            .order_by(col(Pickup.id))
         )
     ).all()
     events: list[BoardEvent] = []
