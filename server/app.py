@@ -13,7 +13,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from . import scheduler
-from .clock import Clock, SystemClock
+from .clock import Clock, clock_with_offset
 from .db import Database
 from .mail import create_mailer
 from .realtime.broker import Broker, MemoryBroker
@@ -67,7 +67,7 @@ def create_app(
     background: bool = True,
 ) -> Starlette:
     settings = settings or Settings.from_env()
-    clock = clock or SystemClock()
+    clock = clock or clock_with_offset(settings.clock_offset_seconds)
     db = Database(settings.database_url)
     broker = broker or create_broker(settings)
     hub = Hub(db, broker, clock.now, settings.socket_queue_size)

@@ -8,7 +8,7 @@ import getpass
 import os
 import sys
 
-from .clock import SystemClock
+from .clock import clock_with_offset
 from .db import Database
 from .settings import Settings
 
@@ -27,7 +27,7 @@ async def _prepare_demo(settings: Settings) -> str:
     db = Database(settings.database_url)
     try:
         async with db.session() as session:
-            now = SystemClock().now()
+            now = clock_with_offset(settings.clock_offset_seconds).now()
             if not await demo.has_data(session):
                 await demo.load_demo(session, now)
                 await session.commit()
@@ -77,6 +77,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(
             "relais serve: --workers above 1 needs RELAIS_REDIS_URL: boards on one worker would "
             "not see alerts made on another. Set RELAIS_REDIS_URL or use one worker.",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.clock_offset_seconds and not settings.demo:
+        print(
+            "relais serve: RELAIS_CLOCK_OFFSET_SECONDS shifts the clock for demos only: "
+            "unset it, or set RELAIS_DEMO=1.",
             file=sys.stderr,
         )
         return 2

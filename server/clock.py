@@ -18,6 +18,24 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class ShiftedClock:
+    """The system clock moved by a fixed offset: a demo (or a test of the real command) shows
+    a weekday afternoon whatever the hour. Every worker gets the same offset from the
+    environment, so their clocks agree."""
+
+    def __init__(self, offset: timedelta) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def clock_with_offset(offset_seconds: float) -> Clock:
+    if offset_seconds:
+        return ShiftedClock(timedelta(seconds=offset_seconds))
+    return SystemClock()
+
+
 class ManualClock:
     """A clock tests set and move; safe to move from another thread than the server's."""
 

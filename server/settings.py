@@ -45,6 +45,9 @@ class Settings:
     tick_seconds: float = 1.0
     # Messages a slow board may have waiting before it is dropped (it resyncs on reconnect).
     socket_queue_size: int = 256
+    # Demos and tests of the real command only: the server's clock runs this many seconds
+    # ahead of (or behind) the system clock. A production start refuses it.
+    clock_offset_seconds: float = 0.0
     # Where photos are kept (re-encoded JPEG files named by random ids).
     photos_dir_name: str = "photos"
     static_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "static")
@@ -78,4 +81,5 @@ class Settings:
             secure_cookies=env.get("RELAIS_SECURE_COOKIES", "") in {"1", "true", "yes"},
             allowed_origins=origins,
             tick_seconds=float(env.get("RELAIS_TICK_SECONDS", "1.0")),
+            clock_offset_seconds=float(env.get("RELAIS_CLOCK_OFFSET_SECONDS") or 0),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -17,7 +19,10 @@ async def healthz(request: Request) -> Response:
             await session.execute(text("SELECT 1"))
     except Exception as exc:
         return JSONResponse({"status": "error", "database": str(exc)[:200]}, status_code=503)
-    return JSONResponse({"status": "ok", "boards": svc.hub.connection_count()})
+    # The worker's process id: which of several workers answered (a load balancer's view).
+    return JSONResponse(
+        {"status": "ok", "boards": svc.hub.connection_count(), "worker": os.getpid()}
+    )
 
 
 async def home(request: Request) -> Response:

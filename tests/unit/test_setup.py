@@ -149,6 +149,15 @@ def test_production_start_needs_a_secret_key(
 
 
 @pytest.mark.usefixtures("cli_env")
+def test_a_shifted_clock_is_for_demos_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RELAIS_CLOCK_OFFSET_SECONDS", "-3600")
+    assert cli.main(["serve"]) == 2
+    assert "RELAIS_CLOCK_OFFSET_SECONDS" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("cli_env")
 def test_several_workers_need_redis(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["serve", "--workers", "2"]) == 2
     assert "RELAIS_REDIS_URL" in capsys.readouterr().err

@@ -1,0 +1,181 @@
+"""The real command: `relais serve --workers 2`, two worker processes sharing Redis and the
+database (PostgreSQL in the PostgreSQL run). Boards on real WebSockets see every announcement,
+and Redis stopped and restarted under them loses nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Origin
+
+from tests.conftest import API_TOKEN, PASSWORD, T0, run_async
+from tests.e2e.conftest import free_port
+from tests.redis_server import RedisServer
+from tests.redis_server import free_port as free_redis_port
+
+pytestmark = pytest.mark.e2e
+
+RELAIS = Path(sys.executable).parent / "relais"
+BOARDS = 6
+WAIT = 15.0  # upper bound for any one message (they come in milliseconds)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer(free_redis_port())
+    run_async(server.start)
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def served(empty_database_url: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "RELAIS_DATABASE_URL": empty_database_url,
+        "RELAIS_REDIS_URL": redis_server.url,
+        "RELAIS_DEMO": "1",
+        # The demo's Tuesday afternoon, whatever the hour this runs at.
+        "RELAIS_CLOCK_OFFSET_SECONDS": str((T0 - datetime.now(UTC)).total_seconds()),
+        "RELAIS_SECRET_KEY": "test-secret-key-for-two-workers",
+        "RELAIS_VAR_DIR": str(tmp_path),
+        "RELAIS_TICK_SECONDS": "0.2",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+    }
+    log = tmp_path / "serve.log"  # a file, not a pipe: a full pipe would stall the server
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(RELAIS), "serve", "--workers", "2"],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _attempt in range(600):  # migrations and the demo come first
+            if process.poll() is not None:
+                pytest.fail(f"relais serve exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(0.1)  # not up yet: wait on the process, not a sleep
+        else:
+            pytest.fail("relais serve --workers 2 did not answer /healthz")
+        yield url
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def workers_answering(url: str) -> set[int]:
+    """Which worker processes answer, over fresh connections."""
+    seen: set[int] = set()
+    for _attempt in range(200):
+        with httpx.Client() as fresh:  # a new connection each time
+            seen.add(fresh.get(f"{url}/healthz").json()["worker"])
+        if len(seen) == 2:
+            break
+    return seen
+
+
+@contextlib.contextmanager
+def open_board(url: str) -> Iterator[ClientConnection]:
+    with httpx.Client(base_url=url) as web:
+        web.get("/login")
+        signed_in = web.post(
+            "/login",
+            data={
+                "email": "accueil@example.org",
+                "password": PASSWORD,
+                "csrf_token": web.cookies["relais_csrf"],
+            },
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        cookie = "; ".join(f"{name}={value}" for name, value in web.cookies.items())
+    with connect(
+        url.replace("http", "ws", 1) + "/board/ws?group=all",
+        origin=Origin(url),
+        additional_headers={"Cookie": cookie},
+    ) as board:
+        assert json.loads(board.recv(timeout=WAIT))["snapshot"] is True
+        yield board
+
+
+def receive_until(board: ClientConnection, done: Callable[[dict[str, Any]], bool]) -> None:
+    while not done(json.loads(board.recv(timeout=WAIT))):
+        pass
+
+
+def shows(pickup_id: int) -> Callable[[dict[str, Any]], bool]:
+    return lambda message: f'id="pickup-{pickup_id}"' in message.get("content", "")
+
+
+def announce(url: str, child: dict[str, Any]) -> int:
+    response = httpx.post(
+        f"{url}/api/v1/pickups",
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+        json={
+            "child_id": child["id"],
+            "guardian_id": child["guardian_ids"][0],
+            "mode": "gps",
+            "latitude": 46.8139,
+            "longitude": -71.2082,
+        },
+    )
+    assert response.status_code == 201, response.text
+    pickup_id: int = response.json()["id"]
+    return pickup_id
+
+
+def test_two_worker_processes_fan_out_and_survive_a_redis_restart(
+    served: str, redis_server: RedisServer
+) -> None:
+    assert len(workers_answering(served)) == 2
+    children = httpx.get(
+        f"{served}/api/v1/children?installation_id=ERA",
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+    ).json()
+    present = iter(c for c in children if c["present"] and c["guardian_ids"])
+    stack = contextlib.ExitStack()
+    boards = [stack.enter_context(open_board(served)) for _ in range(BOARDS)]
+
+    # Announcements, each through whichever worker takes the request, reach every board.
+    for _ in range(3):
+        pickup = announce(served, next(present))
+        for board in boards:
+            receive_until(board, shows(pickup))
+
+    redis_server.kill()
+    for board in boards:
+        receive_until(board, lambda message: message.get("status") == "degraded")
+    during = announce(served, next(present))  # committed while the bus is down
+
+    run_async(redis_server.start)
+    for board in boards:  # each converges through a fresh snapshot that holds it
+        receive_until(
+            board, lambda message: bool(message.get("snapshot")) and shows(during)(message)
+        )
+    after = announce(served, next(present))
+    for board in boards:
+        receive_until(board, shows(after))
+    stack.close()
