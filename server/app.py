@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from . import scheduler
 from .clock import Clock, clock_with_offset
-from .db import Database
+from .db import Database, DatabaseUnavailable
 from .mail import create_mailer
 from .realtime.broker import Broker, MemoryBroker
 from .realtime.hub import Hub
@@ -41,6 +41,7 @@ from .web import (
 from .web.context import (
     RequestContextMiddleware,
     SignInRequired,
+    database_unavailable,
     http_error,
     parent_sign_in_required,
     sign_in_required,
@@ -118,6 +119,7 @@ def create_app(
         middleware=[Middleware(RequestContextMiddleware)],
         exception_handlers={
             HTTPException: http_error,
+            DatabaseUnavailable: database_unavailable,
             SignInRequired: sign_in_required,
             ParentSignInRequired: parent_sign_in_required,
             PortalSignInRequired: portal_sign_in_required,

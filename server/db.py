@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, event
 from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -54,6 +55,20 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+class DatabaseUnavailable(Exception):
+    """The database is not answering (restarting, unreachable, locked for too long): pages and
+    the API say so with a 503 instead of a bare server error."""
+
+
+def _is_unavailable(error: BaseException) -> bool:
+    if isinstance(error, (OperationalError, InterfaceError)):
+        return True
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated
+    # asyncpg raises these unwrapped when it cannot connect or loses its socket.
+    return isinstance(error, (ConnectionError, TimeoutError))
+
+
 class Database:
     """Owns the engine; hands out short-lived sessions."""
 
@@ -66,8 +81,13 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session:
-            yield session
+        try:
+            async with self._sessions() as session:
+                yield session
+        except Exception as error:
+            if _is_unavailable(error):
+                raise DatabaseUnavailable(str(error)[:200]) from error
+            raise
 
     async def dispose(self) -> None:
         await self.engine.dispose()

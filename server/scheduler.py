@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .db import DatabaseUnavailable
 from .pickups import service
 from .realtime.events import BoardEvent
 from .services import Services
@@ -28,6 +29,8 @@ async def run_forever(svc: Services) -> None:
     while True:
         try:
             await run_due_work(svc)
+        except DatabaseUnavailable as down:  # one line a tick, not a traceback
+            log.warning("background pickup work waits for the database: %s", down)
         except Exception:  # the database may be restarting: say so, try again next tick
             log.exception("background pickup work failed; retrying")
         await asyncio.sleep(svc.settings.tick_seconds)

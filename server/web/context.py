@@ -4,6 +4,7 @@ pages and errors rendered the same way everywhere."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from http.cookies import SimpleCookie
 from typing import Any
@@ -30,6 +31,8 @@ CSRF_COOKIE = "relais_csrf"
 LANG_COOKIE = "relais_lang"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
+
+log = logging.getLogger(__name__)
 
 
 def services(conn: HTTPConnection) -> Services:
@@ -256,6 +259,16 @@ async def http_error(request: Request, exc: Exception) -> Response:
             headers={"HX-Retarget": "#toast", "HX-Reswap": "outerHTML"},
         )
     return page(request, "errors/page.html", status_code=exc.status_code, message=message)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database is restarting or unreachable: say it plainly, with a 503 that tells
+    clients (and load balancers) to try again."""
+    log.warning("database unavailable for %s: %s", request.url.path, exc)
+    error = HTTPException(503, _("The database is not answering: try again in a moment."))
+    response = await http_error(request, error)
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 async def parent_sign_in_required(request: Request, exc: Exception) -> Response:

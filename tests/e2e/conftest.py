@@ -226,13 +226,24 @@ class TcpProxy:
                 writer.transport.abort()
             self._writers.clear()
 
-        self._loop.call_soon_threadsafe(drop)
+        self._on_loop(drop)
 
     def restore(self) -> None:
         def reopen() -> None:
             self._open = True
 
-        self._loop.call_soon_threadsafe(reopen)
+        self._on_loop(reopen)
+
+    def _on_loop(self, change: Callable[[], None]) -> None:
+        """Make the change on the proxy's loop and return once it is made."""
+        done = threading.Event()
+
+        def run() -> None:
+            change()
+            done.set()
+
+        self._loop.call_soon_threadsafe(run)
+        assert done.wait(5), "the proxy did not answer"
 
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._stopping.set)
