@@ -73,4 +73,3 @@ class MemoryBroker:
     async def publish_control(self, message: dict[str, Any]) -> None:
         if self._listener is not None:
             await self._listener.on_control(json.loads(json.dumps(message)))
-
