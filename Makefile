@@ -7,7 +7,8 @@ PORT   ?= 8000
 PO     := $(wildcard server/locale/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 
-.PHONY: setup run test test-unit test-e2e check format translations extract-messages clean
+.PHONY: setup run test test-sqlite test-postgres test-unit test-e2e check format translations extract-messages clean \
+	bench bench-quick bench-setup
 
 setup: $(VENV)/.installed node_modules/.installed $(MO)
 
@@ -34,9 +35,19 @@ extract-messages: $(VENV)/.installed
 run: setup
 	RELAIS_DEMO=1 HOST=$(HOST) PORT=$(PORT) $(BIN)/relais serve
 
+# The whole suite twice: on SQLite (the embedded default) and on PostgreSQL (production).
 test: setup
 	bash scripts/ensure-test-services.sh
 	$(BIN)/pytest
+	RELAIS_TEST_DATABASE=postgresql $(BIN)/pytest
+
+test-sqlite: setup
+	bash scripts/ensure-test-services.sh
+	$(BIN)/pytest
+
+test-postgres: setup
+	bash scripts/ensure-test-services.sh
+	RELAIS_TEST_DATABASE=postgresql $(BIN)/pytest
 
 test-unit: setup
 	$(BIN)/pytest tests/unit
@@ -53,6 +64,19 @@ check: setup
 format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The fan-out benchmark (BENCHMARKS.md): its own extras, the Channels peer's included.
+bench-setup: $(VENV)/.bench-installed
+
+$(VENV)/.bench-installed: bench/requirements.txt bench/requirements-peer.txt $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt -r bench/requirements-peer.txt
+	touch $@
+
+bench: setup bench-setup
+	$(BIN)/python -m bench.run
+
+bench-quick: setup bench-setup
+	$(BIN)/python -m bench.run --quick
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# What the test suite needs from the machine: Debian's Chromium (never a downloaded browser)
-# and a Redis server; PostgreSQL is started when it is installed but stopped.
+# What the test suite needs from the machine: Debian's Chromium (never a downloaded browser),
+# a Redis server, and PostgreSQL on 127.0.0.1:5432 letting the postgres user in without a
+# password (the suite runs a second time on it). Each is started when installed but stopped.
 # Installs from Debian's packages only when missing and only as root.
 set -euo pipefail
 
 need_apt=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+installed_postgres=no
+if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ ! -d /etc/postgresql ]; then
+  need_apt+=(postgresql)
+  installed_postgres=yes
+fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -26,9 +32,24 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
     --dir /tmp --logfile /tmp/relais-redis.log
 fi
 
-if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
-  if ! pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then
-    echo "Starting PostgreSQL"
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
-  fi
+version="$(ls /etc/postgresql | head -n1)"
+if [ "$installed_postgres" = yes ]; then
+  # A cluster installed just now: let the test suite in over TCP on loopback, as on the
+  # development machines (trust for 127.0.0.1 only).
+  hba="/etc/postgresql/$version/main/pg_hba.conf"
+  sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+fi
+if ! pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then
+  echo "Starting PostgreSQL $version"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start
+elif [ "$installed_postgres" = yes ]; then
+  pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+fi
+for _ in $(seq 1 50); do
+  pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1 && break
+  sleep 0.2  # wait-ok: PostgreSQL is starting; pg_isready is the only way to ask
+done
+if ! pg_isready -h 127.0.0.1 -p 5432 >/dev/null 2>&1; then
+  echo "PostgreSQL does not answer on 127.0.0.1:5432: the PostgreSQL run of the suite needs it." >&2
+  exit 1
 fi
