@@ -19,9 +19,18 @@ async def healthz(request: Request) -> Response:
             await session.execute(text("SELECT 1"))
     except Exception as exc:
         return JSONResponse({"status": "error", "database": str(exc)[:200]}, status_code=503)
-    # The worker's process id: which of several workers answered (a load balancer's view).
+    # Redis down is "degraded", not an error: every worker is in the same state, changes
+    # still commit, and boards resync when it returns; a load balancer should keep us.
+    realtime = "ok" if svc.hub.broker_up else "down"
     return JSONResponse(
-        {"status": "ok", "boards": svc.hub.connection_count(), "worker": os.getpid()}
+        {
+            "status": "ok" if realtime == "ok" else "degraded",
+            "database": "ok",
+            "realtime": realtime,
+            "boards": svc.hub.connection_count(),
+            # Which of several workers answered.
+            "worker": os.getpid(),
+        }
     )
 
 

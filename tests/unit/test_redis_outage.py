@@ -46,9 +46,13 @@ def test_a_sign_out_during_an_outage_closes_its_boards_when_redis_returns(
     login(reception, RECEPTION)
     login(educator, EDUCATOR)
     with board(reception) as (signed_out, _), board(educator) as (still_in, _):
+        assert reception.get("/healthz").json()["realtime"] == "ok"
         redis_server.kill()
         assert receive(signed_out) == {"status": "degraded"}
         assert receive(still_in) == {"status": "degraded"}
+        health = reception.get("/healthz")
+        assert health.status_code == 200  # the database still works: keep this worker
+        assert health.json()["status"] == "degraded" and health.json()["realtime"] == "down"
 
         # The sign-out commits, but its "close these boards" message has no bus to ride.
         token = reception.cookies.get("relais_csrf")
