@@ -374,12 +374,12 @@ async def board_socket(websocket: WebSocket) -> None:
             return
     await websocket.accept()
     view = _view(choice, isinstance(principal, StaffPrincipal))
-    await svc.hub.serve(
-        websocket,
-        view,
-        session_hash=principal.session_hash if isinstance(principal, StaffPrincipal) else None,
-        display_id=principal.display_id if isinstance(principal, DisplayPrincipal) else None,
-    )
+    session_hash = principal.session_hash if isinstance(principal, StaffPrincipal) else None
+    display_id = principal.display_id if isinstance(principal, DisplayPrincipal) else None
+    # The socket lives for hours: keep only these small values, not the loaded rows (a
+    # director's choice holds every installation of the organization).
+    del choice, principal
+    await svc.hub.serve(websocket, view, session_hash=session_hash, display_id=display_id)
 
 
 routes = [

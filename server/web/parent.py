@@ -385,12 +385,13 @@ async def parent_socket(websocket: WebSocket) -> None:
         return
     async with svc.db.session() as session:
         children = await family_children(session, principal.guardian_id)
+    installation_ids = frozenset(c.installation_id for c in children)
+    view = FamilyView(principal.guardian_id, i18n.current_locale())
+    session_hash = principal.session_hash
+    del children, principal  # the socket lives long: keep no loaded rows
     await websocket.accept()
     await svc.hub.serve(
-        websocket,
-        FamilyView(principal.guardian_id, i18n.current_locale()),
-        session_hash=principal.session_hash,
-        installation_ids=frozenset(c.installation_id for c in children),
+        websocket, view, session_hash=session_hash, installation_ids=installation_ids
     )
 
 
