@@ -29,15 +29,19 @@ def _content(state: BoardState, view: ViewKey, section_ids: set[int] | None) -> 
         )
 
 
-def event_message(state: BoardState, view: ViewKey, event: BoardEvent) -> str:
-    """`state` is already narrowed to the view."""
-    chime = event.chime and any(a.pickup_id == event.pickup_id for a in state.alerts)
+def event_message(state: BoardState, view: ViewKey, events: list[BoardEvent]) -> str:
+    """`state` is already narrowed to the view; `events` are consecutive (usually one): the
+    message covers seq `from` to `seq`, `at` is the earliest commit among them."""
+    alerts = {a.pickup_id for a in state.alerts}
+    chime = any(e.chime and e.pickup_id in alerts for e in events)
+    groups = {g for e in events for g in e.groups}
     return json.dumps(
         {
-            "seq": event.seq,
-            "at": event.committed_at,
+            "seq": events[-1].seq,
+            "from": events[0].seq,
+            "at": min(e.committed_at for e in events),
             "chime": chime,
-            "content": _content(state, view, set(event.groups)),
+            "content": _content(state, view, groups),
         },
         ensure_ascii=False,
     )

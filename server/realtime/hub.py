@@ -37,6 +37,8 @@ CLOSE_TOO_SLOW = 1013
 CLOSE_SHUTDOWN = 1012
 CLOSE_SESSION_ENDED = 4001
 CLOSE_DISPLAY_REVOKED = 4003
+# How long a channel waits for an event published out of order before going on without it.
+REORDER_WAIT = 0.05
 
 
 @dataclass(eq=False)
@@ -81,6 +83,8 @@ class _Channel:
         self.inbox: asyncio.Queue[BoardEvent | _SnapshotRequest] = asyncio.Queue()
         self.task = asyncio.create_task(self._run(), name=f"board-channel-{installation_id}")
         self.members = 0
+        # The last event number sent to this installation's boards (None: none yet).
+        self.last_seq: int | None = None
 
     def sockets(self) -> list[BoardSocket]:
         return [s for group in self.views.values() for s in group]
@@ -90,14 +94,49 @@ class _Channel:
 
     async def _run(self) -> None:
         while True:
-            item = await self.inbox.get()
+            items = [await self.inbox.get()]
+            # Whatever else is already waiting is handled with it: under load, one board
+            # load and one render cover several changes instead of falling further behind.
+            while not self.inbox.empty():
+                items.append(self.inbox.get_nowait())
+            events = [i for i in items if isinstance(i, BoardEvent)]
+            if events:
+                events = await self._in_order(events, items)
             try:
-                if isinstance(item, _SnapshotRequest):
-                    await self._snapshot(item.socket)
-                else:
-                    await self._event(item)
+                if events:
+                    await self._events(events)
             except Exception:  # a bad render must not kill the channel; boards resync later
-                log.exception("board channel %s failed on %r", self.installation_id, item)
+                log.exception("board channel %s failed on %r", self.installation_id, events)
+            for item in items:
+                if isinstance(item, _SnapshotRequest):
+                    try:
+                        await self._snapshot(item.socket)
+                    except Exception:
+                        log.exception("board channel %s failed on a snapshot", self.installation_id)
+
+    async def _in_order(
+        self, events: list[BoardEvent], items: list[BoardEvent | _SnapshotRequest]
+    ) -> list[BoardEvent]:
+        """The events sorted by seq, without those already sent. Changes commit in seq order
+        but two requests may publish in the other order: a missing number is waited for a
+        moment, then given up on (boards see the gap and ask for a snapshot)."""
+        deadline = asyncio.get_running_loop().time() + REORDER_WAIT
+        while True:
+            events.sort(key=lambda e: e.seq)
+            if self.last_seq is not None:
+                events = [e for e in events if e.seq > self.last_seq]
+            expected = events[0].seq if self.last_seq is None else self.last_seq + 1
+            contiguous = [e.seq for e in events] == list(range(expected, expected + len(events)))
+            remaining = deadline - asyncio.get_running_loop().time()
+            if not events or contiguous or remaining <= 0:
+                return events
+            try:
+                item = await asyncio.wait_for(self.inbox.get(), remaining)
+            except TimeoutError:
+                return events
+            items.append(item)
+            if isinstance(item, BoardEvent):
+                events.append(item)
 
     async def _snapshot(self, socket: BoardSocket) -> None:
         if isinstance(socket.view, FamilyView):
@@ -121,28 +160,35 @@ class _Channel:
             # Connected while the event bus is down: the board must not look live.
             self._deliver(socket, status_message("degraded"))
 
-    async def _event(self, event: BoardEvent) -> None:
+    async def _events(self, events: list[BoardEvent]) -> None:
+        """One message per view for a run of consecutive events (usually just one)."""
+        self.last_seq = events[-1].seq
         if not self.views:
             return
+        groups = {g for e in events for g in e.groups}
+        # Empty `children` means "unknown": then every family page re-renders.
+        children = (
+            None if any(not e.children for e in events) else {c for e in events for c in e.children}
+        )
         state = None
         if any(isinstance(view, ViewKey) for view in self.views):
             async with self.hub.db.session() as session:
                 installation = await session.get(Installation, self.installation_id)
                 if installation is None:
                     return
-                state = await load_board(session, installation, self.hub.now(), set(event.groups))
+                state = await load_board(session, installation, self.hub.now(), groups)
         for view, sockets in list(self.views.items()):
             if isinstance(view, FamilyView):
                 # A parent's page shows only their own children: one render per family, and
                 # only when the change may concern them.
                 known = self.family_children.get(view)
-                if event.children and known is not None and not known & set(event.children):
+                if children is not None and known is not None and not known & children:
                     continue
-                message, children = await self.hub.render_family(view)
-                self.family_children[view] = children
+                message, shown = await self.hub.render_family(view)
+                self.family_children[view] = shown
             else:
                 assert state is not None
-                message = event_message(state.for_view(view.group_id), view, event)
+                message = event_message(state.for_view(view.group_id), view, events)
             for socket in list(sockets):
                 self._deliver(socket, message)
 

@@ -71,7 +71,9 @@
       return;
     }
     if (awaitingSnapshot || data.seq <= lastSeq) { detail.cancelled = true; return; }
-    if (data.seq !== lastSeq + 1) {
+    // Under load one message may cover several changes: seq "from" to "seq".
+    const first = data.from === undefined ? data.seq : data.from;
+    if (first > lastSeq + 1) {
       // A gap: something was missed. Ask for the whole board rather than guess.
       detail.cancelled = true;
       connection = detail.connection;

@@ -4,9 +4,10 @@ snapshot request queues behind every pending event, so it marks "nothing else wa
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,6 +20,8 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from server.models import Group, Installation
+from server.realtime.events import BoardEvent, next_seq
+from server.services import Services
 from tests.conftest import api_headers, in_db, login
 
 ORIGIN = {"origin": "http://testserver"}
@@ -117,24 +120,110 @@ def test_each_change_is_one_message_in_sequence(client: TestClient) -> None:
 
         upcoming = announce(client, "C0015", "G0015", eta="16:45")  # later: upcoming only
         assert upcoming["status"] == "scheduled"
+        scheduled = receive(ws)
         api(client, "POST", f"/pickups/{lea['id']}/status", {"status": "called"})
+        called = receive(ws)
         api(client, "POST", "/attendance", {"child_id": "C0004", "present": False})
+        checked_out = receive(ws)
         api(client, "PATCH", "/children/C-NOAH", {"group_id": "ERA-HIB"})
+        moved = receive(ws)
         api(client, "POST", f"/pickups/{lea['id']}/status", {"status": "ready"})
+        ready = receive(ws)
+        events = [scheduled, called, checked_out, moved, ready]
 
-        messages = settle(ws)
-        *events, snapshot = messages
-        assert [m["seq"] for m in events] == [start + n for n in range(2, 7)]
+        *rest, snapshot = settle(ws)
+        assert rest == []  # one message per change, nothing more
+        # Each change waited for on its own: one message each, in sequence, no gap.
+        assert [(m["from"], m["seq"]) for m in events] == [
+            (start + n, start + n) for n in range(2, 7)
+        ]
         assert snapshot["seq"] == start + 6
         assert not any(m.get("snapshot") for m in events)
-        assert events[0]["chime"] is False  # a scheduled arrival does not chime yet
-        assert f'id="upcoming-{upcoming["id"]}"' in events[0]["content"]
-        assert not alert_in(events[0]["content"], upcoming["id"])
-        called = alert_in(events[1]["content"], lea["id"])
-        assert called and 'data-status="called"' in called
-        ready = alert_in(events[4]["content"], lea["id"])
-        assert ready and 'data-status="ready"' in ready
+        assert scheduled["chime"] is False  # a scheduled arrival does not chime yet
+        assert f'id="upcoming-{upcoming["id"]}"' in scheduled["content"]
+        assert not alert_in(scheduled["content"], upcoming["id"])
+        called_alert = alert_in(called["content"], lea["id"])
+        assert called_alert and 'data-status="called"' in called_alert
+        ready_alert = alert_in(ready["content"], lea["id"])
+        assert ready_alert and 'data-status="ready"' in ready_alert
         assert all(m["chime"] is False for m in events)
+
+
+def publish_in_app(client: TestClient, work: Callable[[Services], Awaitable[None]]) -> None:
+    """Run `work` on the app's own loop, as a request would."""
+
+    async def run() -> None:
+        await work(client.app.state.services)  # type: ignore[attr-defined]
+
+    client.portal.call(run)  # type: ignore[union-attr]
+
+
+async def take_seqs(svc: Services, installation_id: int, count: int) -> list[int]:
+    """Event numbers for changes that commit (the board re-renders their groups)."""
+    async with svc.db.session() as session:
+        seqs = [await next_seq(session, installation_id) for _ in range(count)]
+        await session.commit()
+    return seqs
+
+
+def test_changes_waiting_together_go_out_as_one_message(
+    client: TestClient, database_url: str
+) -> None:
+    """Under load the channel takes every change already waiting and sends one message
+    covering them (seq `from` to `seq`): one board load and one render, not one each."""
+    ids = era_ids(database_url)
+    login(client, RECEPTION)
+    with board(client) as (ws, start):
+
+        async def three_at_once(svc: Services) -> None:
+            seqs = await take_seqs(svc, ids["ERA"], 3)
+            groups = [ids["ERA-LUT"], ids["ERA-EXP"], ids["ERA-HIB"]]
+            await svc.publish(
+                [
+                    BoardEvent(ids["ERA"], s, "attendance", groups=(g,))
+                    for s, g in zip(seqs, groups, strict=True)
+                ]
+            )
+
+        publish_in_app(client, three_at_once)
+        message = receive(ws)
+        assert (message["from"], message["seq"]) == (start + 1, start + 3)
+        for group in ("ERA-LUT", "ERA-EXP", "ERA-HIB"):  # every group touched is re-rendered
+            assert f'id="group-{ids[group]}"' in message["content"]
+        *rest, snapshot = settle(ws)
+        assert rest == [] and snapshot["seq"] == start + 3
+
+
+def test_an_event_published_out_of_order_is_waited_for(
+    client: TestClient, database_url: str
+) -> None:
+    """Two requests commit in seq order but may publish in the other: the board still gets
+    the changes in order, without a gap (so without a needless resync)."""
+    ids = era_ids(database_url)
+    login(client, RECEPTION)
+    with board(client) as (ws, start):
+
+        async def swapped(svc: Services) -> None:
+            first, second, third = await take_seqs(svc, ids["ERA"], 3)
+            await svc.publish(
+                [BoardEvent(ids["ERA"], first, "attendance", groups=(ids["ERA-LUT"],))]
+            )
+            await asyncio.sleep(0.01)  # the first is sent; then the later one overtakes
+            await svc.publish(
+                [BoardEvent(ids["ERA"], third, "attendance", groups=(ids["ERA-HIB"],))]
+            )
+            await asyncio.sleep(0.01)  # a request a moment late publishing, inside the wait
+            await svc.publish(
+                [BoardEvent(ids["ERA"], second, "attendance", groups=(ids["ERA-EXP"],))]
+            )
+
+        publish_in_app(client, swapped)
+        first = receive(ws)
+        assert (first["from"], first["seq"]) == (start + 1, start + 1)
+        rest = receive(ws)
+        assert (rest["from"], rest["seq"]) == (start + 2, start + 3)
+        *more, snapshot = settle(ws)
+        assert more == [] and snapshot["seq"] == start + 3
 
 
 def test_snapshot_on_request_has_the_latest_seq(client: TestClient) -> None:
@@ -299,9 +388,9 @@ def test_a_change_is_rendered_once_per_view_not_once_per_socket(
     rendered: list[object] = []
     original = fragments.event_message
 
-    def counting(state: Any, view: Any, event: Any) -> str:
+    def counting(state: Any, view: Any, events: Any) -> str:
         rendered.append(view)
-        return original(state, view, event)
+        return original(state, view, events)
 
     monkeypatch.setattr("server.realtime.hub.event_message", counting)
     login(client, RECEPTION)
