@@ -1,0 +1,1 @@
+"""The fan-out benchmark (`make bench`, `make bench-quick`): see BENCHMARKS.md at the root."""

@@ -1,0 +1,244 @@
+"""The announcers: HTTP calls paced on a fixed schedule, open loop.
+
+Pickup k starts at t0 + k / rate, round robin over the installations, as its own task whether
+or not earlier calls have returned, so a slow server meets the same offered load and its
+slowness shows in the latencies instead of thinning the load (no coordinated omission).
+Each pickup is four events: the announcement, then Appeler, Prêt and Départ at +gap, +2·gap
+and +3·gap. A step waits for its own announcement's answer (it needs the pickup's id); when
+that answer comes after the step's moment, the step leaves late and the lag is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from .seed import Seeded
+from .stats import percentile
+
+T = TypeVar("T")
+STEPS = ("called", "ready", "departed")
+LATE_MS = 10.0  # a call that leaves this much after its moment counts as late
+
+
+@dataclass(frozen=True)
+class Plan:
+    t0: float  # wall clock (time.time()) of the first announcement
+    pickups_per_s: float  # events/s = 4 × this
+    duration_s: float  # announcements start within [t0, t0 + duration_s)
+    gap_s: float  # between the four events of one pickup
+
+    @property
+    def pickups(self) -> int:
+        return int(self.pickups_per_s * self.duration_s)
+
+    @property
+    def end(self) -> float:
+        """When the last event is due."""
+        return self.t0 + self.duration_s + len(STEPS) * self.gap_s
+
+
+class Refused(Exception):
+    """The server answered, but not with success: the event was not made."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        reason = ""
+        if response.headers.get("content-type", "").startswith("application/json"):
+            reason = str(response.json().get("reason", ""))
+        super().__init__(f"HTTP {response.status_code} {reason}".strip())
+
+
+def _check(response: httpx.Response, expected: int) -> httpx.Response:
+    if response.status_code != expected:
+        raise Refused(response)
+    return response
+
+
+class Target(Protocol):
+    """What an announcer calls: Relais's API, or the floor's and the peer's /announce."""
+
+    installations: list[str]
+    headers: dict[str, str]  # sent with every call (Relais: the API token)
+
+    async def announce(self, client: httpx.AsyncClient, installation: str) -> str:
+        """Announce one pickup; the handle its steps need. Raises Refused."""
+        ...
+
+    async def step(
+        self, client: httpx.AsyncClient, installation: str, handle: str, step: int
+    ) -> None: ...
+
+
+@dataclass
+class Outcome:
+    """What the announcer did, for the runner's accounting."""
+
+    events_ok: Counter[str] = field(default_factory=Counter)  # per installation key
+    failures: Counter[str] = field(default_factory=Counter)
+    lags_ms: list[float] = field(default_factory=list)
+    call_ms: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        lags = sorted(self.lags_ms)
+        calls = sorted(self.call_ms)
+        return {
+            "events_ok": sum(self.events_ok.values()),
+            "failures": dict(self.failures.most_common(10)),
+            "late_calls": sum(1 for lag in lags if lag > LATE_MS),
+            "max_lag_ms": round(lags[-1], 1) if lags else 0.0,
+            "call_p50_ms": round(percentile(calls, 50), 2),
+            "call_p99_ms": round(percentile(calls, 99), 2),
+        }
+
+
+class Announcer:
+    def __init__(self, target: Target, plan: Plan, client: httpx.AsyncClient) -> None:
+        self.target, self.plan, self.client = target, plan, client
+        self.outcome = Outcome()
+
+    async def _call(
+        self, due: float, installation: str, call: Callable[[], Awaitable[T]]
+    ) -> tuple[bool, T | None]:
+        """Make one call at its moment: (True, its result), or (False, None) when it failed
+        (counted by reason)."""
+        delay = due - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        sent = time.time()
+        self.outcome.lags_ms.append((sent - due) * 1000.0)
+        try:
+            result = await call()
+        except Refused as refused:
+            self.outcome.failures[str(refused)] += 1
+            return False, None
+        except httpx.HTTPError as error:
+            self.outcome.failures[type(error).__name__] += 1
+            return False, None
+        self.outcome.call_ms.append((time.time() - sent) * 1000.0)
+        self.outcome.events_ok[installation] += 1
+        return True, result
+
+    async def _pickup(self, k: int) -> None:
+        installations = self.target.installations
+        installation = installations[k % len(installations)]
+        start = self.plan.t0 + k / self.plan.pickups_per_s
+        announce = partial(self.target.announce, self.client, installation)
+        made, handle = await self._call(start, installation, announce)
+        for i in range(len(STEPS)):
+            if not made or handle is None:
+                return  # refused: the next steps are not sent (nor expected on the boards)
+            step = partial(self.target.step, self.client, installation, handle, i)
+            made, _nothing = await self._call(start + (i + 1) * self.plan.gap_s, installation, step)
+
+    async def run(self) -> Outcome:
+        tasks: list[asyncio.Task[None]] = []
+        for k in range(self.plan.pickups):
+            delay = self.plan.t0 + k / self.plan.pickups_per_s - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(self._pickup(k)))
+        await asyncio.gather(*tasks)
+        return self.outcome
+
+
+class RelaisTarget:
+    """Relais's integration API: POST /api/v1/pickups (ETA now: the alert is due at once),
+    then POST /api/v1/pickups/{id}/status three times."""
+
+    def __init__(self, seeded: Seeded) -> None:
+        self.installations = [i.external_id for i in seeded.installations]
+        self.headers = {"Authorization": f"Bearer {seeded.api_token}"}
+        self.zone = {i.external_id: ZoneInfo(i.timezone) for i in seeded.installations}
+        # Each child is announced once: after Départ a child has left for the day.
+        self.children = {i.external_id: list(reversed(i.children)) for i in seeded.installations}
+
+    async def announce(self, client: httpx.AsyncClient, installation: str) -> str:
+        if not self.children[installation]:
+            raise RuntimeError(f"installation {installation}: no child left to announce")
+        child, guardian = self.children[installation].pop()
+        eta = datetime.now(self.zone[installation]).strftime("%H:%M")
+        response = await client.post(
+            "/api/v1/pickups",
+            json={"child_id": child, "guardian_id": guardian, "mode": "eta", "eta": eta},
+        )
+        return str(_check(response, 201).json()["id"])
+
+    async def step(
+        self, client: httpx.AsyncClient, installation: str, handle: str, step: int
+    ) -> None:
+        response = await client.post(
+            f"/api/v1/pickups/{handle}/status", json={"status": STEPS[step]}
+        )
+        _check(response, 200)
+
+
+class AnnounceTarget:
+    """The floor's and the peer's protocol: POST /announce/<installation>/ with
+    {"seq", "chime", "content"}; the server stamps `at` and fans out. Numbers run per
+    installation in the order the calls leave."""
+
+    def __init__(self, installations: list[str], content: str) -> None:
+        self.installations = installations
+        self.headers: dict[str, str] = {}
+        self.content = content
+        self.seq: Counter[str] = Counter()
+
+    async def _post(self, client: httpx.AsyncClient, installation: str, chime: bool) -> None:
+        self.seq[installation] += 1
+        response = await client.post(
+            f"/announce/{installation}/",
+            json={"seq": self.seq[installation], "chime": chime, "content": self.content},
+        )
+        _check(response, 200)
+
+    async def announce(self, client: httpx.AsyncClient, installation: str) -> str:
+        await self._post(client, installation, True)
+        return installation  # nothing to follow: each event stands alone
+
+    async def step(
+        self, client: httpx.AsyncClient, installation: str, handle: str, step: int
+    ) -> None:
+        await self._post(client, installation, False)
+
+
+def client(base_url: str, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    """Enough connections that calls never queue in the client: open loop to the socket."""
+    return httpx.AsyncClient(
+        base_url=base_url,
+        headers=headers,
+        timeout=30.0,
+        limits=httpx.Limits(max_connections=512, max_keepalive_connections=512),
+    )
+
+
+def filler(message_bytes: int) -> str:
+    """Board-like markup for the floor's and the peer's messages: content such that the whole
+    message, as the server sends it (JSON, quotes escaped, UTF-8), is `message_bytes` long."""
+    unit = (
+        '<article class="alert alert--announced" id="pickup-0">'
+        '<h3 class="alert__child">Florence Gagnon</h3><p class="alert__meta">Groupe 1 · '
+        "Marie Gagnon · ETA 17:45</p></article>"
+    )
+
+    def size(content: str) -> int:
+        message = {"seq": 100, "at": time.time(), "chime": False, "content": content}
+        return len(json.dumps(message, ensure_ascii=False).encode())
+
+    low, high = 0, message_bytes
+    while low < high:  # the longest prefix of repeated units that still fits
+        middle = (low + high + 1) // 2
+        if size((unit * (middle // len(unit) + 1))[:middle]) <= message_bytes:
+            low = middle
+        else:
+            high = middle - 1
+    return (unit * (low // len(unit) + 1))[:low]

@@ -1,0 +1,273 @@
+"""Results out: the JSON file, the PNG chart, and BENCHMARKS.md at the repository root."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .scenarios import LABELS
+from .targets import FLOOR_FACTOR, PEAK_P50_MS, PEAK_P99_MS
+
+BAR_FLOOR_MS = 0.1  # the log axes start here, so every bar is drawn from the same base
+
+COMMANDS = [
+    "make bench          # set-up, then python -m bench.run: every scenario, ~12 min",
+    "make bench-quick    # set-up, then python -m bench.run --quick: (a) and (c), < 90 s",
+    "# smaller runs while developing (results/<name>.json only):",
+    ".venv/bin/python -m bench.run --scale 0.1 --duration 10 --only stress --scenarios a,c",
+]
+
+METHOD = [
+    "- **Latency** of one delivery = the board's receipt instant − the message's `at`, the "
+    "instant the change committed (Relais stamps it after the commit, before publishing; the "
+    "floor and the peer stamp it on receiving the announcement). Same host, one clock.",
+    "- **Load**: each pickup is four events to one installation, round robin: the "
+    "announcement (`POST /api/v1/pickups`, ETA now, so it alerts at once), then Appeler, Prêt "
+    "and Départ (`POST /api/v1/pickups/{id}/status`) 1 s apart. Pickups start at a fixed "
+    "rate, each as its own task whatever earlier calls are doing (open loop, no coordinated "
+    "omission); a step that must wait for its announcement's answer leaves late and its lag "
+    "is recorded. Each child is announced once (after Départ it has gone home).",
+    "- **Steady window**: the first 3 s (until the first pickups reach Départ) are a ramp; "
+    "percentiles, deliveries/s and CPU cover the following `duration` seconds; deliveries of "
+    "the whole run count for *lost*.",
+    "- **Boards**: `websockets` clients in two load-generator processes (uvloop), all on "
+    "`group=all`. A Relais board is an installation's front-desk screen: signed in as that "
+    "installation's reception account (its session cookie; `Origin` = the server's address), "
+    "it waits for its snapshot before the load starts.",
+    "- **(a)** `relais serve` on a seeded SQLite file; **(b)** `relais serve --workers 2` "
+    "with `RELAIS_REDIS_URL`, on a throwaway PostgreSQL database; a production start "
+    "(secret key, no demo accounts). Redis for (b) and (d) is a private `redis-server` "
+    "started for the run (pub/sub channels are shared by all of a server's databases).",
+    "- **(c)** the floor, `bench/floor_server.py`: raw `websockets`, `broadcast()` of the "
+    "same bytes to an installation's boards; announcements reach it over HTTP on a second "
+    "port (websockets' parser takes no request body). **(d)** the peer, "
+    "`bench/peer_channels`: Django Channels + channels_redis under uvicorn, one worker. Their "
+    "messages are as large as Relais's, measured in the same run.",
+    "- **Data**: a fresh database per measurement (`bench/seed.py`, the server's migrations "
+    "and models): installations of three groups of fourteen present children (more when a "
+    "run announces more), one guardian each, in a time zone where it is about noon.",
+    "- **Server CPU**: user + system time of the server's process tree over the steady "
+    "window (/proc). **RSS per idle board**: the server's RSS before and after N idle "
+    "boards open over 20 installations (one warm board per installation open throughout), "
+    "divided by N.",
+    "- **Page**: `bench/page_render.py` builds the app in-process on an installation of 300 "
+    "children (20 groups, 12 alerts) and times `GET /board` inside the ASGI call "
+    "(middleware, session, queries, templates; no network), 50 requests after 5 warm-ups.",
+]
+
+LOAD_TITLES = {
+    "peak": "School-board peak",
+    "stress": "Fan-out stress",
+    "quick": "Fan-out stress (quick)",
+}
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+
+
+def _target_lines(axis: Any, load: str, rows: list[dict[str, Any]]) -> None:
+    """Dashed lines where the issue's targets sit on this load's panel."""
+    if load == "peak":
+        axis.axhline(PEAK_P50_MS, color="#4c72b0", linestyle="--", linewidth=1, label="p50 target")
+        axis.axhline(PEAK_P99_MS, color="#c44e52", linestyle="--", linewidth=1, label="p99 target")
+    floor = next((r for r in rows if r["scenario"] == "c"), None)
+    if floor is not None:
+        axis.axhline(
+            FLOOR_FACTOR * floor["p99_ms"],
+            color="#c44e52",
+            linestyle=":",
+            linewidth=1,
+            label="2 × floor p99",
+        )
+
+
+def write_chart(results: dict[str, Any], path: Path) -> None:
+    """Per load, p50/p95/p99 bars of every scenario (log scale), and the latency curves."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda value, _position: f"{value:g}")
+    rows = [r for r in results.get("fanout", []) if "p99_ms" in r]
+    loads = list(dict.fromkeys(r["load"] for r in rows))
+    if not loads:
+        return
+    figure, axes = plt.subplots(1, len(loads) + 1, figsize=(5.5 * (len(loads) + 1), 4.8))
+    for axis, load in zip(axes, loads, strict=False):
+        mine = [r for r in rows if r["load"] == load]
+        for offset, (key, colour) in enumerate(
+            (("p50_ms", "#4c72b0"), ("p95_ms", "#dd8452"), ("p99_ms", "#c44e52"))
+        ):
+            positions = [i + (offset - 1) * 0.26 for i in range(len(mine))]
+            heights = [max(BAR_FLOOR_MS, r[key]) for r in mine]
+            axis.bar(positions, heights, 0.26, label=key[:3], color=colour)
+        _target_lines(axis, load, mine)
+        axis.set_xticks(range(len(mine)), [f"({r['scenario']})" for r in mine])
+        axis.set_yscale("log")
+        axis.set_ylim(bottom=BAR_FLOOR_MS)
+        axis.yaxis.set_major_formatter(plain)
+        axis.set_ylabel("commit → board (ms)")
+        sample = mine[0]
+        axis.set_title(
+            f"{LOAD_TITLES.get(load, load)}\n{sample['boards']:,} boards, "
+            f"{sample['installations']} installations, {sample['events_per_s']:g} events/s",
+            fontsize=10,
+        )
+        axis.legend(fontsize=7)
+        axis.grid(axis="y", alpha=0.3)
+    curves = axes[-1]
+    for row in rows:
+        points = row["curve_ms"]
+        curves.plot(
+            [max(BAR_FLOOR_MS, ms) for _p, ms in points],
+            [p for p, _ms in points],
+            marker=".",
+            label=f"{row['load']} ({row['scenario']})",
+        )
+    curves.set_xscale("log")
+    curves.xaxis.set_major_formatter(plain)
+    curves.set_xlabel("commit → board (ms)")
+    curves.set_ylabel("percentile of deliveries")
+    curves.set_title("Latency distribution", fontsize=10)
+    curves.legend(fontsize=7)
+    curves.grid(alpha=0.3)
+    legend = "   ".join(f"({k}) {v}" for k, v in LABELS.items())
+    figure.text(0.5, 0.005, legend, ha="center", fontsize=8)
+    figure.tight_layout(rect=(0, 0.04, 1, 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _fanout_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| load | scenario | boards / installations | events/s | deliveries/s | p50 ms | p95 ms "
+        "| p99 ms | max ms | lost | out of order | message bytes | server CPU % "
+        "| Redis + PG CPU % | machine CPU % | server RSS MB | announce call p99 ms | late calls |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "p99_ms" not in r:
+            lines.append(
+                f"| {r['load']} | ({r['scenario']}) {LABELS[r['scenario']]} | — | — | — | — | — "
+                f"| — | — | — | — | — | — | — | — | — | — | {r.get('error') or r.get('skipped')} |"
+            )
+            continue
+        cells = [
+            r["load"],
+            f"({r['scenario']}) {LABELS[r['scenario']]}",
+            f"{r['boards']:,} / {r['installations']}",
+            r["events_per_s"],
+            r["deliveries_per_s"],
+            r["p50_ms"],
+            r["p95_ms"],
+            r["p99_ms"],
+            r["max_ms"],
+            r["lost"],
+            r["out_of_order"],
+            r["message_bytes_mean"],
+            r["server_cpu_pct"],
+            r["services_cpu_pct"],
+            r["machine_cpu_pct"],
+            r["server_rss_mb"],
+            r["announcer"]["call_p99_ms"],
+            r["announcer"]["late_calls"],
+        ]
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return lines
+
+
+def markdown(results: dict[str, Any], chart: str) -> str:
+    machine = results["machine"]
+    out = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`bench/run.py`) on "
+        f"{results['generated_at']}: do not edit by hand, run it again.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {machine['cpu']}, {machine['cores']} cores; memory {machine['memory_gb']} GB",
+        f"- {machine['os']}; Python {machine['python']}",
+        f"- {', '.join(f'{k} {v}' for k, v in machine['packages'].items())}",
+        f"- Whole-machine CPU busy just before the run: {machine['background_cpu_pct']} % "
+        "(other work on the machine disturbs every figure below)",
+        "",
+        "## Commands",
+        "",
+        "```sh",
+        *COMMANDS,
+        "```",
+        "",
+        "## Method",
+        "",
+        *METHOD,
+        "",
+        "## Fan-out",
+        "",
+        *[
+            f"- **{load['name']}**: {load['installations'] * load['boards_per_installation']:,} "
+            f"boards over {load['installations']} installations "
+            f"({load['boards_per_installation']} each), {load['events_per_s']:g} events/s, "
+            f"{load['duration_s']:g} s steady; scenarios {', '.join(load['scenarios'])}"
+            for load in results["loads"]
+        ],
+        "",
+        f"![Latency per scenario]({chart})",
+        "",
+        *_fanout_table(results.get("fanout", [])),
+        "",
+        "Server CPU is summed over the server's processes (100 % = one core of 2); the "
+        "Redis and PostgreSQL it uses are counted apart (SQLite runs inside Relais); machine "
+        "CPU is the whole machine's, load generator included (100 % = both cores busy). CPU and "
+        "the percentiles cover the steady window only. *Lost* counts deliveries a board never "
+        "received of events the server accepted; *out of order* counts deliveries that "
+        "arrived after a later one of the same installation; *late calls* left more than 10 ms "
+        "after their moment (a step waiting for its announcement's answer).",
+        "",
+        "## Idle boards",
+        "",
+        "| scenario | boards | RSS before MB | RSS after MB | RSS per board KB | connect s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results.get("idle", []):
+        if "rss_per_board_kb" not in r:
+            out.append(f"| ({r['scenario']}) | — | — | — | — | {r.get('error')} |")
+            continue
+        out.append(
+            f"| ({r['scenario']}) {LABELS[r['scenario']]} | {r['boards']:,} | "
+            f"{r['rss_before_mb']} | {r['rss_after_mb']} | {r['rss_per_board_kb']} | "
+            f"{r['connect']['connect_s']} |"
+        )
+    page = results.get("page") or {}
+    out += ["", "## Board page", ""]
+    if "median_ms" in page:
+        out.append(
+            f"An installation of {page['children']} children in {page['groups']} groups with "
+            f"{page['alerts']} alerts: median {page['median_ms']} ms, p90 {page['p90_ms']} ms, "
+            f"max {page['max_ms']} ms over {page['requests']} requests "
+            f"({page['page_bytes']:,} bytes)."
+        )
+    else:
+        out.append(f"Not measured: {page.get('error', 'not part of this run')}.")
+    out += ["", "## Targets", "", "| target | result | detail |", "|---|---|---|"]
+    for t in results["targets"]:
+        verdict = {True: "met", False: "**missed**", None: "not measured"}[t["met"]]
+        out.append(f"| {t['target']} | {verdict} | {t['detail']} |")
+    out.append("")
+    return "\n".join(out)
+
+
+def write_markdown(results: dict[str, Any], path: Path, chart: str) -> None:
+    path.write_text(markdown(results, chart))

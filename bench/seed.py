@@ -1,0 +1,301 @@
+"""A fresh Relais database for the benchmark, built with the server's own migrations, models
+and password hashing: one organization, N installations of present children in groups, each
+child with one guardian; per installation a reception account (all groups) already signed
+in, as the screen at its front desk would be; a director who sees every installation; and an
+API token.
+
+    python -m bench.seed sqlite+aiosqlite:///tmp/bench.db --installations 20 --children 60
+
+Rows go in as bulk INSERTs; children are checked in with Attendance rows written directly
+(what check-in writes, without its board event: no board is open yet) and the reception
+sessions as StaffSession rows (what signing in writes, without an argon2 check each), so a
+seed of thousands of children takes seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from server.db import Database
+from server.demo import FIRST_NAMES, GUARDIAN_FIRST, LAST_NAMES
+from server.migrate import upgrade
+from server.models import (
+    ApiToken,
+    Attendance,
+    Child,
+    ChildGuardian,
+    Group,
+    Guardian,
+    Installation,
+    Organization,
+    Role,
+    StaffSession,
+    StaffUser,
+)
+from server.pickups.rules import local_day
+from server.security import hash_password, new_token, token_hash
+from server.web.context import SESSION_LIFETIME
+
+DIRECTOR_EMAIL = "direction@bench.example"
+
+
+@dataclass(frozen=True)
+class SeededInstallation:
+    id: int  # what the board URL takes
+    external_id: str  # what the API takes
+    timezone: str
+    # (child external id, guardian external id), one pair per child, each announced once.
+    children: list[tuple[str, str]]
+    # The reception account's session token: the cookie its boards present.
+    reception_session: str
+
+
+@dataclass(frozen=True)
+class Seeded:
+    database_url: str
+    director_email: str
+    director_password: str
+    api_token: str
+    installations: list[SeededInstallation]
+
+
+def noon_zone(now: datetime) -> str:
+    """A fixed-offset zone where it is about noon now: a run never crosses the installations'
+    local midnight, when the day's attendance and pickups would start over."""
+    offset = round(now.astimezone(UTC).hour + now.minute / 60 - 12)
+    offset = max(-12, min(14, offset))
+    # POSIX sign convention: Etc/GMT+5 is five hours *behind* UTC.
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{offset:+d}"
+
+
+def _rows(
+    org_id: int, installations: int, children: int, per_group: int
+) -> tuple[list[dict[str, object]], list[dict[str, object]], list[dict[str, object]]]:
+    """Groups, children and guardians, as plain rows keyed by external ids (the database ids
+    come back from the inserts)."""
+    groups: list[dict[str, object]] = []
+    kids: list[dict[str, object]] = []
+    parents: list[dict[str, object]] = []
+    number = 0
+    for i in range(installations):
+        for g in range(math.ceil(children / per_group)):
+            groups.append(
+                {"installation": i, "external_id": f"I{i:04d}-G{g}", "name": f"Groupe {g + 1}"}
+            )
+        for c in range(children):
+            number += 1
+            last = LAST_NAMES[(number * 7) % len(LAST_NAMES)]
+            common = {"organization_id": org_id, "last_name": last}
+            kids.append(
+                common
+                | {
+                    "installation": i,
+                    "group": f"I{i:04d}-G{c // per_group}",
+                    "external_id": f"C{number:06d}",
+                    "first_name": FIRST_NAMES[number % len(FIRST_NAMES)],
+                }
+            )
+            parents.append(
+                common
+                | {
+                    "external_id": f"G{number:06d}",
+                    "first_name": GUARDIAN_FIRST[number % len(GUARDIAN_FIRST)],
+                    "email": f"parent{number:06d}@bench.example",
+                }
+            )
+    return groups, kids, parents
+
+
+async def _insert(
+    session: AsyncSession, model: type[SQLModel], rows: list[dict[str, object]]
+) -> list[int]:
+    """Bulk INSERT … RETURNING id, the ids in the order of `rows`."""
+    table: Any = model
+    result = await session.execute(
+        insert(table).returning(table.id, sort_by_parameter_order=True), rows
+    )
+    return [int(row_id) for row_id in result.scalars().all()]
+
+
+async def _staff(
+    session: AsyncSession, org_id: int, installation_ids: list[int], password: str, now: datetime
+) -> list[str]:
+    """The director, and a signed-in reception account per installation; the reception
+    session tokens, in the order of `installation_ids`."""
+    password_hash = hash_password(password)  # one argon2 hash: every account shares it
+    session.add(
+        StaffUser(
+            organization_id=org_id,
+            email=DIRECTOR_EMAIL,
+            display_name="Direction (banc d'essai)",
+            password_hash=password_hash,
+            role=Role.ADMIN,
+            created_at=now,
+        )
+    )
+    user_ids = await _insert(
+        session,
+        StaffUser,
+        [
+            {
+                "organization_id": org_id,
+                "email": f"accueil.{i:04d}@bench.example",
+                "display_name": f"Accueil {i:04d}",
+                "password_hash": password_hash,
+                "role": Role.RECEPTION,
+                "installation_id": installation_id,
+                "created_at": now,
+            }
+            for i, installation_id in enumerate(installation_ids)
+        ],
+    )
+    tokens = [new_token() for _ in user_ids]
+    await session.execute(
+        insert(StaffSession),
+        [
+            {
+                "token_hash": token_hash(token),
+                "user_id": user_id,
+                "created_at": now,
+                "expires_at": now + SESSION_LIFETIME,
+                "user_agent": "bench",
+            }
+            for token, user_id in zip(tokens, user_ids, strict=True)
+        ],
+    )
+    return tokens
+
+
+async def _fill(
+    db: Database, installations: int, children: int, per_group: int, now: datetime
+) -> Seeded:
+    password = new_token(18)
+    api_token = new_token()
+    zone = noon_zone(now)
+    day = local_day(now, zone)
+    async with db.session() as session:
+        org = Organization(name="Centre de services scolaire (banc d'essai)", timezone=zone)
+        session.add(org)
+        await session.flush()
+        assert org.id is not None
+        installation_ids = await _insert(
+            session,
+            Installation,
+            [
+                {
+                    "organization_id": org.id,
+                    "external_id": f"I{i:04d}",
+                    "name": f"École {i:04d}",
+                    "latitude": 46.8139,
+                    "longitude": -71.2082,
+                    "timezone": zone,
+                }
+                for i in range(installations)
+            ],
+        )
+        groups, kids, parents = _rows(org.id, installations, children, per_group)
+        group_ids = await _insert(
+            session,
+            Group,
+            [
+                {"installation_id": installation_ids[int(str(g.pop("installation")))]} | g
+                for g in groups
+            ],
+        )
+        by_external = {str(g["external_id"]): gid for g, gid in zip(groups, group_ids, strict=True)}
+        for kid in kids:
+            kid["installation_id"] = installation_ids[int(str(kid.pop("installation")))]
+            kid["group_id"] = by_external[str(kid.pop("group"))]
+        child_ids = await _insert(session, Child, kids)
+        guardian_ids = await _insert(session, Guardian, parents)
+        await session.execute(
+            insert(ChildGuardian),
+            [
+                {"child_id": c, "guardian_id": g}
+                for c, g in zip(child_ids, guardian_ids, strict=True)
+            ],
+        )
+        await session.execute(
+            insert(Attendance),
+            [
+                {
+                    "child_id": c,
+                    "installation_id": kid["installation_id"],
+                    "day": day,
+                    "checked_in_at": now,
+                }
+                for c, kid in zip(child_ids, kids, strict=True)
+            ],
+        )
+        sessions = await _staff(session, org.id, installation_ids, password, now)
+        session.add(
+            ApiToken(
+                organization_id=org.id,
+                name="Banc d'essai",
+                token_hash=token_hash(api_token),
+                created_at=now,
+            )
+        )
+        await session.commit()
+    seeded = [
+        SeededInstallation(
+            installation_ids[i],
+            f"I{i:04d}",
+            zone,
+            [
+                (str(kid["external_id"]), str(parent["external_id"]))
+                for kid, parent in zip(
+                    kids[i * children : (i + 1) * children],
+                    parents[i * children : (i + 1) * children],
+                    strict=True,
+                )
+            ],
+            sessions[i],
+        )
+        for i in range(installations)
+    ]
+    return Seeded(db.url, DIRECTOR_EMAIL, password, api_token, seeded)
+
+
+def seed(database_url: str, installations: int, children: int, per_group: int = 14) -> Seeded:
+    """Migrate the empty database at `database_url` and fill it. Blocking (own event loop)."""
+    upgrade(database_url)
+
+    async def fill() -> Seeded:
+        db = Database(database_url)
+        try:
+            return await _fill(db, installations, children, per_group, datetime.now(UTC))
+        finally:
+            await db.dispose()
+
+    return asyncio.run(fill())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("database_url", help="an empty database (SQLite file or PostgreSQL)")
+    parser.add_argument("--installations", type=int, default=20)
+    parser.add_argument("--children", type=int, default=60, help="per installation")
+    parser.add_argument("--per-group", type=int, default=14)
+    args = parser.parse_args()
+    seeded = seed(args.database_url, args.installations, args.children, args.per_group)
+    summary = asdict(seeded)
+    summary["installations"] = [
+        {"id": i.id, "external_id": i.external_id, "children": len(i.children)}
+        for i in seeded.installations
+    ]
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
