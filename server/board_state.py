@@ -129,7 +129,21 @@ async def load_board(
 
     rows = (
         await session.execute(
-            select(Pickup, Child, Guardian)
+            select(
+                col(Pickup.id),
+                col(Pickup.status),
+                col(Pickup.mode),
+                col(Pickup.eta),
+                col(Pickup.announce_at),
+                col(Pickup.gps_minutes),
+                col(Pickup.announced_at),
+                col(Child.id),
+                col(Child.first_name),
+                col(Child.last_name),
+                col(Child.group_id),
+                col(Guardian.first_name),
+                col(Guardian.last_name),
+            )
             .join(Child, col(Child.id) == col(Pickup.child_id))
             .join(Guardian, col(Guardian.id) == col(Pickup.guardian_id))
             .where(
@@ -141,30 +155,41 @@ async def load_board(
     ).all()
     alerts: list[AlertItem] = []
     upcoming: list[AlertItem] = []
-    for pickup, child, guardian in rows:
-        assert pickup.id is not None and child.id is not None
+    for row in rows:
+        (pickup_id, status, mode, eta, announce_at, gps_minutes, announced_at) = row[:7]
+        child_id, child_first, child_last, group_id, guardian_first, guardian_last = row[7:]
+        assert pickup_id is not None and child_id is not None
         item = AlertItem(
-            pickup_id=pickup.id,
-            status=PickupStatus(pickup.status),
-            child_id=child.id,
-            child_name=child.full_name,
-            group_id=child.group_id,
-            group_name=group_names.get(child.group_id, ""),
-            guardian_name=guardian.full_name,
-            mode=pickup.mode,
-            eta=pickup.eta,
-            announce_at=pickup.announce_at,
-            gps_minutes=pickup.gps_minutes,
-            announced_at=pickup.announced_at,
+            pickup_id=pickup_id,
+            status=PickupStatus(status),
+            child_id=child_id,
+            child_name=f"{child_first} {child_last}",
+            group_id=group_id,
+            group_name=group_names.get(group_id, ""),
+            guardian_name=f"{guardian_first} {guardian_last}",
+            mode=mode,
+            eta=eta,
+            announce_at=announce_at,
+            gps_minutes=gps_minutes,
+            announced_at=announced_at,
         )
         (alerts if item.status in rules.ON_BOARD else upcoming).append(item)
 
     sections: list[GroupSection] = []
     wanted = [gid for gid in group_names if section_group_ids is None or gid in section_group_ids]
     if wanted:
+        # Plain columns, not ORM objects: a board may list hundreds of children and this
+        # runs for every change.
         child_rows = (
             await session.execute(
-                select(Child, Attendance)
+                select(
+                    col(Child.id),
+                    col(Child.first_name),
+                    col(Child.last_name),
+                    col(Child.group_id),
+                    col(Attendance.id),
+                    col(Attendance.checked_out_at),
+                )
                 .outerjoin(
                     Attendance,
                     (col(Attendance.child_id) == col(Child.id)) & (col(Attendance.day) == day),
@@ -178,16 +203,17 @@ async def load_board(
             )
         ).all()
         by_group: dict[int, list[ChildItem]] = {gid: [] for gid in wanted}
-        for child, attendance in child_rows:
-            assert child.id is not None
-            by_group[child.group_id].append(
+        for child_id, first_name, last_name, group_id, attendance_id, checked_out_at in child_rows:
+            assert child_id is not None  # a primary key, never null once stored
+            checked_in = attendance_id is not None
+            by_group[group_id].append(
                 ChildItem(
-                    child_id=child.id,
-                    first_name=child.first_name,
-                    last_name=child.last_name,
-                    group_id=child.group_id,
-                    present=attendance is not None and attendance.checked_out_at is None,
-                    departed=attendance is not None and attendance.checked_out_at is not None,
+                    child_id=child_id,
+                    first_name=first_name,
+                    last_name=last_name,
+                    group_id=group_id,
+                    present=checked_in and checked_out_at is None,
+                    departed=checked_in and checked_out_at is not None,
                 )
             )
         for gid in wanted:

@@ -56,6 +56,9 @@ def create_environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environmen
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        # Templates change with a deploy, which restarts the server: no stat() of every
+        # template file on every render (a board render includes several).
+        auto_reload=False,
     )
     env.install_gettext_callables(  # type: ignore[attr-defined]
         i18n.gettext, i18n.ngettext, newstyle=True
