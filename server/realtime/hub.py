@@ -12,9 +12,10 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -39,6 +40,10 @@ CLOSE_SESSION_ENDED = 4001
 CLOSE_DISPLAY_REVOKED = 4003
 # How long a channel waits for an event published out of order before going on without it.
 REORDER_WAIT = 0.05
+# A snapshot is reused for boards of the same view while nothing changed and it is this
+# fresh: after an outage or a restart every board resyncs at once, one render serves them.
+# (Kept short: the page carries the server's "now" for its waiting times.)
+SNAPSHOT_REUSE = timedelta(seconds=2)
 
 
 @dataclass(eq=False)
@@ -47,18 +52,34 @@ class BoardSocket:
     view: ViewKey | FamilyView
     session_hash: str | None
     display_id: int | None
-    queue: asyncio.Queue[str | None]
+    limit: int  # messages that may wait; one more and the socket is dropped
+    pending: deque[str] = field(default_factory=deque)
+    # Runs only while messages wait: an idle board costs no task (memory per socket).
+    writer: asyncio.Task[None] | None = None
 
     def offer(self, message: str) -> bool:
-        try:
-            self.queue.put_nowait(message)
-            return True
-        except asyncio.QueueFull:
+        if len(self.pending) >= self.limit:
             return False
+        self.pending.append(message)
+        if self.writer is None:
+            self.writer = asyncio.create_task(self._write())
+        return True
 
-    async def write_forever(self) -> None:
-        while (message := await self.queue.get()) is not None:
-            await self.websocket.send_text(message)
+    async def _write(self) -> None:
+        try:
+            while self.pending:
+                await self.websocket.send_text(self.pending.popleft())
+        except Exception:  # the socket went away: its serve() loop ends and cleans up
+            self.pending.clear()
+        finally:
+            self.writer = None
+
+    async def stop_writing(self) -> None:
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
 
     async def close(self, code: int) -> None:
         with contextlib.suppress(Exception):
@@ -85,6 +106,8 @@ class _Channel:
         self.members = 0
         # The last event number sent to this installation's boards (None: none yet).
         self.last_seq: int | None = None
+        # The last snapshot of each view: (seq, rendered at, message).
+        self.snapshots: dict[ViewKey, tuple[int, datetime, str]] = {}
 
     def sockets(self) -> list[BoardSocket]:
         return [s for group in self.views.values() for s in group]
@@ -145,13 +168,19 @@ class _Channel:
             self.views.setdefault(socket.view, set()).add(socket)
             self._deliver(socket, message)
             return
+        now = self.hub.now()
         async with self.hub.db.session() as session:
             installation = await session.get(Installation, self.installation_id)
             if installation is None:
                 await socket.close(CLOSE_DISPLAY_REVOKED)
                 return
-            state = await load_board(session, installation, self.hub.now())
-        message = snapshot_message(state.for_view(socket.view.group_id), socket.view)
+            cached = self.snapshots.get(socket.view)
+            if cached and cached[0] == installation.event_seq and now - cached[1] < SNAPSHOT_REUSE:
+                message = cached[2]  # boards reconnecting together share one render
+            else:
+                state = await load_board(session, installation, now)
+                message = snapshot_message(state.for_view(socket.view.group_id), socket.view)
+                self.snapshots[socket.view] = (state.seq, now, message)
         # Joining the view only now means every later event reaches this socket after its
         # snapshot; events it already contains arrive with an older seq and are ignored.
         self.views.setdefault(socket.view, set()).add(socket)
@@ -246,16 +275,13 @@ class Hub:
     ) -> None:
         """Serve one accepted socket until it closes: a board (one installation) or a parent's
         page (the installations of their children, `installation_ids`)."""
-        socket = BoardSocket(
-            websocket, view, session_hash, display_id, asyncio.Queue(self.queue_size)
-        )
+        socket = BoardSocket(websocket, view, session_hash, display_id, self.queue_size)
         ids = installation_ids if isinstance(view, FamilyView) else {view.installation_id}
         channels = [await self._join(i) for i in sorted(ids)]
         if not channels:
             await websocket.close(1008)
             return
         channel = channels[0]
-        writer = asyncio.create_task(socket.write_forever())
         channel.inbox.put_nowait(_SnapshotRequest(socket))
         for other in channels[1:]:
             other.views.setdefault(view, set()).add(socket)
@@ -273,9 +299,7 @@ class Hub:
         except (WebSocketDisconnect, RuntimeError, ValueError):
             pass
         finally:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
+            await socket.stop_writing()
             for joined in channels:
                 joined.discard(socket)
                 await self._leave(joined)
