@@ -416,3 +416,29 @@ def test_a_change_is_rendered_once_per_view_not_once_per_socket(
     assert [m["seq"] for m in messages] == [seq + 1] * 3
     assert messages[0] == messages[1] == messages[2]
     assert len(rendered) == 1  # three sockets, one view, one render
+
+
+def test_boards_resyncing_together_share_one_snapshot_render(
+    client: TestClient, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an outage every board of a view asks for a snapshot at once: one render serves
+    them while nothing changed; a change makes the next one fresh."""
+    from server.realtime import fragments
+
+    rendered: list[object] = []
+    original = fragments.snapshot_message
+
+    def counting(state: Any, view: Any) -> str:
+        rendered.append(view)
+        return original(state, view)
+
+    monkeypatch.setattr("server.realtime.hub.snapshot_message", counting)
+    login(client, RECEPTION)
+    with board(client) as (first, seq), board(client) as (second, _), board(client) as (third, _):
+        assert len(rendered) == 1
+        snapshots = [settle(ws)[-1] for ws in (first, second, third)]
+        assert len(rendered) == 1 and snapshots[0] == snapshots[1] == snapshots[2]
+        announce(client, "C-LEA", "G-TREMBLAY")
+        assert receive(first)["seq"] == seq + 1
+        fresh = settle(second)[-1]
+        assert fresh["seq"] == seq + 1 and len(rendered) == 2
