@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -108,6 +108,60 @@ def _arrival_key(item: AlertItem) -> tuple[datetime, int]:
     return (moment or datetime.max.replace(tzinfo=UTC), item.pickup_id)
 
 
+# The board's three reads, built once: building a statement costs about as much as running
+# it, and they run for every change of every installation.
+_GROUPS = (
+    select(col(Group.id), col(Group.name))
+    .where(col(Group.installation_id) == bindparam("installation_id"))
+    .order_by(col(Group.name))
+)
+_LIVE_PICKUPS = (
+    select(
+        col(Pickup.id),
+        col(Pickup.status),
+        col(Pickup.mode),
+        col(Pickup.eta),
+        col(Pickup.announce_at),
+        col(Pickup.gps_minutes),
+        col(Pickup.announced_at),
+        col(Child.id),
+        col(Child.first_name),
+        col(Child.last_name),
+        col(Child.group_id),
+        col(Guardian.first_name),
+        col(Guardian.last_name),
+    )
+    .join(Child, col(Child.id) == col(Pickup.child_id))
+    .join(Guardian, col(Guardian.id) == col(Pickup.guardian_id))
+    .where(
+        col(Pickup.installation_id) == bindparam("installation_id"),
+        col(Pickup.day) == bindparam("day"),
+        col(Pickup.status).in_(rules.LIVE),
+    )
+)
+# Plain columns, not ORM objects: a board may list hundreds of children.
+_CHILDREN = (
+    select(
+        col(Child.id),
+        col(Child.first_name),
+        col(Child.last_name),
+        col(Child.group_id),
+        col(Attendance.id),
+        col(Attendance.checked_out_at),
+    )
+    .outerjoin(
+        Attendance,
+        (col(Attendance.child_id) == col(Child.id)) & (col(Attendance.day) == bindparam("day")),
+    )
+    .where(
+        col(Child.installation_id) == bindparam("installation_id"),
+        col(Child.active).is_(True),
+        col(Child.group_id).in_(bindparam("group_ids", expanding=True)),
+    )
+    .order_by(col(Child.first_name), col(Child.last_name))
+)
+
+
 async def load_board(
     session: AsyncSession,
     installation: Installation,
@@ -118,40 +172,11 @@ async def load_board(
     children; a set loads only those sections (what an event touched)."""
     assert installation.id is not None
     day = rules.local_day(now, installation.timezone)
-    groups = (
-        await session.execute(
-            select(col(Group.id), col(Group.name))
-            .where(col(Group.installation_id) == installation.id)
-            .order_by(col(Group.name))
-        )
-    ).all()
+    groups = (await session.execute(_GROUPS, {"installation_id": installation.id})).all()
     group_names: dict[int, str] = {int(gid): name for gid, name in groups if gid is not None}
 
     rows = (
-        await session.execute(
-            select(
-                col(Pickup.id),
-                col(Pickup.status),
-                col(Pickup.mode),
-                col(Pickup.eta),
-                col(Pickup.announce_at),
-                col(Pickup.gps_minutes),
-                col(Pickup.announced_at),
-                col(Child.id),
-                col(Child.first_name),
-                col(Child.last_name),
-                col(Child.group_id),
-                col(Guardian.first_name),
-                col(Guardian.last_name),
-            )
-            .join(Child, col(Child.id) == col(Pickup.child_id))
-            .join(Guardian, col(Guardian.id) == col(Pickup.guardian_id))
-            .where(
-                col(Pickup.installation_id) == installation.id,
-                col(Pickup.day) == day,
-                col(Pickup.status).in_(rules.LIVE),
-            )
-        )
+        await session.execute(_LIVE_PICKUPS, {"installation_id": installation.id, "day": day})
     ).all()
     alerts: list[AlertItem] = []
     upcoming: list[AlertItem] = []
@@ -178,28 +203,10 @@ async def load_board(
     sections: list[GroupSection] = []
     wanted = [gid for gid in group_names if section_group_ids is None or gid in section_group_ids]
     if wanted:
-        # Plain columns, not ORM objects: a board may list hundreds of children and this
-        # runs for every change.
         child_rows = (
             await session.execute(
-                select(
-                    col(Child.id),
-                    col(Child.first_name),
-                    col(Child.last_name),
-                    col(Child.group_id),
-                    col(Attendance.id),
-                    col(Attendance.checked_out_at),
-                )
-                .outerjoin(
-                    Attendance,
-                    (col(Attendance.child_id) == col(Child.id)) & (col(Attendance.day) == day),
-                )
-                .where(
-                    col(Child.installation_id) == installation.id,
-                    col(Child.active).is_(True),
-                    col(Child.group_id).in_(wanted),
-                )
-                .order_by(col(Child.first_name), col(Child.last_name))
+                _CHILDREN,
+                {"installation_id": installation.id, "day": day, "group_ids": wanted},
             )
         ).all()
         by_group: dict[int, list[ChildItem]] = {gid: [] for gid in wanted}
