@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import cast
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import Table, delete, exists, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from ..attendance import check_out, today_attendance
@@ -44,6 +46,14 @@ class Actor:
 
 SYSTEM = Actor(ActorKind.SYSTEM, None, "Relais")
 
+# The hot writes (a transition and its log line) go through the tables directly: one plain
+# statement each, without the ORM's bulk-update and unit-of-work machinery.
+PICKUP_TABLE = cast(Table, inspect(Pickup).local_table)
+PICKUP_EVENT_TABLE = cast(Table, inspect(PickupEvent).local_table)
+_PICKUP_COLUMNS = tuple(PICKUP_TABLE.c)
+_PICKUP_KEYS = tuple(inspect(Pickup).get_property_by_column(c).key for c in _PICKUP_COLUMNS)
+_INSERT_EVENT = insert(PICKUP_EVENT_TABLE)
+
 
 @dataclass
 class Outcome:
@@ -61,19 +71,27 @@ async def _log(
     now: datetime,
 ) -> None:
     assert pickup.id is not None
-    session.add(
-        PickupEvent(
-            pickup_id=pickup.id,
-            installation_id=pickup.installation_id,
-            from_status=from_status,
-            to_status=to_status,
-            at=now,
-            actor_kind=actor.kind,
-            actor_id=actor.id,
-            actor_name=actor.name[:200],
-            device=actor.device[:300],
-        )
+    await _flush_pending(session)
+    await session.execute(
+        _INSERT_EVENT,
+        {
+            "pickup_id": pickup.id,
+            "installation_id": pickup.installation_id,
+            "from_status": from_status,
+            "to_status": to_status,
+            "at": now,
+            "actor_kind": actor.kind,
+            "actor_id": actor.id,
+            "actor_name": actor.name[:200],
+            "device": actor.device[:300],
+        },
     )
+
+
+async def _flush_pending(session: AsyncSession) -> None:
+    """What autoflush would do before an ORM statement: plain table statements skip it."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
 
 
 async def _event(
@@ -104,26 +122,20 @@ async def announce_facts(
 ) -> rules.AnnounceFacts:
     assert child.id is not None and guardian.id is not None
     attendance = await today_attendance(session, child, installation, now)
-    is_guardian = (
+    is_guardian, has_live = (
         await session.execute(
             select(
                 exists().where(
                     col(ChildGuardian.child_id) == child.id,
                     col(ChildGuardian.guardian_id) == guardian.id,
-                )
-            )
-        )
-    ).scalar_one()
-    has_live = (
-        await session.execute(
-            select(
+                ),
                 exists().where(
                     col(Pickup.child_id) == child.id,
                     col(Pickup.status).in_(rules.LIVE),
-                )
+                ),
             )
         )
-    ).scalar_one()
+    ).one()
     return rules.AnnounceFacts(
         pickup_enabled=child.pickup_enabled and child.agreement_active and child.active,
         present=attendance is not None and attendance.checked_out_at is None,
@@ -223,17 +235,25 @@ async def forget_positions(session: AsyncSession, pickup_id: int | None) -> None
 async def _compare_and_set(
     session: AsyncSession, pickup: Pickup, expected: str, target: str, now: datetime
 ) -> bool:
-    """Move `pickup` from `expected` to `target` only if nobody moved it first."""
+    """Move `pickup` from `expected` to `target` only if nobody moved it first. When it
+    moved, `pickup` holds the row as the UPDATE left it (RETURNING: no second read)."""
     values: dict[str, object] = {"status": target, "updated_at": now}
     if target == S.ANNOUNCED:
         values["announced_at"] = now
-    result = await session.execute(
-        update(Pickup)
-        .where(col(Pickup.id) == pickup.id, col(Pickup.status) == expected)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    await _flush_pending(session)
+    row = (
+        await session.execute(
+            update(PICKUP_TABLE)
+            .where(PICKUP_TABLE.c.id == pickup.id, PICKUP_TABLE.c.status == expected)
+            .values(**values)
+            .returning(*_PICKUP_COLUMNS)
+        )
+    ).first()
+    if row is None:
+        return False
+    for key, value in zip(_PICKUP_KEYS, row, strict=True):
+        set_committed_value(pickup, key, value)
+    return True
 
 
 async def advance(
@@ -260,14 +280,17 @@ async def advance(
         if expected is None:
             raise RuleError(Refusal.NOT_NEXT_STEP, current=pickup.status, target=target)
         return Outcome(pickup, False)
-    await session.refresh(pickup)
     await _log(session, pickup, current, target, actor, now)
     groups: tuple[int, ...] = ()
     if target == S.DEPARTED:
-        child = await session.get(Child, pickup.child_id)
-        assert child is not None
-        installation = await session.get(Installation, pickup.installation_id)
-        assert installation is not None
+        child, installation = (
+            await session.execute(
+                # The pickup's own installation (the child may have moved since): by id.
+                select(Child, Installation)
+                .join(Installation, col(Installation.id) == pickup.installation_id)
+                .where(col(Child.id) == pickup.child_id)
+            )
+        ).one()
         await check_out(session, child, installation, now)
         groups = (child.group_id,)
         await forget_positions(session, pickup.id)
@@ -285,7 +308,6 @@ async def cancel(session: AsyncSession, pickup: Pickup, *, actor: Actor, now: da
     if not await _compare_and_set(session, pickup, current, S.CANCELLED, now):
         await session.refresh(pickup)
         raise RuleError(Refusal.FINISHED, current=pickup.status)
-    await session.refresh(pickup)
     await _log(session, pickup, current, S.CANCELLED, actor, now)
     await forget_positions(session, pickup.id)
     return Outcome(

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Annotated, Any, Literal, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.requests import Request
@@ -122,6 +122,29 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return wrapped
 
 
+_API_TOKEN = cast(Table, inspect(ApiToken).local_table)
+_TOKEN_LOOKUP = select(
+    _API_TOKEN.c.id,
+    _API_TOKEN.c.organization_id,
+    _API_TOKEN.c.name,
+    _API_TOKEN.c.revoked_at,
+    _API_TOKEN.c.last_used_at,
+).where(_API_TOKEN.c.token_hash == bindparam("token_hash"))
+_RECORD_USE = (
+    update(_API_TOKEN)
+    .where(_API_TOKEN.c.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("at"))
+)
+
+
+def _same_minute(a: datetime, b: datetime) -> bool:
+    """Whether two instants read the same on a clock showing minutes (every time zone in use
+    is offset by whole minutes, so UTC decides)."""
+    return a.astimezone(UTC).replace(second=0, microsecond=0) == b.astimezone(UTC).replace(
+        second=0, microsecond=0
+    )
+
+
 async def _authenticate(request: Request) -> ApiPrincipal:
     header = request.headers.get("authorization", "")
     scheme, _sep, token = header.partition(" ")
@@ -130,17 +153,15 @@ async def _authenticate(request: Request) -> ApiPrincipal:
     svc = services(request)
     async with svc.db.session() as session:
         row = (
-            await session.execute(
-                select(ApiToken).where(col(ApiToken.token_hash) == token_hash(token.strip()))
-            )
-        ).scalar_one_or_none()
+            await session.execute(_TOKEN_LOOKUP, {"token_hash": token_hash(token.strip())})
+        ).first()
         if row is None or row.revoked_at is not None:
             raise ApiError(401, _("Unknown or revoked API token."))
-        await session.execute(
-            update(ApiToken).where(col(ApiToken.id) == row.id).values(last_used_at=svc.clock.now())
-        )
-        await session.commit()
-        assert row.id is not None
+        # The last use is shown to the minute: write it once a minute at most, not per call.
+        now = svc.clock.now()
+        if row.last_used_at is None or not _same_minute(row.last_used_at, now):
+            await session.execute(_RECORD_USE, {"token_id": row.id, "at": now})
+            await session.commit()
         return ApiPrincipal(row.id, row.organization_id, row.name)
 
 
@@ -176,6 +197,25 @@ async def _child(session: AsyncSession, principal: ApiPrincipal, external_id: st
     return child
 
 
+async def _child_and_installation(
+    session: AsyncSession, principal: ApiPrincipal, external_id: str
+) -> tuple[Child, Installation]:
+    """The child (as _child) and its installation, in one read."""
+    row = (
+        await session.execute(
+            select(Child, Installation)
+            .join(Installation, col(Installation.id) == col(Child.installation_id))
+            .where(
+                col(Child.organization_id) == principal.organization_id,
+                col(Child.external_id) == external_id,
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        raise _not_found(_("Unknown child: {id}."), external_id)
+    return row[0], row[1]
+
+
 async def _installation_by_external(
     session: AsyncSession, principal: ApiPrincipal, external_id: str
 ) -> Installation:
@@ -200,21 +240,50 @@ def _hhmm(instant: datetime | None, tz: str) -> str | None:
     return instant.astimezone(ZoneInfo(tz)).strftime("%H:%M") if instant else None
 
 
+_CHILD, _GUARDIAN, _INSTALLATION, _GROUP = (
+    cast(Table, inspect(model).local_table) for model in (Child, Guardian, Installation, Group)
+)
+# What a pickup's JSON shows of its child, guardian, installation and group: one read.
+_PICKUP_NAMES = (
+    select(
+        _CHILD.c.external_id,
+        _CHILD.c.first_name,
+        _CHILD.c.last_name,
+        _GUARDIAN.c.external_id,
+        _INSTALLATION.c.external_id,
+        _INSTALLATION.c.timezone,
+        _GROUP.c.external_id,
+    )
+    .select_from(_CHILD)
+    .join(_GROUP, _GROUP.c.id == _CHILD.c.group_id)
+    .join(_GUARDIAN, _GUARDIAN.c.id == bindparam("guardian_id"))
+    .join(_INSTALLATION, _INSTALLATION.c.id == bindparam("installation_id"))
+    .where(_CHILD.c.id == bindparam("child_id"))
+)
+
+
 async def _pickup_json(session: AsyncSession, pickup: Pickup) -> dict[str, Any]:
-    child = await session.get(Child, pickup.child_id)
-    guardian = await session.get(Guardian, pickup.guardian_id)
-    installation = await session.get(Installation, pickup.installation_id)
-    assert child and guardian and installation
-    tz = installation.timezone
+    names = (
+        await session.execute(
+            _PICKUP_NAMES,
+            {
+                "child_id": pickup.child_id,
+                "guardian_id": pickup.guardian_id,
+                "installation_id": pickup.installation_id,
+            },
+        )
+    ).first()
+    assert names is not None
+    child_id, first_name, last_name, guardian_id, installation_id, tz, group_id = names
     return {
         "id": pickup.id,
         "status": pickup.status,
         "mode": pickup.mode,
-        "child_id": child.external_id,
-        "child_name": child.full_name,
-        "guardian_id": guardian.external_id,
-        "installation_id": installation.external_id,
-        "group_id": (await session.get(Group, child.group_id)).external_id,  # type: ignore[union-attr]
+        "child_id": child_id,
+        "child_name": f"{first_name} {last_name}",
+        "guardian_id": guardian_id,
+        "installation_id": installation_id,
+        "group_id": group_id,
         "eta": _hhmm(pickup.eta, tz),
         "announce_at": _hhmm(pickup.announce_at, tz),
         "gps_minutes": pickup.gps_minutes,
@@ -389,7 +458,7 @@ async def create_pickup(request: Request, principal: ApiPrincipal) -> Response:
     svc = services(request)
     now = svc.clock.now()
     async with svc.db.session() as session:
-        child = await _child(session, principal, body.child_id)
+        child, installation = await _child_and_installation(session, principal, body.child_id)
         guardian = (
             await session.execute(
                 select(Guardian).where(
@@ -400,8 +469,6 @@ async def create_pickup(request: Request, principal: ApiPrincipal) -> Response:
         ).scalar_one_or_none()
         if guardian is None:
             raise _not_found(_("Unknown guardian: {id}."), body.guardian_id)
-        installation = await session.get(Installation, child.installation_id)
-        assert installation is not None
         if isinstance(body, EtaPickupIn):
             outcome = await service.announce_eta(
                 session,

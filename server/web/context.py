@@ -66,7 +66,10 @@ class RequestContextMiddleware:
         secret = svc.settings.secret_key
         csrf = conn.cookies.get(CSRF_COOKIE)
         new_cookies: list[str] = []
-        if scope["type"] == "http" and not (csrf and csrf_matches(secret, csrf, csrf)):
+        if _is_api_call(scope, conn):
+            # Bearer-authenticated API calls post no forms and render no pages: no CSRF cookie.
+            csrf = ""
+        elif scope["type"] == "http" and not (csrf and csrf_matches(secret, csrf, csrf)):
             csrf = new_csrf_token(secret)
             new_cookies.append(_cookie(CSRF_COOKIE, csrf, conn, http_only=True))
         scope["state"]["csrf_token"] = csrf
@@ -81,6 +84,16 @@ class RequestContextMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookies)
+
+
+def _is_api_call(scope: Scope, conn: HTTPConnection) -> bool:
+    """An integration's call: under /api/ with an Authorization header (never a browser
+    form, never rendered as a page)."""
+    return (
+        scope["type"] == "http"
+        and scope["path"].startswith("/api/")
+        and "authorization" in conn.headers
+    )
 
 
 def _cookie(
