@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..models import Installation
 
@@ -59,16 +60,28 @@ class BoardEvent:
         )
 
 
+_INSTALLATION = cast(Table, inspect(Installation).local_table)
+# Built once, on the table: this runs in every transaction that changes a board.
+_NEXT_SEQ = (
+    update(_INSTALLATION)
+    .where(_INSTALLATION.c.id == bindparam("installation_id"))
+    .values(event_seq=_INSTALLATION.c.event_seq + 1)
+    .returning(_INSTALLATION.c.event_seq)
+)
+
+
 async def next_seq(session: AsyncSession, installation_id: int) -> int:
     """Take the installation's next event number inside the caller's transaction.
 
     An atomic UPDATE … RETURNING: two workers never get the same number, and the number
     commits (or rolls back) with the change it describes.
     """
-    result = await session.execute(
-        update(Installation)
-        .where(col(Installation.id) == installation_id)
-        .values(event_seq=col(Installation.event_seq) + 1)
-        .returning(col(Installation.event_seq))
+    seq = int((await session.execute(_NEXT_SEQ, {"installation_id": installation_id})).scalar_one())
+    # An Installation this session already loaded must show the new number (a board answer
+    # renders it as its seq); the plain UPDATE does not touch loaded objects by itself.
+    loaded = session.sync_session.identity_map.get(
+        session.sync_session.identity_key(Installation, installation_id)
     )
-    return int(result.scalar_one())
+    if loaded is not None:
+        set_committed_value(loaded, "event_seq", seq)
+    return seq

@@ -515,3 +515,17 @@ def test_login_next_with_backslash_does_not_leave_the_site(client: TestClient) -
         follow_redirects=False,
     )
     assert response.headers["location"] == "/board"
+
+
+def test_a_button_answer_carries_the_seq_of_its_own_change(client: TestClient) -> None:
+    """The pressing tablet's answer says which change it shows: the same number its socket
+    gets for that change, so the board neither resyncs for nothing nor keeps a stale view."""
+    from tests.unit.test_realtime import board, receive
+
+    pickup_id = announce(client)
+    login(client, "accueil@example.org")
+    with board(client) as (ws, _seq):
+        response = press(client, pickup_id, "announced", "called")
+        assert response.status_code == 200
+        answered = int(re.findall(r'data-seq="(\d+)"', text_of(response))[0])
+        assert receive(ws)["seq"] == answered
