@@ -83,7 +83,9 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_cookies)
+        # Without cookies to add, the app gets `send` itself: a board socket sends thousands
+        # of messages and each would pass through the wrapper for nothing.
+        await self.app(scope, receive, send_with_cookies if new_cookies else send)
 
 
 def _is_api_call(scope: Scope, conn: HTTPConnection) -> bool:
