@@ -38,8 +38,7 @@ run: setup
 # The whole suite twice: on SQLite (the embedded default) and on PostgreSQL (production).
 test: setup
 	bash scripts/ensure-test-services.sh
-	$(BIN)/pytest
-	RELAIS_TEST_DATABASE=postgresql $(BIN)/pytest
+	PYTEST=$(BIN)/pytest bash scripts/run-suites.sh
 
 test-sqlite: setup
 	bash scripts/ensure-test-services.sh

@@ -9,6 +9,7 @@ from typing import Any
 from .scenarios import LABELS
 from .targets import FLOOR_FACTOR, PEAK_P50_MS, PEAK_P99_MS
 
+ANALYSIS = Path(__file__).parent / "ANALYSIS.md"
 BAR_FLOOR_MS = 0.1  # the log axes start here, so every bar is drawn from the same base
 
 COMMANDS = [
@@ -266,6 +267,8 @@ def markdown(results: dict[str, Any], chart: str) -> str:
         verdict = {True: "met", False: "**missed**", None: "not measured"}[t["met"]]
         out.append(f"| {t['target']} | {verdict} | {t['detail']} |")
     out.append("")
+    if ANALYSIS.exists():  # written by hand from a full run: what limits the figures
+        out += ["## Reading the figures", "", ANALYSIS.read_text().strip(), ""]
     return "\n".join(out)
 
 

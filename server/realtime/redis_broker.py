@@ -59,11 +59,13 @@ class RedisBroker:
         backoff_max: float = 5.0,
         connect_timeout: float = 2.0,
         command_timeout: float = 2.0,
-        idle_ping: float = 5.0,
+        idle_ping: float = 1.0,
     ) -> None:
         self._url = url
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
+        # After this long without a message the reader PINGs: a connection that died without
+        # an error (seen when redis-server is killed) is then found within two pings.
         self._idle_ping = idle_ping
         self._listener: BrokerListener | None = None
         # Installations this worker's boards watch: the truth the subscription follows.

@@ -19,7 +19,12 @@ from playwright.sync_api import (
     Page,
     expect,
 )
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from server.models import Installation
+from tests.conftest import in_db
 from tests.e2e.conftest import COUNT_CHIMES, LiveServer, chimes
 
 pytestmark = pytest.mark.e2e
@@ -111,12 +116,15 @@ def test_an_arrival_time_waits_in_upcoming_then_chimes_at_arrival_minus_preparat
 def test_an_arrival_outside_the_call_window_is_refused_in_plain_words(
     live_server: LiveServer, phone: Callable[..., Page], new_tablet: Callable[..., Page]
 ) -> None:
-    live_server.sql(
-        "UPDATE installation SET call_window_start = :start, call_window_end = :end"
-        " WHERE external_id = 'ERA'",
-        start=time(15, 30),
-        end=time(18, 0),
-    )
+    # Through the model: its Time columns bind the same way on SQLite and PostgreSQL.
+    async def narrow_the_window(session: AsyncSession) -> None:
+        await session.execute(
+            update(Installation)
+            .where(col(Installation.external_id) == "ERA")
+            .values(call_window_start=time(15, 30), call_window_end=time(18, 0))
+        )
+
+    in_db(live_server.settings.database_url, narrow_the_window)
     reception = new_tablet("accueil@example.org", sound=False)
     parent = phone()
     only(parent, "Léa")
