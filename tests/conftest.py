@@ -69,6 +69,13 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         run_async(lambda: databases.drop(url))
 
 
+@pytest.fixture(scope="session")
+def postgres_copies(demo_database: str) -> Iterator[databases.Spares]:
+    spares = databases.Spares(demo_database)
+    yield spares
+    spares.close()
+
+
 @pytest.fixture
 def empty_database_url(tmp_path: Path) -> Iterator[str]:
     """A database with nothing in it, not even the schema, on the engine under test."""
@@ -81,13 +88,16 @@ def empty_database_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def database_url(demo_database: str, tmp_path: Path) -> Iterator[str]:
+def database_url(
+    demo_database: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[str]:
     if not databases.using_postgres():
         yield databases.copy_sqlite(Path(demo_database.split(":///", 1)[1]), tmp_path / "relais.db")
         return
-    url = run_async(lambda: databases.create_copy(demo_database, databases.new_name("t")))
+    spares: databases.Spares = request.getfixturevalue("postgres_copies")
+    url = spares.take()
     yield url
-    run_async(lambda: databases.drop(url))
+    spares.give_back(url)
 
 
 @pytest.fixture

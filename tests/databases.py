@@ -9,9 +9,12 @@ gives, on the engine production runs.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
+import queue
 import shutil
+import threading
 from pathlib import Path
 
 import asyncpg
@@ -86,3 +89,61 @@ async def drop(url: str) -> None:
 def copy_sqlite(template: Path, target: Path) -> str:
     shutil.copy(template, target)
     return sqlite_url(target)
+
+
+class Spares:
+    """Copies of the template made ahead, and dropped afterwards, by a thread of their own:
+    PostgreSQL copies and drops a database while the previous test runs, so neither waits
+    in the test's path (a copy forces a checkpoint: often longer than the test itself)."""
+
+    def __init__(self, template_url: str, ready: int = 2) -> None:
+        self.template_url = template_url
+        self._ready: queue.Queue[str | BaseException] = queue.Queue(maxsize=ready)
+        self._to_drop: queue.Queue[str | None] = queue.Queue()
+        self._stopping = threading.Event()
+        self._maker = threading.Thread(target=self._make, name="pg-spares", daemon=True)
+        self._dropper = threading.Thread(target=self._drop, name="pg-drops", daemon=True)
+        self._maker.start()
+        self._dropper.start()
+
+    def _make(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                url = asyncio.run(create_copy(self.template_url, new_name("t")))
+            except BaseException as error:  # handed to the test that waits for it
+                self._ready.put(error)
+                return
+            while not self._stopping.is_set():
+                try:
+                    self._ready.put(url, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+            else:
+                asyncio.run(drop(url))
+
+    def _drop(self) -> None:
+        while (url := self._to_drop.get()) is not None:
+            asyncio.run(drop(url))
+
+    def take(self) -> str:
+        made = self._ready.get(timeout=120)
+        if isinstance(made, BaseException):
+            raise made
+        return made
+
+    def give_back(self, url: str) -> None:
+        self._to_drop.put(url)
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._maker.join(30)
+        while True:
+            try:
+                made = self._ready.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(made, str):
+                self._to_drop.put(made)
+        self._to_drop.put(None)
+        self._dropper.join(120)
