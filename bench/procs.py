@@ -99,8 +99,12 @@ def mark(pids: list[int], wall: float) -> CpuMark:
 
 def cpu_percent(start: CpuMark, end: CpuMark) -> float:
     """CPU used between two marks by the processes alive at both, in % of one core."""
+    # A process that ended inside the window (a PostgreSQL backend closing) reads 0 at the
+    # end: it is left out rather than counted as negative time.
     used = sum(
-        end.per_process[p] - start.per_process[p] for p in end.per_process if p in start.per_process
+        end.per_process[p] - start.per_process[p]
+        for p in end.per_process
+        if p in start.per_process and end.per_process[p] >= start.per_process[p]
     )
     return 100.0 * used / max(1e-9, end.wall - start.wall)
 

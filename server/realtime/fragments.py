@@ -29,22 +29,25 @@ def _content(state: BoardState, view: ViewKey, section_ids: set[int] | None) -> 
         )
 
 
-def event_message(state: BoardState, view: ViewKey, events: list[BoardEvent]) -> str:
+def event_message(
+    state: BoardState, view: ViewKey, events: list[BoardEvent], late: bool = False
+) -> str:
     """`state` is already narrowed to the view; `events` are consecutive (usually one): the
-    message covers seq `from` to `seq`, `at` is the earliest commit among them."""
+    message covers seq `from` to `seq`, `at` is the earliest commit among them. `late`: a
+    change published after a later one was sent; boards apply it without moving their seq."""
     alerts = {a.pickup_id for a in state.alerts}
     chime = any(e.chime and e.pickup_id in alerts for e in events)
     groups = {g for e in events for g in e.groups}
-    return json.dumps(
-        {
-            "seq": events[-1].seq,
-            "from": events[0].seq,
-            "at": min(e.committed_at for e in events),
-            "chime": chime,
-            "content": _content(state, view, groups),
-        },
-        ensure_ascii=False,
-    )
+    message = {
+        "seq": events[-1].seq,
+        "from": events[0].seq,
+        "at": min(e.committed_at for e in events),
+        "chime": chime,
+        "content": _content(state, view, groups),
+    }
+    if late:
+        message["late"] = True
+    return json.dumps(message, ensure_ascii=False)
 
 
 def snapshot_message(state: BoardState, view: ViewKey) -> str:

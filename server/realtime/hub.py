@@ -123,9 +123,12 @@ class _Channel:
             while not self.inbox.empty():
                 items.append(self.inbox.get_nowait())
             events = [i for i in items if isinstance(i, BoardEvent)]
+            late: list[BoardEvent] = []
             if events:
-                events = await self._in_order(events, items)
+                events, late = await self._in_order(events, items)
             try:
+                if late:
+                    await self._events(late, late=True)
                 if events:
                     await self._events(events)
             except Exception:  # a bad render must not kill the channel; boards resync later
@@ -139,24 +142,28 @@ class _Channel:
 
     async def _in_order(
         self, events: list[BoardEvent], items: list[BoardEvent | _SnapshotRequest]
-    ) -> list[BoardEvent]:
-        """The events sorted by seq, without those already sent. Changes commit in seq order
-        but two requests may publish in the other order: a missing number is waited for a
-        moment, then given up on (boards see the gap and ask for a snapshot)."""
+    ) -> tuple[list[BoardEvent], list[BoardEvent]]:
+        """(the events to send, in seq order; those behind a number already sent). Changes
+        commit in seq order but two requests may publish in the other order: a missing
+        number is waited for a moment, then given up on (boards see the gap and resync);
+        should it come after all, it still goes out, marked late."""
         deadline = asyncio.get_running_loop().time() + REORDER_WAIT
         while True:
             events.sort(key=lambda e: e.seq)
-            if self.last_seq is not None:
-                events = [e for e in events if e.seq > self.last_seq]
-            expected = events[0].seq if self.last_seq is None else self.last_seq + 1
-            contiguous = [e.seq for e in events] == list(range(expected, expected + len(events)))
+            last = self.last_seq
+            late = [e for e in events if last is not None and e.seq <= last]
+            fresh = [e for e in events if last is None or e.seq > last]
+            if not fresh:
+                return fresh, late
+            expected = fresh[0].seq if last is None else last + 1
+            contiguous = [e.seq for e in fresh] == list(range(expected, expected + len(fresh)))
             remaining = deadline - asyncio.get_running_loop().time()
-            if not events or contiguous or remaining <= 0:
-                return events
+            if contiguous or remaining <= 0:
+                return fresh, late
             try:
                 item = await asyncio.wait_for(self.inbox.get(), remaining)
             except TimeoutError:
-                return events
+                return fresh, late
             items.append(item)
             if isinstance(item, BoardEvent):
                 events.append(item)
@@ -189,9 +196,12 @@ class _Channel:
             # Connected while the event bus is down: the board must not look live.
             self._deliver(socket, status_message("degraded"))
 
-    async def _events(self, events: list[BoardEvent]) -> None:
-        """One message per view for a run of consecutive events (usually just one)."""
-        self.last_seq = events[-1].seq
+    async def _events(self, events: list[BoardEvent], late: bool = False) -> None:
+        """One message per view for a run of consecutive events (usually just one). Late
+        events (behind a number already sent) go out marked so: their content is current,
+        only their number is old."""
+        if not late:
+            self.last_seq = events[-1].seq
         if not self.views:
             return
         groups = {g for e in events for g in e.groups}
@@ -217,7 +227,7 @@ class _Channel:
                 self.family_children[view] = shown
             else:
                 assert state is not None
-                message = event_message(state.for_view(view.group_id), view, events)
+                message = event_message(state.for_view(view.group_id), view, events, late=late)
             for socket in list(sockets):
                 self._deliver(socket, message)
 

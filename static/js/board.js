@@ -70,6 +70,15 @@
       setConn("live");
       return;
     }
+    if (data.late) {
+      // A change published behind a later one: its content is current, its number is old.
+      // Show it (and ring for a new alert) without moving the sequence.
+      if (data.chime) {
+        board.dataset.chimes = String(Number(board.dataset.chimes || 0) + 1);
+        if (soundOn()) playChime();
+      }
+      return;
+    }
     if (awaitingSnapshot || data.seq <= lastSeq) { detail.cancelled = true; return; }
     // Under load one message may cover several changes: seq "from" to "seq".
     const first = data.from === undefined ? data.seq : data.from;

@@ -21,6 +21,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from server.models import Group, Installation
 from server.realtime.events import BoardEvent, next_seq
+from server.realtime.hub import REORDER_WAIT
 from server.services import Services
 from tests.conftest import api_headers, in_db, login
 
@@ -388,9 +389,9 @@ def test_a_change_is_rendered_once_per_view_not_once_per_socket(
     rendered: list[object] = []
     original = fragments.event_message
 
-    def counting(state: Any, view: Any, events: Any) -> str:
+    def counting(state: Any, view: Any, events: Any, **options: Any) -> str:
         rendered.append(view)
-        return original(state, view, events)
+        return original(state, view, events, **options)
 
     monkeypatch.setattr("server.realtime.hub.event_message", counting)
     login(client, RECEPTION)
@@ -442,3 +443,27 @@ def test_boards_resyncing_together_share_one_snapshot_render(
         assert receive(first)["seq"] == seq + 1
         fresh = settle(second)[-1]
         assert fresh["seq"] == seq + 1 and len(rendered) == 2
+
+
+def test_an_event_later_than_the_wait_still_reaches_the_board_marked_late(
+    client: TestClient, database_url: str
+) -> None:
+    """Past the short wait the board gets the later change (and, seeing the gap, resyncs);
+    the straggler still goes out, marked late, so no change is ever dropped."""
+    ids = era_ids(database_url)
+    login(client, RECEPTION)
+    with board(client) as (ws, start):
+
+        async def straggler(svc: Services) -> None:
+            first, second = await take_seqs(svc, ids["ERA"], 2)
+            lut, exp = (ids["ERA-LUT"],), (ids["ERA-EXP"],)
+            await svc.publish([BoardEvent(ids["ERA"], second, "attendance", groups=exp)])
+            await asyncio.sleep(REORDER_WAIT * 3)  # the first publishes well after the wait
+            await svc.publish([BoardEvent(ids["ERA"], first, "attendance", groups=lut)])
+
+        publish_in_app(client, straggler)
+        ahead = receive(ws)
+        assert (ahead["from"], ahead["seq"]) == (start + 2, start + 2)  # a gap for the board
+        behind = receive(ws)
+        assert behind["late"] is True and (behind["from"], behind["seq"]) == (start + 1, start + 1)
+        assert f'id="group-{ids["ERA-LUT"]}"' in behind["content"]
