@@ -24,6 +24,7 @@ from server.migrate import upgrade
 from server.settings import Settings
 from tests import databases
 from tests.databases import sqlite_url
+from tests.redis_server import RedisServer, free_port
 from tests.smtp import Inbox
 
 QUEBEC = ZoneInfo("America/Toronto")
@@ -172,6 +173,15 @@ def run_async(make: Callable[[], Awaitable[T]]) -> T:
     Playwright's synchronous API keeps a loop running in the main thread."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, make()).result()  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A throwaway redis-server of the test's own: killable without touching anyone else's."""
+    server = RedisServer(free_port())
+    run_async(server.start)
+    yield server
+    server.kill()
 
 
 @pytest.fixture

@@ -83,6 +83,36 @@ class LiveServer:
             return client.request(method, "/api/v1" + path, **kwargs)
 
 
+def staff_cookie(url: str, email: str = "accueil@example.org") -> str:
+    """Sign in over plain HTTP, as a board would before opening its socket: the Cookie header."""
+    with httpx.Client(base_url=url) as web:
+        web.get("/login")
+        signed_in = web.post(
+            "/login",
+            data={"email": email, "password": PASSWORD, "csrf_token": web.cookies["relais_csrf"]},
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        return "; ".join(f"{name}={value}" for name, value in web.cookies.items())
+
+
+def announce_at_the_door(url: str, child_id: str, guardian_id: str) -> int:
+    """A parent at the door (GPS at Pavillon des Érables): the alert is due at once."""
+    response = httpx.post(
+        f"{url}/api/v1/pickups",
+        headers={"Authorization": f"Bearer {API_TOKEN}"},
+        json={
+            "child_id": child_id,
+            "guardian_id": guardian_id,
+            "mode": "gps",
+            "latitude": 46.8139,
+            "longitude": -71.2082,
+        },
+    )
+    assert response.status_code == 201, response.text
+    pickup_id: int = response.json()["id"]
+    return pickup_id
+
+
 class _ThreadedServer(uvicorn.Server):
     def install_signal_handlers(self) -> None:  # not the main thread
         pass

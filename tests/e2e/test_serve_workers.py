@@ -20,24 +20,15 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from tests.conftest import API_TOKEN, PASSWORD, T0, run_async
-from tests.e2e.conftest import free_port
+from tests.conftest import API_TOKEN, T0, run_async
+from tests.e2e.conftest import announce_at_the_door, free_port, staff_cookie
 from tests.redis_server import RedisServer
-from tests.redis_server import free_port as free_redis_port
 
 pytestmark = pytest.mark.e2e
 
 RELAIS = Path(sys.executable).parent / "relais"
 BOARDS = 6
 WAIT = 15.0  # upper bound for any one message (they come in milliseconds)
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer(free_redis_port())
-    run_async(server.start)
-    yield server
-    server.kill()
 
 
 @pytest.fixture
@@ -100,18 +91,7 @@ def workers_answering(url: str) -> set[int]:
 
 @contextlib.contextmanager
 def open_board(url: str) -> Iterator[ClientConnection]:
-    with httpx.Client(base_url=url) as web:
-        web.get("/login")
-        signed_in = web.post(
-            "/login",
-            data={
-                "email": "accueil@example.org",
-                "password": PASSWORD,
-                "csrf_token": web.cookies["relais_csrf"],
-            },
-        )
-        assert signed_in.status_code == 303, signed_in.text
-        cookie = "; ".join(f"{name}={value}" for name, value in web.cookies.items())
+    cookie = staff_cookie(url)
     with connect(
         url.replace("http", "ws", 1) + "/board/ws?group=all",
         origin=Origin(url),
@@ -131,20 +111,7 @@ def shows(pickup_id: int) -> Callable[[dict[str, Any]], bool]:
 
 
 def announce(url: str, child: dict[str, Any]) -> int:
-    response = httpx.post(
-        f"{url}/api/v1/pickups",
-        headers={"Authorization": f"Bearer {API_TOKEN}"},
-        json={
-            "child_id": child["id"],
-            "guardian_id": child["guardian_ids"][0],
-            "mode": "gps",
-            "latitude": 46.8139,
-            "longitude": -71.2082,
-        },
-    )
-    assert response.status_code == 201, response.text
-    pickup_id: int = response.json()["id"]
-    return pickup_id
+    return announce_at_the_door(url, child["id"], child["guardian_ids"][0])
 
 
 def test_two_worker_processes_fan_out_and_survive_a_redis_restart(

@@ -19,8 +19,7 @@ from websockets.typing import Origin
 
 from server.clock import ManualClock
 from server.settings import Settings
-from tests.conftest import PASSWORD
-from tests.e2e.conftest import LiveServer, serving
+from tests.e2e.conftest import LiveServer, announce_at_the_door, serving, staff_cookie
 
 pytestmark = pytest.mark.e2e
 
@@ -32,20 +31,6 @@ WAIT = 10.0
 def small_queues(settings: Settings, clock: ManualClock) -> Iterator[LiveServer]:
     with serving(dataclasses.replace(settings, socket_queue_size=QUEUE), clock) as server:
         yield server
-
-
-def session_cookie(url: str) -> str:
-    with httpx.Client(base_url=url) as web:
-        web.get("/login")
-        web.post(
-            "/login",
-            data={
-                "email": "accueil@example.org",
-                "password": PASSWORD,
-                "csrf_token": web.cookies["relais_csrf"],
-            },
-        )
-        return "; ".join(f"{name}={value}" for name, value in web.cookies.items())
 
 
 def board(url: str, cookie: str) -> ClientConnection:
@@ -91,7 +76,7 @@ def test_a_board_that_stops_reading_is_dropped_and_the_others_see_everything(
     small_queues: LiveServer,
 ) -> None:
     server = small_queues
-    cookie = session_cookie(server.url)
+    cookie = staff_cookie(server.url)
     with board(server.url, cookie) as fast, board_that_stops_reading(server.url, cookie):
         first = json.loads(fast.recv(timeout=WAIT))
         assert first["snapshot"] is True
@@ -104,19 +89,7 @@ def test_a_board_that_stops_reading_is_dropped_and_the_others_see_everything(
         # updates): far more than the slow board's queue and kernel buffers hold.
         pickups = []
         for child in present:
-            made = server.api(
-                "POST",
-                "/pickups",
-                json={
-                    "child_id": child["id"],
-                    "guardian_id": child["guardian_ids"][0],
-                    "mode": "gps",
-                    "latitude": 46.8139,
-                    "longitude": -71.2082,
-                },
-            )
-            assert made.status_code == 201, made.text
-            pickups.append(made.json()["id"])
+            pickups.append(announce_at_the_door(server.url, child["id"], child["guardian_ids"][0]))
             # The reading board gets every change, in order, while the other lags behind.
             message = json.loads(fast.recv(timeout=WAIT))
             assert message["seq"] == seq + 1

@@ -14,18 +14,10 @@ from playwright.sync_api import Browser, Page, expect
 from server.clock import ManualClock
 from server.settings import Settings
 from tests.conftest import PASSWORD, run_async
-from tests.e2e.conftest import LiveServer, serving
-from tests.redis_server import RedisServer, free_port
+from tests.e2e.conftest import LiveServer, announce_at_the_door, serving
+from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer(free_port())
-    run_async(server.start)
-    yield server
-    server.kill()
 
 
 @pytest.fixture
@@ -79,29 +71,12 @@ def tablet(browser: Browser, server: LiveServer, email: str = "accueil@example.o
     return page
 
 
-def announce_at_the_door(server: LiveServer, child: str) -> int:
-    response = server.api(
-        "POST",
-        "/pickups",
-        json={
-            "child_id": child,
-            "guardian_id": "G-TREMBLAY",
-            "mode": "gps",
-            "latitude": 46.8139,
-            "longitude": -71.2082,
-        },
-    )
-    assert response.status_code == 201, response.text
-    pickup_id: int = response.json()["id"]
-    return pickup_id
-
-
 def test_redis_restarted_mid_run_every_board_converges_and_nothing_is_lost(
     two_workers: tuple[LiveServer, LiveServer], redis_server: RedisServer, browser: Browser
 ) -> None:
     first, second = two_workers
     boards = [tablet(browser, first), tablet(browser, second)]
-    lea = announce_at_the_door(second, "C-LEA")
+    lea = announce_at_the_door(second.url, "C-LEA", "G-TREMBLAY")
     for board in boards:
         expect(board.locator(f"#pickup-{lea}")).to_contain_text("Léa")
 
@@ -109,7 +84,7 @@ def test_redis_restarted_mid_run_every_board_converges_and_nothing_is_lost(
     for board in boards:
         expect(board.locator("#conn")).to_have_class("conn conn--reconnecting")
     # Meanwhile the daycare goes on: an announcement and a button press still commit.
-    noah = announce_at_the_door(first, "C-NOAH")
+    noah = announce_at_the_door(first.url, "C-NOAH", "G-TREMBLAY")
     on_first = boards[0].locator(f"#pickup-{lea}")
     on_first.get_by_role("button", name="Appeler").click()
     expect(on_first).to_have_attribute("data-status", "called")

@@ -15,16 +15,8 @@ from server.clock import ManualClock
 from server.realtime.hub import CLOSE_SESSION_ENDED
 from server.settings import Settings
 from tests.conftest import another_browser, login, run_async
-from tests.redis_server import RedisServer, free_port
+from tests.redis_server import RedisServer
 from tests.unit.test_realtime import EDUCATOR, RECEPTION, board, receive
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer(free_port())
-    run_async(server.start)
-    yield server
-    server.kill()
 
 
 @pytest.fixture
