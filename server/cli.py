@@ -70,6 +70,22 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result != "not-demo" else 1
 
 
+def raise_open_files_limit() -> int:
+    """Every board is an open socket: lift this process's soft limit on open files (often
+    1,024) to the hard limit the system allows. Returns the limit now in force."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass  # not allowed here: keep the soft limit and say it below
+    return soft
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -104,6 +120,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    open_files = raise_open_files_limit()
+    if open_files < 4096:
+        print(
+            f"relais serve: this process may open only {open_files} files, so each worker "
+            "holds fewer boards than that; raise the hard limit (ulimit -Hn) for more.",
+            file=sys.stderr,
+        )
     host = args.host or os.environ.get("HOST", "127.0.0.1")
     port = args.port or int(os.environ.get("PORT", "8000"))
     print(f"Relais on http://{host}:{port}")

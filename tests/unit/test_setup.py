@@ -187,3 +187,16 @@ def test_demo_loads_once_and_never_over_real_data(
         return int(count)
 
     assert asyncio.run(organizations()) == 1
+
+
+def test_serve_lifts_the_open_files_limit_for_many_boards() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
+        limit = cli.raise_open_files_limit()
+        assert limit == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        assert hard == resource.RLIM_INFINITY or limit == hard
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
