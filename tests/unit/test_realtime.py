@@ -203,24 +203,23 @@ def test_an_event_published_out_of_order_is_waited_for(
     ids = era_ids(database_url)
     login(client, RECEPTION)
     with board(client) as (ws, start):
+        seqs: list[int] = []
+        lut, exp, hib = ids["ERA-LUT"], ids["ERA-EXP"], ids["ERA-HIB"]
 
-        async def swapped(svc: Services) -> None:
-            first, second, third = await take_seqs(svc, ids["ERA"], 3)
-            await svc.publish(
-                [BoardEvent(ids["ERA"], first, "attendance", groups=(ids["ERA-LUT"],))]
-            )
-            await asyncio.sleep(0.01)  # the first is sent; then the later one overtakes
-            await svc.publish(
-                [BoardEvent(ids["ERA"], third, "attendance", groups=(ids["ERA-HIB"],))]
-            )
-            await asyncio.sleep(0.01)  # a request a moment late publishing, inside the wait
-            await svc.publish(
-                [BoardEvent(ids["ERA"], second, "attendance", groups=(ids["ERA-EXP"],))]
-            )
+        async def first_alone(svc: Services) -> None:
+            seqs.extend(await take_seqs(svc, ids["ERA"], 3))
+            await svc.publish([BoardEvent(ids["ERA"], seqs[0], "attendance", groups=(lut,))])
 
-        publish_in_app(client, swapped)
-        first = receive(ws)
+        async def later_one_overtakes(svc: Services) -> None:
+            await svc.publish([BoardEvent(ids["ERA"], seqs[2], "attendance", groups=(hib,))])
+            # wait-ok: the race itself, a request publishing a moment late, inside the wait
+            await asyncio.sleep(REORDER_WAIT / 5)
+            await svc.publish([BoardEvent(ids["ERA"], seqs[1], "attendance", groups=(exp,))])
+
+        publish_in_app(client, first_alone)
+        first = receive(ws)  # sent: the channel now expects the next number
         assert (first["from"], first["seq"]) == (start + 1, start + 1)
+        publish_in_app(client, later_one_overtakes)
         rest = receive(ws)
         assert (rest["from"], rest["seq"]) == (start + 2, start + 3)
         *more, snapshot = settle(ws)
@@ -453,17 +452,21 @@ def test_an_event_later_than_the_wait_still_reaches_the_board_marked_late(
     ids = era_ids(database_url)
     login(client, RECEPTION)
     with board(client) as (ws, start):
+        seqs: list[int] = []
+        lut, exp = (ids["ERA-LUT"],), (ids["ERA-EXP"],)
+
+        async def second_first(svc: Services) -> None:
+            seqs.extend(await take_seqs(svc, ids["ERA"], 2))
+            await svc.publish([BoardEvent(ids["ERA"], seqs[1], "attendance", groups=exp)])
 
         async def straggler(svc: Services) -> None:
-            first, second = await take_seqs(svc, ids["ERA"], 2)
-            lut, exp = (ids["ERA-LUT"],), (ids["ERA-EXP"],)
-            await svc.publish([BoardEvent(ids["ERA"], second, "attendance", groups=exp)])
-            await asyncio.sleep(REORDER_WAIT * 3)  # the first publishes well after the wait
-            await svc.publish([BoardEvent(ids["ERA"], first, "attendance", groups=lut)])
+            await svc.publish([BoardEvent(ids["ERA"], seqs[0], "attendance", groups=lut)])
 
-        publish_in_app(client, straggler)
+        publish_in_app(client, second_first)
+        # Received only once the channel gave up waiting for the missing number.
         ahead = receive(ws)
         assert (ahead["from"], ahead["seq"]) == (start + 2, start + 2)  # a gap for the board
+        publish_in_app(client, straggler)  # the first change publishes well after the wait
         behind = receive(ws)
         assert behind["late"] is True and (behind["from"], behind["seq"]) == (start + 1, start + 1)
         assert f'id="group-{ids["ERA-LUT"]}"' in behind["content"]
