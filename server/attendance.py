@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from .models import Attendance, Child, Installation
+from .pickups.events import BoardEvent, next_seq
 from .pickups.rules import local_day
-from .realtime.events import BoardEvent, next_seq
 
 
 async def today_attendance(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import Child, Group
-from .realtime.events import BoardEvent, next_seq
+from .pickups.events import BoardEvent, next_seq
 
 
 class WrongInstallation(ValueError):

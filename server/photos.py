@@ -34,7 +34,7 @@ from sqlmodel import col
 from .authz import CenterPrincipal, GuardianPrincipal, StaffPrincipal
 from .i18n import _
 from .models import Child, ChildGuardian, Guardian, Installation
-from .realtime.events import BoardEvent, next_seq
+from .pickups.events import BoardEvent, next_seq
 
 MAX_BYTES = 5 * 1024 * 1024
 # Decoding a picture costs memory in pixels, not in bytes: a small file can claim billions.

@@ -9,7 +9,7 @@ import logging
 
 from .db import DatabaseUnavailable
 from .pickups import service
-from .realtime.events import BoardEvent
+from .pickups.events import BoardEvent
 from .services import Services
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 from .clock import Clock
 from .db import Database
 from .mail import Mailer
+from .pickups.events import BoardEvent
 from .realtime.broker import Broker
-from .realtime.events import BoardEvent
 from .realtime.hub import Hub
 from .settings import Settings
 

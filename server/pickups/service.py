@@ -26,9 +26,9 @@ from ..models import (
     PickupStatus,
     TripPosition,
 )
-from ..realtime.events import BoardEvent, next_seq
 from . import eta as eta_estimate
 from . import rules
+from .events import BoardEvent, next_seq
 from .rules import Refusal, RuleError
 
 S = PickupStatus

@@ -38,9 +38,9 @@ from ..models import (
     PickupStatus,
     TripPosition,
 )
-from ..realtime.events import BoardEvent
 from . import eta, rules
 from .eta import Position
+from .events import BoardEvent
 from .rules import Refusal, RuleError
 from .service import (
     Actor,

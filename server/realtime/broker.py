@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from .events import BoardEvent
+from ..pickups.events import BoardEvent
 
 
 class BrokerListener(Protocol):

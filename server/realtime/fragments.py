@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 
-from ..board_state import BoardState, ViewKey
 from ..i18n import use_locale
-from ..parent_state import FamilyState, FamilyView
+from ..pickups.board import BoardState, ViewKey
+from ..pickups.events import BoardEvent
+from ..pickups.family import FamilyState, FamilyView
 from ..templating import render
-from .events import BoardEvent
 
 
 def _content(state: BoardState, view: ViewKey, section_ids: set[int] | None) -> str:

@@ -22,12 +22,12 @@ from sqlalchemy import select
 from sqlmodel import col
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from ..board_state import ViewKey, load_board
 from ..db import Database
 from ..models import CenterSession, Display, GuardianSession, Installation, StaffSession
-from ..parent_state import FamilyView, load_family
+from ..pickups.board import ViewKey, load_board
+from ..pickups.events import BoardEvent
+from ..pickups.family import FamilyView, load_family
 from .broker import Broker
-from .events import BoardEvent
 from .fragments import event_message, family_message, snapshot_message, status_message
 
 log = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from ..pickups.events import BoardEvent
 from .broker import BrokerListener
-from .events import BoardEvent
 
 log = logging.getLogger(__name__)
 

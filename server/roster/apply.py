@@ -27,7 +27,7 @@ from sqlmodel import col
 from ..accounts import Email, create_invitation, normalize_email
 from ..i18n import _
 from ..models import Child, ChildGuardian, Group, Guardian, Installation
-from ..realtime.events import BoardEvent, next_seq
+from ..pickups.events import BoardEvent, next_seq
 from .model import Roster, RosterChild, RosterInvalid, error_at
 
 KINDS = ("installations", "groups", "guardians", "children")

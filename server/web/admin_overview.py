@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..board_state import AlertItem, BoardState, load_board
 from ..models import Installation
+from ..pickups.board import AlertItem, BoardState, load_board
 from ..pickups.rules import waiting_minutes
 from ..templating import render
 from .context import SECURITY_HEADERS, is_htmx, page, require_admin, services

@@ -17,11 +17,11 @@ from starlette.websockets import WebSocket
 from .. import i18n
 from ..attendance import check_in
 from ..authz import DisplayPrincipal, StaffPrincipal, can_act_on_installation, can_view_installation
-from ..board_state import BoardState, ViewKey, load_board
 from ..children import WrongInstallation, move_to_group
 from ..i18n import _
 from ..models import ActorKind, Child, Display, Group, Installation, Pickup, PickupStatus
 from ..pickups import service
+from ..pickups.board import BoardState, ViewKey, load_board
 from ..pickups.messages import refusal_message, status_label
 from ..pickups.rules import STAFF_STEPS, RuleError
 from ..security import token_hash

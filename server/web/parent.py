@@ -31,13 +31,13 @@ from ..models import (
     Installation,
     Pickup,
 )
-from ..parent_state import FamilyState, FamilyView, family_children, load_family
 from ..pickups import rules, service, trips
 from ..pickups.eta import Position
+from ..pickups.events import BoardEvent
+from ..pickups.family import FamilyState, FamilyView, family_children, load_family
 from ..pickups.messages import refusal_message
 from ..pickups.rules import RuleError
 from ..ratelimit import RateLimited, check_announce, rate_limited_message
-from ..realtime.events import BoardEvent
 from ..templating import render
 from .context import csrf_form, is_htmx, page, services
 from .origin import origin_allowed

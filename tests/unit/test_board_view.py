@@ -6,8 +6,8 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from server.board_state import AlertItem, BoardState, ChildItem, GroupSection
 from server.models import PickupStatus as S
+from server.pickups.board import AlertItem, BoardState, ChildItem, GroupSection
 
 Q = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 24, 16, 0, tzinfo=Q)

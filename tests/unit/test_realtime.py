@@ -20,7 +20,7 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from server.models import Group, Installation
-from server.realtime.events import BoardEvent, next_seq
+from server.pickups.events import BoardEvent, next_seq
 from server.realtime.hub import REORDER_WAIT
 from server.services import Services
 from tests.conftest import api_headers, in_db, login

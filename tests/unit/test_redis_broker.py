@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from server.realtime.events import BoardEvent
+from server.pickups.events import BoardEvent
 from server.realtime.redis_broker import RedisBroker
 from tests.redis_server import STEP, TIMEOUT, RedisServer, free_port
 

@@ -32,9 +32,9 @@ from server.models import (
 )
 from server.pickups import eta, service, trips
 from server.pickups.eta import Position
+from server.pickups.events import BoardEvent
 from server.pickups.rules import Refusal, RuleError
 from server.pickups.service import Actor
-from server.realtime.events import BoardEvent
 from tests.conftest import T0, in_db
 from tests.unit.test_trip_estimator import ERA, approach, point
 

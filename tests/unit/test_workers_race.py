@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from server.db import Database
 from server.models import PickupEvent
 from server.pickups import service
-from server.realtime.events import BoardEvent
+from server.pickups.events import BoardEvent
 from tests.conftest import T0, api_headers, run_async
 
 WORKERS = 4

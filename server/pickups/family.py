@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from .attendance import today_attendance
-from .models import Child, ChildGuardian, Group, Guardian, Installation, Pickup, PickupStatus
-from .pickups import rules
-from .pickups.rules import Refusal, RuleError
-from .pickups.service import announce_facts
+from ..attendance import today_attendance
+from ..models import Child, ChildGuardian, Group, Guardian, Installation, Pickup, PickupStatus
+from . import rules
+from .rules import Refusal, RuleError
+from .service import announce_facts
 
 
 @dataclass(frozen=True)

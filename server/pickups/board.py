@@ -13,8 +13,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from .models import Attendance, Child, Group, Guardian, Installation, Pickup, PickupStatus
-from .pickups import rules
+from ..models import Attendance, Child, Group, Guardian, Installation, Pickup, PickupStatus
+from . import rules
 
 
 @dataclass(frozen=True)
