@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import cast
 
-from sqlalchemy import Table, delete, exists, insert, inspect, select, update
+from sqlalchemy import Table, exists, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
-from ..attendance import check_out, today_attendance
+from ..attendance import today_attendance
 from ..models import (
-    ActorKind,
+    Attendance,
     Child,
     ChildGuardian,
     Guardian,
@@ -24,27 +24,15 @@ from ..models import (
     PickupEvent,
     PickupMode,
     PickupStatus,
-    TripPosition,
 )
-from . import eta as eta_estimate
-from . import rules
-from .events import BoardEvent, next_seq
+from . import rules, writes
+from .events import BoardEvent
 from .rules import Refusal, RuleError
+from .writes import SYSTEM, Actor
+
+__all__ = ["SYSTEM", "Actor", "Outcome"]
 
 S = PickupStatus
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who caused a transition, for the release log."""
-
-    kind: ActorKind
-    id: int | None
-    name: str
-    device: str = ""
-
-
-SYSTEM = Actor(ActorKind.SYSTEM, None, "Relais")
 
 # The hot writes (a transition and its log line) go through the tables directly: one plain
 # statement each, without the ORM's bulk-update and unit-of-work machinery.
@@ -72,19 +60,17 @@ async def _log(
 ) -> None:
     assert pickup.id is not None
     await _flush_pending(session)
-    await session.execute(
-        _INSERT_EVENT,
-        {
-            "pickup_id": pickup.id,
-            "installation_id": pickup.installation_id,
-            "from_status": from_status,
-            "to_status": to_status,
-            "at": now,
-            "actor_kind": actor.kind,
-            "actor_id": actor.id,
-            "actor_name": actor.name[:200],
-            "device": actor.device[:300],
-        },
+    pickup_id, installation_id = pickup.id, pickup.installation_id
+    await session.run_sync(
+        lambda sync: writes.log_line(
+            sync.connection(),
+            pickup_id=pickup_id,
+            installation_id=installation_id,
+            from_status=from_status,
+            to_status=to_status,
+            actor=actor,
+            now=now,
+        )
     )
 
 
@@ -94,23 +80,44 @@ async def _flush_pending(session: AsyncSession) -> None:
         await session.flush()
 
 
-async def _event(
-    session: AsyncSession,
-    installation_id: int,
-    kind: str,
-    groups: tuple[int, ...] = (),
-    chime: bool = False,
-    pickup_id: int | None = None,
-    pickup: Pickup | None = None,
-) -> BoardEvent:
-    """The event for a change, numbered in the installation's sequence. With `pickup`, it
-    names that pickup and its child (boards chime for it, its family's page updates)."""
-    seq = await next_seq(session, installation_id)
-    children: tuple[int, ...] = ()
-    if pickup is not None:
-        pickup_id = pickup.id
-        children = (pickup.child_id,)
-    return BoardEvent(installation_id, seq, kind, groups, chime, pickup_id, children)
+def _note_seq(session: AsyncSession, event: BoardEvent) -> None:
+    """An Installation this session already loaded must show its new event number (a board
+    answer renders it as its seq); the plain UPDATE does not touch loaded objects."""
+    sync = session.sync_session
+    loaded = sync.identity_map.get(sync.identity_key(Installation, event.installation_id))
+    if loaded is not None:
+        set_committed_value(loaded, "event_seq", event.seq)
+
+
+async def _event(session: AsyncSession, pickup: Pickup, chime: bool = False) -> BoardEvent:
+    """The event for a change of `pickup` made by this session, carrying its row."""
+    assert pickup.id is not None
+    await _flush_pending(session)
+    pickup_id = pickup.id
+    event = await session.run_sync(
+        lambda sync: writes.event_for(sync.connection(), pickup_id, chime=chime)
+    )
+    _note_seq(session, event)
+    return event
+
+
+async def _written(session: AsyncSession, pickup: Pickup, written: writes.Written) -> Outcome:
+    """Bring the session's `pickup` in line with what a Core write left, and say so."""
+    row = written.row
+    set_committed_value(pickup, "status", row.status)
+    set_committed_value(pickup, "announced_at", row.announced_at)
+    set_committed_value(pickup, "eta", row.eta)
+    set_committed_value(pickup, "gps_minutes", row.gps_minutes)
+    if written.updated_at is not None:
+        set_committed_value(pickup, "updated_at", written.updated_at)
+    for event in written.events:
+        _note_seq(session, event)
+    if written.changed:
+        # A departure checked the child out with a plain UPDATE: loaded rows read it again.
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Attendance) and obj.child_id == row.child_id:
+                await session.refresh(obj)
+    return Outcome(pickup, written.changed, list(written.events))
 
 
 async def announce_facts(
@@ -166,70 +173,29 @@ async def announce_eta(
     actor: Actor,
     now: datetime,
 ) -> Outcome:
-    rules.check_can_announce(await announce_facts(session, child, guardian, installation, now))
-    plan = rules.plan_eta(
-        now,
-        arrival,
-        installation.timezone,
-        installation.preparation_minutes,
-        installation.call_window_start,
-        installation.call_window_end,
+    """A guardian gives an arrival time (writes.announce_eta, within this session)."""
+    assert child.id is not None and guardian.id is not None
+    await _flush_pending(session)
+    child_id, guardian_id = child.id, guardian.id
+    written = await session.run_sync(
+        lambda sync: writes.announce_eta(
+            sync.connection(),
+            child_id=child_id,
+            guardian_id=guardian_id,
+            arrival=arrival,
+            actor=actor,
+            now=now,
+        )
     )
-    assert child.id is not None and guardian.id is not None and installation.id is not None
-    pickup = Pickup(
-        organization_id=child.organization_id,
-        installation_id=installation.id,
-        child_id=child.id,
-        guardian_id=guardian.id,
-        day=rules.local_day(now, installation.timezone),
-        mode=PickupMode.ETA,
-        status=plan.status,
-        eta=plan.eta,
-        announce_at=plan.announce_at,
-        created_at=now,
-        updated_at=now,
-        announced_at=now if plan.status == S.ANNOUNCED else None,
-    )
-    await _insert_pickup(session, pickup)
-    await _log(session, pickup, None, pickup.status, actor, now)
-    chime = plan.status == S.ANNOUNCED
-    return Outcome(
-        pickup,
-        True,
-        [await _event(session, installation.id, "pickup", chime=chime, pickup=pickup)],
-    )
-
-
-async def announce_gps(
-    session: AsyncSession,
-    *,
-    child: Child,
-    guardian: Guardian,
-    installation: Installation,
-    latitude: float,
-    longitude: float,
-    actor: Actor,
-    now: datetime,
-) -> Outcome:
-    """Announce a GPS arrival from one position taken now (the API's mode "gps"): a trip
-    whose first fix is this one. See trips.start_trip."""
-    from . import trips  # trips builds on this module's helpers
-
-    position = eta_estimate.Position(latitude, longitude, now)
-    return await trips.start_trip(
-        session,
-        child=child,
-        guardian=guardian,
-        installation=installation,
-        position=position,
-        actor=actor,
-        now=now,
-    )
+    pickup = await session.get(Pickup, written.row.id)
+    assert pickup is not None
+    return await _written(session, pickup, written)
 
 
 async def forget_positions(session: AsyncSession, pickup_id: int | None) -> None:
     """GPS positions are kept only while the trip lasts: called when a pickup is over."""
-    await session.execute(delete(TripPosition).where(col(TripPosition.pickup_id) == pickup_id))
+    assert pickup_id is not None
+    await session.run_sync(lambda sync: writes.forget_positions(sync.connection(), pickup_id))
 
 
 async def _compare_and_set(
@@ -265,54 +231,56 @@ async def advance(
     actor: Actor,
     now: datetime,
 ) -> Outcome:
-    """A staff button (Appeler, Prêt, Départ). Compare-and-set on (id, expected status).
+    """A staff button (Appeler, Prêt, Départ): writes.staff_step, within this session.
 
     With `expected` given (the board's buttons) a lost race is not an error: the outcome says
-    `changed=False` and carries the current state. Without it (the API) the step must be the
-    next one, or RuleError(NOT_NEXT_STEP).
+    `changed=False` and carries the current state. Without it the step must be the next one,
+    or RuleError(NOT_NEXT_STEP).
     """
-    current = S(pickup.status)
-    if expected is not None and current != expected:
-        return Outcome(pickup, False)
-    rules.check_staff_step(current, target)
-    if not await _compare_and_set(session, pickup, current, target, now):
-        await session.refresh(pickup)
-        if expected is None:
-            raise RuleError(Refusal.NOT_NEXT_STEP, current=pickup.status, target=target)
-        return Outcome(pickup, False)
-    await _log(session, pickup, current, target, actor, now)
-    groups: tuple[int, ...] = ()
-    if target == S.DEPARTED:
-        child, installation = (
-            await session.execute(
-                # The pickup's own installation (the child may have moved since): by id.
-                select(Child, Installation)
-                .join(Installation, col(Installation.id) == pickup.installation_id)
-                .where(col(Child.id) == pickup.child_id)
-            )
-        ).one()
-        await check_out(session, child, installation, now)
-        groups = (child.group_id,)
-        await forget_positions(session, pickup.id)
-    return Outcome(
-        pickup,
-        True,
-        [await _event(session, pickup.installation_id, "pickup", groups=groups, pickup=pickup)],
+    assert pickup.id is not None
+    await _flush_pending(session)
+    pickup_id, organization_id = pickup.id, pickup.organization_id
+    written = await session.run_sync(
+        lambda sync: writes.staff_step(
+            sync.connection(),
+            pickup_id=pickup_id,
+            organization_id=organization_id,
+            target=target,
+            expected=expected,
+            actor=actor,
+            now=now,
+        )
     )
+    assert written is not None  # the caller loaded it within its organization
+    return await _written(session, pickup, written)
 
 
 async def cancel(session: AsyncSession, pickup: Pickup, *, actor: Actor, now: datetime) -> Outcome:
-    current = S(pickup.status)
-    if not rules.can_cancel(current):
-        raise RuleError(Refusal.FINISHED, current=current)
-    if not await _compare_and_set(session, pickup, current, S.CANCELLED, now):
-        await session.refresh(pickup)
-        raise RuleError(Refusal.FINISHED, current=pickup.status)
-    await _log(session, pickup, current, S.CANCELLED, actor, now)
-    await forget_positions(session, pickup.id)
-    return Outcome(
-        pickup, True, [await _event(session, pickup.installation_id, "pickup", pickup=pickup)]
+    assert pickup.id is not None
+    await _flush_pending(session)
+    pickup_id = pickup.id
+    written = await session.run_sync(
+        lambda sync: writes.cancel(sync.connection(), pickup_id, actor=actor, now=now)
     )
+    return await _written(session, pickup, written)
+
+
+async def _system_step(
+    session: AsyncSession,
+    pickup: Pickup,
+    expected: PickupStatus,
+    target: PickupStatus,
+    now: datetime,
+    chime: bool = False,
+) -> list[BoardEvent]:
+    assert pickup.id is not None
+    pickup_id = pickup.id
+    written = await session.run_sync(
+        lambda sync: writes.system_step(
+            sync.connection(), pickup_id, expected=expected, target=target, now=now, chime=chime
+        )
+    )
+    return [] if written is None else list((await _written(session, pickup, written)).events)
 
 
 async def promote_due(session: AsyncSession, now: datetime) -> list[BoardEvent]:
@@ -350,11 +318,7 @@ async def promote_due(session: AsyncSession, now: datetime) -> list[BoardEvent]:
     ]
     events: list[BoardEvent] = []
     for pickup, expected in candidates:
-        if await _compare_and_set(session, pickup, expected, S.ANNOUNCED, now):
-            await _log(session, pickup, expected, S.ANNOUNCED, SYSTEM, now)
-            events.append(
-                await _event(session, pickup.installation_id, "pickup", chime=True, pickup=pickup)
-            )
+        events += await _system_step(session, pickup, expected, S.ANNOUNCED, now, chime=True)
     return events
 
 
@@ -370,13 +334,8 @@ async def expire_past(session: AsyncSession, now: datetime) -> list[BoardEvent]:
     ).all()
     events: list[BoardEvent] = []
     for pickup, tz in rows:
-        if not rules.is_expired(pickup.day, tz, now):
-            continue
-        current = pickup.status
-        if await _compare_and_set(session, pickup, current, S.EXPIRED, now):
-            await _log(session, pickup, current, S.EXPIRED, SYSTEM, now)
-            await forget_positions(session, pickup.id)
-            events.append(await _event(session, pickup.installation_id, "pickup", pickup=pickup))
+        if rules.is_expired(pickup.day, tz, now):
+            events += await _system_step(session, pickup, S(pickup.status), S.EXPIRED, now)
     return events
 
 
@@ -447,5 +406,4 @@ async def change_eta(
     await session.refresh(pickup)
     await _log(session, pickup, current, target, actor, now)
     chime = current == S.SCHEDULED and target == S.ANNOUNCED
-    event = await _event(session, pickup.installation_id, "pickup", chime=chime, pickup=pickup)
-    return Outcome(pickup, True, [event])
+    return Outcome(pickup, True, [await _event(session, pickup, chime=chime)])

@@ -147,7 +147,31 @@ async def start_trip(
     return Outcome(
         pickup,
         True,
-        [await _event(session, installation.id, "pickup", chime=due, pickup_id=pickup.id)],
+        [await _event(session, pickup, chime=due)],
+    )
+
+
+async def announce_gps(
+    session: AsyncSession,
+    *,
+    child: Child,
+    guardian: Guardian,
+    installation: Installation,
+    latitude: float,
+    longitude: float,
+    actor: Actor,
+    now: datetime,
+) -> Outcome:
+    """Announce a GPS arrival from one position taken now (the API's mode "gps"): a trip
+    whose first fix is this one."""
+    return await start_trip(
+        session,
+        child=child,
+        guardian=guardian,
+        installation=installation,
+        position=Position(latitude, longitude, now),
+        actor=actor,
+        now=now,
     )
 
 
@@ -221,16 +245,12 @@ async def record_position(
             await session.refresh(pickup)
             who = actor or await _guardian_actor(session, pickup)
             await _log(session, pickup, S.TRACKING, S.ANNOUNCED, who, now)
-            return [
-                await _event(
-                    session, pickup.installation_id, "pickup", chime=True, pickup_id=pickup.id
-                )
-            ]
+            return [await _event(session, pickup, chime=True)]
         await session.refresh(pickup)  # another worker announced it (or it ended) first
         return []
     if shown == previous:
         return []
-    return [await _event(session, pickup.installation_id, "pickup", pickup_id=pickup.id)]
+    return [await _event(session, pickup)]
 
 
 async def live_trips(session: AsyncSession, guardian_id: int, now: datetime) -> list[Pickup]:

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Table, bindparam, inspect, select, update
+from sqlalchemy import Connection, Table, bindparam, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.requests import Request
@@ -36,7 +36,7 @@ from ..models import (
     Pickup,
     PickupStatus,
 )
-from ..pickups import rules, service
+from ..pickups import rules, service, trips, writes
 from ..pickups.messages import refusal_message
 from ..pickups.rules import Refusal, RuleError
 from ..roster import RosterInvalid
@@ -91,31 +91,55 @@ class StatusIn(_Body):
 
 
 Handler = Callable[[Request, ApiPrincipal], Awaitable[Response]]
+WriteHandler = Callable[[Request, str], Awaitable[Response]]
+
+
+async def _answer_errors(request: Request, call: Callable[[], Awaitable[Response]]) -> Response:
+    """Run `call`, turning refusals into JSON errors. API answers are in English unless the
+    caller asks (?lang=fr)."""
+    locale = "fr_CA" if request.query_params.get("lang") == "fr" else "en"
+    with use_locale(locale):
+        try:
+            return await call()
+        except ApiError as error:
+            body: dict[str, Any] = {"detail": error.detail}
+            if error.errors is not None:
+                body["errors"] = error.errors
+            return JSONResponse(body, status_code=error.status)
+        except RuleError as error:
+            bad_input = {Refusal.BAD_TIME, Refusal.BAD_POSITION, Refusal.OUTSIDE_WINDOW}
+            status = 422 if error.refusal in bad_input else 409
+            return JSONResponse(
+                {"detail": refusal_message(error), "reason": error.refusal.value},
+                status_code=status,
+            )
 
 
 def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Authenticate the bearer token, run the handler, turn refusals into JSON errors.
-
-    API answers are in English unless the caller asks (?lang=fr)."""
+    """Authenticate the bearer token, run the handler, turn refusals into JSON errors."""
 
     async def wrapped(request: Request) -> Response:
-        locale = "fr_CA" if request.query_params.get("lang") == "fr" else "en"
-        with use_locale(locale):
-            try:
-                principal = await _authenticate(request)
-                return await handler(request, principal)
-            except ApiError as error:
-                body: dict[str, Any] = {"detail": error.detail}
-                if error.errors is not None:
-                    body["errors"] = error.errors
-                return JSONResponse(body, status_code=error.status)
-            except RuleError as error:
-                bad_input = {Refusal.BAD_TIME, Refusal.BAD_POSITION, Refusal.OUTSIDE_WINDOW}
-                status = 422 if error.refusal in bad_input else 409
-                return JSONResponse(
-                    {"detail": refusal_message(error), "reason": error.refusal.value},
-                    status_code=status,
-                )
+        async def call() -> Response:
+            hashed = _bearer_hash(request)
+            now = services(request).clock.now()
+            principal = await services(request).db.write(
+                lambda conn: token_principal(conn, hashed, now)
+            )
+            return await handler(request, principal)
+
+        return await _answer_errors(request, call)
+
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+def write_endpoint(handler: WriteHandler) -> Callable[[Request], Awaitable[Response]]:
+    """For the hot writes (announce, status): the handler gets the token's hash and checks
+    it with `token_principal` inside its own transaction (one transaction per request)."""
+
+    async def wrapped(request: Request) -> Response:
+        return await _answer_errors(request, lambda: handler(request, _bearer_hash(request)))
 
     wrapped.__name__ = handler.__name__
     wrapped.__doc__ = handler.__doc__
@@ -145,24 +169,23 @@ def _same_minute(a: datetime, b: datetime) -> bool:
     )
 
 
-async def _authenticate(request: Request) -> ApiPrincipal:
+def _bearer_hash(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, _("Missing API token: send 'Authorization: Bearer <token>'."))
-    svc = services(request)
-    async with svc.db.session() as session:
-        row = (
-            await session.execute(_TOKEN_LOOKUP, {"token_hash": token_hash(token.strip())})
-        ).first()
-        if row is None or row.revoked_at is not None:
-            raise ApiError(401, _("Unknown or revoked API token."))
-        # The last use is shown to the minute: write it once a minute at most, not per call.
-        now = svc.clock.now()
-        if row.last_used_at is None or not _same_minute(row.last_used_at, now):
-            await session.execute(_RECORD_USE, {"token_id": row.id, "at": now})
-            await session.commit()
-        return ApiPrincipal(row.id, row.organization_id, row.name)
+    return token_hash(token.strip())
+
+
+def token_principal(conn: Connection, hashed: str, now: datetime) -> ApiPrincipal:
+    """The token's principal, inside the caller's transaction; 401 when unknown or revoked."""
+    row = conn.execute(_TOKEN_LOOKUP, {"token_hash": hashed}).first()
+    if row is None or row.revoked_at is not None:
+        raise ApiError(401, _("Unknown or revoked API token."))
+    # The last use is shown to the minute: write it once a minute at most, not per call.
+    if row.last_used_at is None or not _same_minute(row.last_used_at, now):
+        conn.execute(_RECORD_USE, {"token_id": row.id, "at": now})
+    return ApiPrincipal(row.id, row.organization_id, row.name)
 
 
 async def _parse(request: Request, model: type[M]) -> M:
@@ -240,8 +263,9 @@ def _hhmm(instant: datetime | None, tz: str) -> str | None:
     return instant.astimezone(ZoneInfo(tz)).strftime("%H:%M") if instant else None
 
 
-_CHILD, _GUARDIAN, _INSTALLATION, _GROUP = (
-    cast(Table, inspect(model).local_table) for model in (Child, Guardian, Installation, Group)
+_CHILD, _GUARDIAN, _INSTALLATION, _GROUP, _PICKUP = (
+    cast(Table, inspect(model).local_table)
+    for model in (Child, Guardian, Installation, Group, Pickup)
 )
 # What a pickup's JSON shows of its child, guardian, installation and group: one read.
 _PICKUP_NAMES = (
@@ -432,8 +456,68 @@ async def post_attendance(request: Request, principal: ApiPrincipal) -> Response
     return JSONResponse({"child_id": body.child_id, "present": body.present})
 
 
-@endpoint
-async def create_pickup(request: Request, principal: ApiPrincipal) -> Response:
+# What the API's answer shows of a pickup's child, guardian, installation and group, by
+# the management system's ids (the board event does not need them).
+_ANSWER_NAMES = (
+    select(
+        _CHILD.c.external_id,
+        _GUARDIAN.c.external_id,
+        _INSTALLATION.c.external_id,
+        _GROUP.c.external_id,
+        _PICKUP.c.created_at,
+        _PICKUP.c.updated_at,
+    )
+    .select_from(_PICKUP)
+    .join(_CHILD, _CHILD.c.id == _PICKUP.c.child_id)
+    .join(_GROUP, _GROUP.c.id == _CHILD.c.group_id)
+    .join(_GUARDIAN, _GUARDIAN.c.id == _PICKUP.c.guardian_id)
+    .join(_INSTALLATION, _INSTALLATION.c.id == _PICKUP.c.installation_id)
+    .where(_PICKUP.c.id == bindparam("pickup_id"))
+)
+# The child and guardian an announcement names, by external id, in the token's organization.
+_ANNOUNCED_IDS = select(
+    select(_CHILD.c.id)
+    .where(
+        _CHILD.c.organization_id == bindparam("organization_id"),
+        _CHILD.c.external_id == bindparam("child"),
+    )
+    .scalar_subquery(),
+    select(_GUARDIAN.c.id)
+    .where(
+        _GUARDIAN.c.organization_id == bindparam("organization_id"),
+        _GUARDIAN.c.external_id == bindparam("guardian"),
+    )
+    .scalar_subquery(),
+)
+
+
+def _answer(conn: Connection, written: writes.Written) -> dict[str, Any]:
+    """The pickup's JSON, from what the transaction wrote (read inside it, not after)."""
+    row = written.row
+    names = conn.execute(_ANSWER_NAMES, {"pickup_id": row.id}).one()
+    child_id, guardian_id, installation_id, group_id, created_at, updated_at = names
+    return {
+        "id": row.id,
+        "status": row.status,
+        "mode": row.mode,
+        "child_id": child_id,
+        "child_name": row.child_name,
+        "guardian_id": guardian_id,
+        "installation_id": installation_id,
+        "group_id": group_id,
+        "eta": _hhmm(row.eta, written.timezone),
+        "announce_at": _hhmm(row.announce_at, written.timezone),
+        "gps_minutes": row.gps_minutes,
+        "day": row.day.isoformat(),
+        "created_at": created_at.isoformat(),
+        "updated_at": updated_at.isoformat(),
+        # The installation's event number of this change: boards show it once they have it.
+        "seq": written.seq,
+    }
+
+
+@write_endpoint
+async def create_pickup(request: Request, hashed: str) -> Response:
     """Announce an arrival, by time (ETA) or position (GPS)."""
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:  # before parsing: too large is 413 even when not JSON
@@ -444,20 +528,56 @@ async def create_pickup(request: Request, principal: ApiPrincipal) -> Response:
         mode = parsed.get("mode") if isinstance(parsed, dict) else None
     except ValueError:
         raise ApiError(422, _("The request body is not JSON.")) from None
-    body: EtaPickupIn | GpsPickupIn
     if mode == "gps":
-        body = await _parse(request, GpsPickupIn)
-    elif mode == "eta":
-        body = await _parse(request, EtaPickupIn)
-    else:
+        return await _create_gps_pickup(request, hashed, await _parse(request, GpsPickupIn))
+    if mode != "eta":
         raise ApiError(
             422,
             _("The request is not valid."),
             [{"field": "mode", "message": _("mode must be 'eta' or 'gps'.")}],
         )
+    body = await _parse(request, EtaPickupIn)
+    arrival = rules.parse_hhmm(body.eta)
+    svc = services(request)
+    now = svc.clock.now()
+
+    def announce(conn: Connection) -> tuple[dict[str, Any], writes.Written]:
+        principal = token_principal(conn, hashed, now)
+        child_id, guardian_id = conn.execute(
+            _ANNOUNCED_IDS,
+            {
+                "organization_id": principal.organization_id,
+                "child": body.child_id,
+                "guardian": body.guardian_id,
+            },
+        ).one()
+        if child_id is None:
+            raise _not_found(_("Unknown child: {id}."), body.child_id)
+        if guardian_id is None:
+            raise _not_found(_("Unknown guardian: {id}."), body.guardian_id)
+        written = writes.announce_eta(
+            conn,
+            child_id=child_id,
+            guardian_id=guardian_id,
+            arrival=arrival,
+            actor=_actor(principal),
+            now=now,
+        )
+        return _answer(conn, written), written
+
+    answer, written = await svc.db.write(announce)
+    await svc.publish(list(written.events))
+    return JSONResponse(answer, status_code=201)
+
+
+async def _create_gps_pickup(request: Request, hashed: str, body: GpsPickupIn) -> Response:
+    """A GPS announcement from one position: a trip whose first fix is this one (trips.py)."""
     svc = services(request)
     now = svc.clock.now()
     async with svc.db.session() as session:
+        principal = await session.run_sync(
+            lambda sync: token_principal(sync.connection(), hashed, now)
+        )
         child, installation = await _child_and_installation(session, principal, body.child_id)
         guardian = (
             await session.execute(
@@ -469,60 +589,57 @@ async def create_pickup(request: Request, principal: ApiPrincipal) -> Response:
         ).scalar_one_or_none()
         if guardian is None:
             raise _not_found(_("Unknown guardian: {id}."), body.guardian_id)
-        if isinstance(body, EtaPickupIn):
-            outcome = await service.announce_eta(
-                session,
-                child=child,
-                guardian=guardian,
-                installation=installation,
-                arrival=rules.parse_hhmm(body.eta),
-                actor=_actor(principal),
-                now=now,
-            )
-        else:
-            outcome = await service.announce_gps(
-                session,
-                child=child,
-                guardian=guardian,
-                installation=installation,
-                latitude=body.latitude,
-                longitude=body.longitude,
-                actor=_actor(principal),
-                now=now,
-            )
+        outcome = await trips.announce_gps(
+            session,
+            child=child,
+            guardian=guardian,
+            installation=installation,
+            latitude=body.latitude,
+            longitude=body.longitude,
+            actor=_actor(principal),
+            now=now,
+        )
+        seq = outcome.events[-1].seq if outcome.events else None
+        answer = await _pickup_json(session, outcome.pickup) | {"seq": seq}
         await session.commit()
-        await svc.publish(outcome.events)
-        return JSONResponse(await _pickup_json(session, outcome.pickup), status_code=201)
+    await svc.publish(outcome.events)
+    return JSONResponse(answer, status_code=201)
 
 
-async def _pickup_for(session: AsyncSession, principal: ApiPrincipal, raw_id: str) -> Pickup:
-    try:
-        pickup = await session.get(Pickup, int(raw_id))
-    except ValueError:
-        pickup = None
-    if pickup is None or pickup.organization_id != principal.organization_id:
-        raise _not_found(_("Unknown pickup: {id}."), raw_id)
-    return pickup
+def _pickup_id(raw: str) -> int | None:
+    """A path's pickup id, or None when it cannot be one (then: unknown pickup, 404)."""
+    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
 
 
-@endpoint
-async def pickup_status(request: Request, principal: ApiPrincipal) -> Response:
+@write_endpoint
+async def pickup_status(request: Request, hashed: str) -> Response:
     """Move a pickup to the next step: called, then ready, then departed (409 otherwise)."""
     body = await _parse(request, StatusIn)
+    raw_id = request.path_params["pickup_id"]
+    pickup_id = _pickup_id(raw_id)
     svc = services(request)
-    async with svc.db.session() as session:
-        pickup = await _pickup_for(session, principal, request.path_params["pickup_id"])
-        outcome = await service.advance(
-            session,
-            pickup,
-            target=PickupStatus(body.status),
-            expected=None,
-            actor=_actor(principal),
-            now=svc.clock.now(),
-        )
-        await session.commit()
-        await svc.publish(outcome.events)
-        return JSONResponse(await _pickup_json(session, outcome.pickup))
+    now = svc.clock.now()
+
+    def step(conn: Connection) -> tuple[dict[str, Any], writes.Written]:
+        principal = token_principal(conn, hashed, now)
+        written = None
+        if pickup_id is not None:
+            written = writes.staff_step(
+                conn,
+                pickup_id=pickup_id,
+                organization_id=principal.organization_id,
+                target=PickupStatus(body.status),
+                expected=None,
+                actor=_actor(principal),
+                now=now,
+            )
+        if written is None:
+            raise _not_found(_("Unknown pickup: {id}."), raw_id)
+        return _answer(conn, written), written
+
+    answer, written = await svc.db.write(step)
+    await svc.publish(list(written.events))
+    return JSONResponse(answer)
 
 
 @endpoint

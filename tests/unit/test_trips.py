@@ -563,7 +563,7 @@ def test_an_impossible_later_position_is_refused_and_not_stored(
 def test_announce_gps_starts_a_trip(database_url: str) -> None:
     async def work(session: AsyncSession) -> None:
         fam = await family(session)
-        outcome = await service.announce_gps(
+        outcome = await trips.announce_gps(
             session,
             child=fam.lea,
             guardian=fam.guardian,
@@ -578,7 +578,7 @@ def test_announce_gps_starts_a_trip(database_url: str) -> None:
         assert outcome.pickup.gps_minutes == 21  # 10.4 km of road at 30 km/h: 20.8 min
         assert await positions_of(session, outcome.pickup.id) == 1
         with pytest.raises(RuleError) as excinfo:
-            await service.announce_gps(
+            await trips.announce_gps(
                 session,
                 child=fam.noah,
                 guardian=fam.guardian,

@@ -1,0 +1,509 @@
+"""The pickup lifecycle's writes, statement by statement, as plain functions of one connection.
+
+Synchronous SQLAlchemy Core on the tables, built once: the same code runs inline on SQLite
+(a few microseconds a statement, no thread hand-off: `Database.write`) and through `run_sync`
+on PostgreSQL or inside an ORM session. Each function leaves the transaction to its caller,
+and returns the rows it changed so nobody reads them again after the commit: the answer to
+the request and the board event are built from them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, cast
+
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from ..models import (
+    ActorKind,
+    Attendance,
+    Child,
+    ChildGuardian,
+    Group,
+    Guardian,
+    Installation,
+    Pickup,
+    PickupEvent,
+    PickupMode,
+    PickupStatus,
+    TripPosition,
+)
+from . import rules
+from .events import BoardEvent, ChildRow, PickupRow
+from .rules import Refusal, RuleError
+
+S = PickupStatus
+
+
+def _table(model: type[Any]) -> Table:
+    return cast(Table, inspect(model).local_table)
+
+
+PICKUP, PICKUP_EVENT, CHILD, GUARDIAN = map(_table, (Pickup, PickupEvent, Child, Guardian))
+INSTALLATION, ATTENDANCE, LINK, GROUP = map(
+    _table, (Installation, Attendance, ChildGuardian, Group)
+)
+POSITION = _table(TripPosition)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused a transition, for the release log."""
+
+    kind: ActorKind
+    id: int | None
+    name: str
+    device: str = ""
+
+
+SYSTEM = Actor(ActorKind.SYSTEM, None, "Relais")
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write left: the pickup as boards show it, the installation's event number of
+    the change (None: nothing changed) and the event to publish after the commit."""
+
+    row: PickupRow
+    installation_id: int
+    timezone: str
+    seq: int | None
+    events: tuple[BoardEvent, ...] = ()
+    updated_at: datetime | None = None  # when it changed (None: it did not)
+
+    @property
+    def changed(self) -> bool:
+        return self.seq is not None
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+# A pickup as boards show it, with the facts a transition needs; `organization_id` filters it
+# so another organization's id reads as unknown.
+_PICKUP_ROW = (
+    select(
+        PICKUP.c.id,
+        PICKUP.c.status,
+        PICKUP.c.mode,
+        PICKUP.c.child_id,
+        CHILD.c.group_id,
+        CHILD.c.first_name,
+        CHILD.c.last_name,
+        GUARDIAN.c.first_name,
+        GUARDIAN.c.last_name,
+        PICKUP.c.eta,
+        PICKUP.c.announce_at,
+        PICKUP.c.gps_minutes,
+        PICKUP.c.announced_at,
+        PICKUP.c.day,
+        PICKUP.c.installation_id,
+        INSTALLATION.c.timezone,
+    )
+    .join(CHILD, CHILD.c.id == PICKUP.c.child_id)
+    .join(GUARDIAN, GUARDIAN.c.id == PICKUP.c.guardian_id)
+    .join(INSTALLATION, INSTALLATION.c.id == PICKUP.c.installation_id)
+    .where(PICKUP.c.id == bindparam("pickup_id"))
+)
+_PICKUP_ROW_IN_ORG = _PICKUP_ROW.where(PICKUP.c.organization_id == bindparam("organization_id"))
+
+
+def _row(values: Any) -> tuple[PickupRow, int, str]:
+    (pid, status, mode, child_id, group_id, child_first, child_last) = values[:7]
+    (guardian_first, guardian_last, eta, announce_at, gps_minutes, announced_at) = values[7:13]
+    day, installation_id, timezone = values[13:16]
+    row = PickupRow(
+        id=pid,
+        status=status,
+        mode=mode,
+        child_id=child_id,
+        group_id=group_id,
+        child_name=f"{child_first} {child_last}",
+        guardian_name=f"{guardian_first} {guardian_last}",
+        eta=eta,
+        announce_at=announce_at,
+        gps_minutes=gps_minutes,
+        announced_at=announced_at,
+        day=day,
+    )
+    return row, installation_id, timezone
+
+
+def read_pickup(
+    conn: Connection, pickup_id: int, organization_id: int | None = None
+) -> tuple[PickupRow, int, str] | None:
+    """(row, installation id, time zone), or None when unknown (or another organization's)."""
+    if organization_id is None:
+        found = conn.execute(_PICKUP_ROW, {"pickup_id": pickup_id}).first()
+    else:
+        found = conn.execute(
+            _PICKUP_ROW_IN_ORG, {"pickup_id": pickup_id, "organization_id": organization_id}
+        ).first()
+    return None if found is None else _row(found)
+
+
+# -- the pieces of every transition ----------------------------------------------------------
+
+_LOG = insert(PICKUP_EVENT)
+_NEXT_SEQ = (
+    update(INSTALLATION)
+    .where(INSTALLATION.c.id == bindparam("numbered_installation"))
+    .values(event_seq=INSTALLATION.c.event_seq + 1)
+    .returning(INSTALLATION.c.event_seq)
+)
+_FORGET_POSITIONS = delete(POSITION).where(POSITION.c.pickup_id == bindparam("ended_pickup"))
+_CHECK_OUT = (
+    update(ATTENDANCE)
+    .where(
+        ATTENDANCE.c.child_id == bindparam("departing_child"),
+        ATTENDANCE.c.day == bindparam("today"),
+        ATTENDANCE.c.checked_out_at.is_(None),
+    )
+    .values(checked_out_at=bindparam("now"))
+)
+_CHILD_NAMES = select(CHILD.c.first_name, CHILD.c.last_name).where(
+    CHILD.c.id == bindparam("child_id")
+)
+
+
+def log_line(
+    conn: Connection,
+    *,
+    pickup_id: int,
+    installation_id: int,
+    from_status: str | None,
+    to_status: str,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """The release log's line for one transition (append-only)."""
+    conn.execute(
+        _LOG,
+        {
+            "pickup_id": pickup_id,
+            "installation_id": installation_id,
+            "from_status": from_status,
+            "to_status": to_status,
+            "at": now,
+            "actor_kind": actor.kind,
+            "actor_id": actor.id,
+            "actor_name": actor.name[:200],
+            "device": actor.device[:300],
+        },
+    )
+
+
+def next_seq(conn: Connection, installation_id: int) -> int:
+    """The installation's next event number, taken inside the caller's transaction: an atomic
+    UPDATE … RETURNING, so two workers never get the same number, and the number commits (or
+    rolls back) with the change it describes."""
+    return int(conn.execute(_NEXT_SEQ, {"numbered_installation": installation_id}).scalar_one())
+
+
+def forget_positions(conn: Connection, pickup_id: int) -> None:
+    """GPS positions are kept only while the trip lasts: called when a pickup is over."""
+    conn.execute(_FORGET_POSITIONS, {"ended_pickup": pickup_id})
+
+
+def pickup_event(
+    installation_id: int,
+    seq: int,
+    row: PickupRow,
+    *,
+    chime: bool = False,
+    child: ChildRow | None = None,
+) -> BoardEvent:
+    """The event for a change of `row`, carrying it (and the child's line, on a departure)."""
+    groups = (child.group_id,) if child is not None else ()
+    return BoardEvent(
+        installation_id,
+        seq,
+        "pickup",
+        groups=groups,
+        chime=chime,
+        pickup_id=row.id,
+        children=(row.child_id,),
+        pickup=row,
+        child=child,
+    )
+
+
+# -- transitions -----------------------------------------------------------------------------
+
+
+def _move_statement(target: PickupStatus) -> Any:
+    values: dict[str, Any] = {"status": target, "updated_at": bindparam("now")}
+    if target == S.ANNOUNCED:
+        values["announced_at"] = bindparam("now")
+    return (
+        update(PICKUP)
+        .where(
+            PICKUP.c.id == bindparam("moving_pickup"),
+            PICKUP.c.status == bindparam("expected"),
+        )
+        .values(**values)
+        .returning(PICKUP.c.updated_at, PICKUP.c.announced_at)
+    )
+
+
+# One compare-and-set per target status, built once.
+_MOVE = {target: _move_statement(target) for target in S}
+
+
+def transition(
+    conn: Connection,
+    found: tuple[PickupRow, int, str],
+    *,
+    target: PickupStatus,
+    actor: Actor,
+    now: datetime,
+    chime: bool = False,
+) -> Written:
+    """Move the pickup `found` (as read in this transaction) to `target`, compare-and-set on
+    the status it was read with. Lost race: `seq` None, the row re-read as it now stands.
+
+    The compare-and-set, its log line, the departure's check-out, forgetting positions and
+    the event number all happen in the caller's transaction: they commit together."""
+    row, installation_id, timezone = found
+    moved = conn.execute(
+        _MOVE[target], {"moving_pickup": row.id, "expected": row.status, "now": now}
+    ).first()
+    if moved is None:
+        current = read_pickup(conn, row.id)
+        assert current is not None  # pickups are never deleted
+        return Written(current[0], installation_id, timezone, None)
+    updated_at, announced_at = moved
+    new_row = PickupRow(**{**row.__dict__, "status": target.value, "announced_at": announced_at})
+    log_line(
+        conn,
+        pickup_id=row.id,
+        installation_id=installation_id,
+        from_status=row.status,
+        to_status=target,
+        actor=actor,
+        now=now,
+    )
+    child: ChildRow | None = None
+    if target == S.DEPARTED:
+        day = rules.local_day(now, timezone)
+        conn.execute(_CHECK_OUT, {"departing_child": row.child_id, "today": day, "now": now})
+        first, last = conn.execute(_CHILD_NAMES, {"child_id": row.child_id}).one()
+        child = ChildRow(row.child_id, first, last, row.group_id, present=False, departed=True)
+    if target in rules.FINAL:
+        forget_positions(conn, row.id)
+    seq = next_seq(conn, installation_id)
+    event = pickup_event(installation_id, seq, new_row, chime=chime, child=child)
+    return Written(new_row, installation_id, timezone, seq, (event,), updated_at)
+
+
+def staff_step(
+    conn: Connection,
+    *,
+    pickup_id: int,
+    organization_id: int,
+    target: PickupStatus,
+    expected: PickupStatus | None,
+    actor: Actor,
+    now: datetime,
+) -> Written | None:
+    """A staff button (Appeler, Prêt, Départ) or the API's status call; None: no such pickup
+    in this organization.
+
+    With `expected` (the board's buttons) a lost race is not an error: nothing changes and
+    the current row comes back. Without it (the API) the step must be the next one, or
+    RuleError(NOT_NEXT_STEP)."""
+    found = read_pickup(conn, pickup_id, organization_id)
+    if found is None:
+        return None
+    row, installation_id, timezone = found
+    if expected is not None and row.status != expected:
+        return Written(row, installation_id, timezone, None)
+    rules.check_staff_step(row.status, target)
+    written = transition(conn, found, target=target, actor=actor, now=now)
+    if not written.changed and expected is None:
+        raise RuleError(Refusal.NOT_NEXT_STEP, current=written.row.status, target=target)
+    return written
+
+
+# -- announcing ------------------------------------------------------------------------------
+
+# The installation's local day is not known before reading its zone: the read takes the
+# attendance of the three days around UTC's and keeps the local one (unique per child and day).
+_NEAR_DAYS = ATTENDANCE.c.day.in_(bindparam("days", expanding=True))
+# Everything the rules need to accept an announcement, in one read.
+_ANNOUNCE_FACTS = (
+    select(
+        CHILD.c.organization_id,
+        CHILD.c.installation_id,
+        CHILD.c.group_id,
+        CHILD.c.first_name,
+        CHILD.c.last_name,
+        CHILD.c.pickup_enabled,
+        CHILD.c.agreement_active,
+        CHILD.c.active,
+        CHILD.c.pending_photo,
+        GUARDIAN.c.organization_id,
+        GUARDIAN.c.first_name,
+        GUARDIAN.c.last_name,
+        GUARDIAN.c.pending_photo,
+        ATTENDANCE.c.day,
+        ATTENDANCE.c.checked_out_at,
+        exists()
+        .where(LINK.c.child_id == CHILD.c.id, LINK.c.guardian_id == GUARDIAN.c.id)
+        .label("is_guardian"),
+        exists()
+        .where(PICKUP.c.child_id == CHILD.c.id, PICKUP.c.status.in_(rules.LIVE))
+        .label("has_live"),
+        INSTALLATION.c.timezone,
+        INSTALLATION.c.preparation_minutes,
+        INSTALLATION.c.call_window_start,
+        INSTALLATION.c.call_window_end,
+    )
+    .select_from(CHILD)
+    .join(GUARDIAN, GUARDIAN.c.id == bindparam("guardian_id"))
+    .join(INSTALLATION, INSTALLATION.c.id == CHILD.c.installation_id)
+    .outerjoin(ATTENDANCE, and_(ATTENDANCE.c.child_id == CHILD.c.id, _NEAR_DAYS))
+    .where(CHILD.c.id == bindparam("child_id"))
+)
+_INSERT_PICKUP = insert(PICKUP).returning(PICKUP.c.id)
+
+
+def announce_eta(
+    conn: Connection,
+    *,
+    child_id: int,
+    guardian_id: int,
+    arrival: time,
+    actor: Actor,
+    now: datetime,
+) -> Written:
+    """A guardian announces an arrival time for a child (ids already checked to belong to the
+    caller's organization). RuleError when the rules refuse, nothing written."""
+    utc_day = now.astimezone(UTC).date()
+    days = [utc_day - timedelta(days=1), utc_day, utc_day + timedelta(days=1)]
+    rows = conn.execute(
+        _ANNOUNCE_FACTS, {"child_id": child_id, "guardian_id": guardian_id, "days": days}
+    ).all()
+    if not rows:
+        raise RuleError(Refusal.NOT_GUARDIAN)  # the caller checked both ids: not reached
+    timezone = rows[0].timezone
+    day = rules.local_day(now, timezone)
+    facts = next((r for r in rows if r[13] == day), None) or rows[0]
+    (child_org, installation_id, group_id, child_first, child_last) = facts[:5]
+    (pickup_enabled, agreement_active, active, child_pending) = facts[5:9]
+    (guardian_org, guardian_first, guardian_last, guardian_pending) = facts[9:13]
+    (attendance_day, checked_out_at, is_guardian, has_live) = facts[13:17]
+    (_tz, preparation_minutes, window_start, window_end) = facts[17:21]
+    attended = attendance_day == day
+    rules.check_can_announce(
+        rules.AnnounceFacts(
+            pickup_enabled=bool(pickup_enabled and agreement_active and active),
+            present=attended and checked_out_at is None,
+            departed_today=attended and checked_out_at is not None,
+            photo_pending=child_pending is not None or guardian_pending is not None,
+            has_live_pickup=bool(has_live),
+            is_guardian=bool(is_guardian) and guardian_org == child_org,
+        )
+    )
+    plan = rules.plan_eta(now, arrival, timezone, preparation_minutes, window_start, window_end)
+    announced_at = now if plan.status == S.ANNOUNCED else None
+    try:
+        pickup_id = conn.execute(
+            _INSERT_PICKUP,
+            {
+                "organization_id": child_org,
+                "installation_id": installation_id,
+                "child_id": child_id,
+                "guardian_id": guardian_id,
+                "day": day,
+                "mode": PickupMode.ETA,
+                "status": plan.status,
+                "eta": plan.eta,
+                "announce_at": plan.announce_at,
+                "gps_minutes": None,
+                "created_at": now,
+                "updated_at": now,
+                "announced_at": announced_at,
+            },
+        ).scalar_one()
+    except IntegrityError as exc:
+        # The partial unique index caught a second live pickup for the same child (a double
+        # tap, or two guardians at once).
+        raise RuleError(Refusal.ALREADY_ANNOUNCED) from exc
+    row = PickupRow(
+        id=pickup_id,
+        status=plan.status.value,
+        mode=PickupMode.ETA.value,
+        child_id=child_id,
+        group_id=group_id,
+        child_name=f"{child_first} {child_last}",
+        guardian_name=f"{guardian_first} {guardian_last}",
+        eta=plan.eta,
+        announce_at=plan.announce_at,
+        gps_minutes=None,
+        announced_at=announced_at,
+        day=day,
+    )
+    log_line(
+        conn,
+        pickup_id=pickup_id,
+        installation_id=installation_id,
+        from_status=None,
+        to_status=plan.status,
+        actor=actor,
+        now=now,
+    )
+    seq = next_seq(conn, installation_id)
+    event = pickup_event(installation_id, seq, row, chime=plan.status == S.ANNOUNCED)
+    return Written(row, installation_id, timezone, seq, (event,), now)
+
+
+def cancel(conn: Connection, pickup_id: int, *, actor: Actor, now: datetime) -> Written:
+    """The parent cancels (or the child is marked absent): any live state → cancelled."""
+    found = read_pickup(conn, pickup_id)
+    assert found is not None  # the caller holds the pickup
+    if not rules.can_cancel(found[0].status):
+        raise RuleError(Refusal.FINISHED, current=found[0].status)
+    written = transition(conn, found, target=S.CANCELLED, actor=actor, now=now)
+    if not written.changed:
+        raise RuleError(Refusal.FINISHED, current=written.row.status)
+    return written
+
+
+def system_step(
+    conn: Connection,
+    pickup_id: int,
+    *,
+    expected: PickupStatus,
+    target: PickupStatus,
+    now: datetime,
+    chime: bool = False,
+) -> Written | None:
+    """A background transition (an alert comes due, the day ends), made once even with several
+    workers racing: None when the pickup is no longer in `expected`."""
+    found = read_pickup(conn, pickup_id)
+    if found is None or found[0].status != expected:
+        return None
+    written = transition(conn, found, target=target, actor=SYSTEM, now=now, chime=chime)
+    return written if written.changed else None
+
+
+def event_for(conn: Connection, pickup_id: int, *, chime: bool = False) -> BoardEvent:
+    """The event for a pickup changed by other statements of this transaction (a new arrival
+    time, a GPS estimate): its row as it now stands, numbered in its installation's sequence."""
+    found = read_pickup(conn, pickup_id)
+    assert found is not None
+    row, installation_id, _timezone = found
+    return pickup_event(installation_id, next_seq(conn, installation_id), row, chime=chime)
