@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from .models import Attendance, Child, Installation
-from .pickups.events import BoardEvent, next_seq
+from .pickups.events import BoardEvent, ChildRow, next_seq
 from .pickups.rules import local_day
 
 
@@ -48,12 +48,26 @@ async def check_in(
         attendance.checked_out_at = None  # came back after leaving
         session.add(attendance)
     await session.flush()
-    seq = await next_seq(session, installation.id)
-    return [
-        BoardEvent(
-            installation.id, seq, "attendance", groups=(child.group_id,), children=(child.id,)
-        )
-    ]
+    return [await _event(session, child, installation.id, present=True)]
+
+
+async def _event(
+    session: AsyncSession, child: Child, installation_id: int, *, present: bool
+) -> BoardEvent:
+    """The board event for a check-in or a check-out, carrying the child's new line."""
+    assert child.id is not None
+    seq = await next_seq(session, installation_id)
+    row = ChildRow(
+        child.id, child.first_name, child.last_name, child.group_id, present, not present
+    )
+    return BoardEvent(
+        installation_id,
+        seq,
+        "attendance",
+        groups=(child.group_id,),
+        children=(child.id,),
+        child=row,
+    )
 
 
 async def check_out(
@@ -77,9 +91,4 @@ async def mark_absent(
     assert installation.id is not None and child.id is not None
     if not await check_out(session, child, installation, now):
         return []
-    seq = await next_seq(session, installation.id)
-    return [
-        BoardEvent(
-            installation.id, seq, "attendance", groups=(child.group_id,), children=(child.id,)
-        )
-    ]
+    return [await _event(session, child, installation.id, present=False)]

@@ -428,7 +428,7 @@ async def patch_child(request: Request, principal: ApiPrincipal) -> Response:
             raise ApiError(
                 422, _("Unknown group {id} in this child's installation.").format(id=body.group_id)
             )
-        events = await move_to_group(session, child, group)
+        events = await move_to_group(session, child, group, svc.clock.now())
         await session.commit()
         await svc.publish(events)
         return JSONResponse({"id": child.external_id, "group_id": group.external_id})

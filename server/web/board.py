@@ -331,7 +331,7 @@ async def child_move(request: Request) -> Response:
         if group is None:
             raise _not_found()
         try:
-            events = await move_to_group(session, child, group)
+            events = await move_to_group(session, child, group, svc.clock.now())
         except WrongInstallation:
             raise HTTPException(422, _("That group belongs to another installation.")) from None
         await session.commit()
