@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
+    Integer,
     Table,
     and_,
     bindparam,
@@ -23,10 +24,12 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 
+from ..db import UTCDateTime
 from ..models import (
     ActorKind,
     Attendance,
@@ -261,6 +264,78 @@ def _move_statement(target: PickupStatus) -> Any:
 # One compare-and-set per target status, built once.
 _MOVE = {target: _move_statement(target) for target in S}
 
+# PostgreSQL: the compare-and-set, its log line and the event number in one round trip.
+_MOVE_LOG_NUMBER = (
+    text(
+        """
+        WITH moved AS (
+            UPDATE pickup SET status = :target, updated_at = :now,
+                announced_at = CASE WHEN :announcing THEN :now ELSE announced_at END
+            WHERE id = :moving_pickup AND status = :expected
+            RETURNING id, installation_id, updated_at, announced_at
+        ), logged AS (
+            INSERT INTO pickup_event (pickup_id, installation_id, from_status, to_status, at,
+                                      actor_kind, actor_id, actor_name, device)
+            SELECT id, installation_id, :expected, :target, :now,
+                   :actor_kind, :actor_id, :actor_name, :device
+            FROM moved
+        ), numbered AS (
+            UPDATE installation SET event_seq = event_seq + 1
+            WHERE id = (SELECT installation_id FROM moved)
+            RETURNING event_seq
+        )
+        SELECT moved.updated_at, moved.announced_at, numbered.event_seq
+        FROM moved, numbered
+        """
+    )
+    .bindparams(bindparam("now", type_=UTCDateTime), bindparam("actor_id", type_=Integer))
+    .columns(updated_at=UTCDateTime, announced_at=UTCDateTime, event_seq=Integer)
+)
+
+
+def _move_log_number(
+    conn: Connection,
+    row: PickupRow,
+    installation_id: int,
+    target: PickupStatus,
+    actor: Actor,
+    now: datetime,
+) -> tuple[datetime, datetime | None, int] | None:
+    """(updated at, announced at, event number) once moved, logged and numbered; None when
+    the compare-and-set lost. One statement on PostgreSQL, three elsewhere."""
+    if conn.dialect.name == "postgresql":
+        moved = conn.execute(
+            _MOVE_LOG_NUMBER,
+            {
+                "target": target.value,
+                "now": now,
+                "announcing": target == S.ANNOUNCED,
+                "moving_pickup": row.id,
+                "expected": row.status,
+                "actor_kind": actor.kind.value,
+                "actor_id": actor.id,
+                "actor_name": actor.name[:200],
+                "device": actor.device[:300],
+            },
+        ).first()
+        return None if moved is None else (moved[0], moved[1], int(moved[2]))
+    found = conn.execute(
+        _MOVE[target], {"moving_pickup": row.id, "expected": row.status, "now": now}
+    ).first()
+    if found is None:
+        return None
+    updated_at, announced_at = found
+    log_line(
+        conn,
+        pickup_id=row.id,
+        installation_id=installation_id,
+        from_status=row.status,
+        to_status=target,
+        actor=actor,
+        now=now,
+    )
+    return updated_at, announced_at, next_seq(conn, installation_id)
+
 
 def transition(
     conn: Connection,
@@ -277,24 +352,13 @@ def transition(
     The compare-and-set, its log line, the departure's check-out, forgetting positions and
     the event number all happen in the caller's transaction: they commit together."""
     row, installation_id, timezone = found
-    moved = conn.execute(
-        _MOVE[target], {"moving_pickup": row.id, "expected": row.status, "now": now}
-    ).first()
+    moved = _move_log_number(conn, row, installation_id, target, actor, now)
     if moved is None:
         current = read_pickup(conn, row.id)
         assert current is not None  # pickups are never deleted
         return Written(current[0], installation_id, timezone, None)
-    updated_at, announced_at = moved
+    updated_at, announced_at, seq = moved
     new_row = PickupRow(**{**row.__dict__, "status": target.value, "announced_at": announced_at})
-    log_line(
-        conn,
-        pickup_id=row.id,
-        installation_id=installation_id,
-        from_status=row.status,
-        to_status=target,
-        actor=actor,
-        now=now,
-    )
     child: ChildRow | None = None
     if target == S.DEPARTED:
         day = rules.local_day(now, timezone)
@@ -303,7 +367,6 @@ def transition(
         child = ChildRow(row.child_id, first, last, row.group_id, present=False, departed=True)
     if target in rules.FINAL:
         forget_positions(conn, row.id)
-    seq = next_seq(conn, installation_id)
     event = pickup_event(installation_id, seq, new_row, chime=chime, child=child)
     return Written(new_row, installation_id, timezone, seq, (event,), updated_at)
 
