@@ -6,6 +6,11 @@ slowness shows in the latencies instead of thinning the load (no coordinated omi
 Each pickup is four events: the announcement, then Appeler, Prêt and Départ at +gap, +2·gap
 and +3·gap. A step waits for its own announcement's answer (it needs the pickup's id); when
 that answer comes after the step's moment, the step leaves late and the lag is recorded.
+
+Every call that made its event is kept as a `Sent`: the installation, the event number the
+change got (Relais's API answers it as "seq"; the floor and the peer are told it), the instant
+the request left (time.time(), the clock the boards read too) and how long the call took. The
+runner joins these with what the boards received: request → board latency per delivery.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -26,7 +31,6 @@ import httpx
 from .seed import Seeded
 from .stats import percentile
 
-T = TypeVar("T")
 STEPS = ("called", "ready", "departed")
 LATE_MS = 10.0  # a call that leaves this much after its moment counts as late
 
@@ -64,19 +68,45 @@ def _check(response: httpx.Response, expected: int) -> httpx.Response:
     return response
 
 
+@dataclass(frozen=True)
+class Made:
+    """A call that made its event: the event's number in its installation (None when the
+    server did not say), and for an announcement the handle its steps need."""
+
+    seq: int | None
+    handle: str = ""
+
+
+def _seq(body: Any) -> int | None:
+    """The "seq" of an API answer, when it carries one."""
+    seq = body.get("seq") if isinstance(body, dict) else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+
+
 class Target(Protocol):
     """What an announcer calls: Relais's API, or the floor's and the peer's /announce."""
 
     installations: list[str]
     headers: dict[str, str]  # sent with every call (Relais: the API token)
 
-    async def announce(self, client: httpx.AsyncClient, installation: str) -> str:
-        """Announce one pickup; the handle its steps need. Raises Refused."""
+    async def announce(self, client: httpx.AsyncClient, installation: str) -> Made:
+        """Announce one pickup. Raises Refused."""
         ...
 
     async def step(
         self, client: httpx.AsyncClient, installation: str, handle: str, step: int
-    ) -> None: ...
+    ) -> Made: ...
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One call that made its event."""
+
+    installation: str
+    kind: str  # "announce" or "step"
+    seq: int | None  # None: the answer carried no event number (no request-timed sample)
+    sent: float  # time.time() just before the request left
+    call_ms: float  # until its answer was read
 
 
 @dataclass
@@ -86,18 +116,36 @@ class Outcome:
     events_ok: Counter[str] = field(default_factory=Counter)  # per installation key
     failures: Counter[str] = field(default_factory=Counter)
     lags_ms: list[float] = field(default_factory=list)
-    call_ms: list[float] = field(default_factory=list)
+    sent: list[Sent] = field(default_factory=list)
 
-    def summary(self) -> dict[str, Any]:
+    def sends(self) -> dict[str, list[tuple[int, float]]]:
+        """Per installation key, (seq, send instant) of every call whose answer gave its seq."""
+        found: dict[str, list[tuple[int, float]]] = {}
+        for call in self.sent:
+            if call.seq is not None:
+                found.setdefault(call.installation, []).append((call.seq, call.sent))
+        return found
+
+    def in_window(self, window: tuple[float, float]) -> list[Sent]:
+        return [c for c in self.sent if window[0] <= c.sent < window[1]]
+
+    def summary(self, window: tuple[float, float]) -> dict[str, Any]:
+        """Call durations cover the calls sent inside the steady window."""
         lags = sorted(self.lags_ms)
-        calls = sorted(self.call_ms)
+        steady = self.in_window(window)
+        announce = sorted(c.call_ms for c in steady if c.kind == "announce")
+        steps = sorted(c.call_ms for c in steady if c.kind == "step")
         return {
             "events_ok": sum(self.events_ok.values()),
+            "events_in_window": len(steady),
             "failures": dict(self.failures.most_common(10)),
+            "calls_without_seq": sum(1 for c in self.sent if c.seq is None),
             "late_calls": sum(1 for lag in lags if lag > LATE_MS),
             "max_lag_ms": round(lags[-1], 1) if lags else 0.0,
-            "call_p50_ms": round(percentile(calls, 50), 2),
-            "call_p99_ms": round(percentile(calls, 99), 2),
+            "announce_p50_ms": round(percentile(announce, 50), 2),
+            "announce_p99_ms": round(percentile(announce, 99), 2),
+            "step_p50_ms": round(percentile(steps, 50), 2),
+            "step_p99_ms": round(percentile(steps, 99), 2),
         }
 
 
@@ -107,38 +155,44 @@ class Announcer:
         self.outcome = Outcome()
 
     async def _call(
-        self, due: float, installation: str, call: Callable[[], Awaitable[T]]
-    ) -> tuple[bool, T | None]:
-        """Make one call at its moment: (True, its result), or (False, None) when it failed
-        (counted by reason)."""
+        self, due: float, installation: str, kind: str, call: Callable[[], Awaitable[Made]]
+    ) -> Made | None:
+        """Make one call at its moment: what it made, or None when it failed (counted by
+        reason)."""
         delay = due - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
         sent = time.time()
         self.outcome.lags_ms.append((sent - due) * 1000.0)
         try:
-            result = await call()
+            made = await call()
         except Refused as refused:
             self.outcome.failures[str(refused)] += 1
-            return False, None
+            return None
         except httpx.HTTPError as error:
             self.outcome.failures[type(error).__name__] += 1
-            return False, None
-        self.outcome.call_ms.append((time.time() - sent) * 1000.0)
+            return None
+        call_ms = (time.time() - sent) * 1000.0
+        self.outcome.sent.append(Sent(installation, kind, made.seq, sent, call_ms))
         self.outcome.events_ok[installation] += 1
-        return True, result
+        return made
 
     async def _pickup(self, k: int) -> None:
         installations = self.target.installations
         installation = installations[k % len(installations)]
         start = self.plan.t0 + k / self.plan.pickups_per_s
         announce = partial(self.target.announce, self.client, installation)
-        made, handle = await self._call(start, installation, announce)
+        made = await self._call(start, installation, "announce", announce)
+        if made is None:
+            return  # refused: the steps are not sent (nor expected on the boards)
+        handle = made.handle
         for i in range(len(STEPS)):
-            if not made or handle is None:
-                return  # refused: the next steps are not sent (nor expected on the boards)
             step = partial(self.target.step, self.client, installation, handle, i)
-            made, _nothing = await self._call(start + (i + 1) * self.plan.gap_s, installation, step)
+            if (
+                await self._call(start + (i + 1) * self.plan.gap_s, installation, "step", step)
+                is None
+            ):
+                return
 
     async def run(self) -> Outcome:
         tasks: list[asyncio.Task[None]] = []
@@ -162,7 +216,7 @@ class RelaisTarget:
         # Each child is announced once: after Départ a child has left for the day.
         self.children = {i.external_id: list(reversed(i.children)) for i in seeded.installations}
 
-    async def announce(self, client: httpx.AsyncClient, installation: str) -> str:
+    async def announce(self, client: httpx.AsyncClient, installation: str) -> Made:
         if not self.children[installation]:
             raise RuntimeError(f"installation {installation}: no child left to announce")
         child, guardian = self.children[installation].pop()
@@ -171,15 +225,16 @@ class RelaisTarget:
             "/api/v1/pickups",
             json={"child_id": child, "guardian_id": guardian, "mode": "eta", "eta": eta},
         )
-        return str(_check(response, 201).json()["id"])
+        body = _check(response, 201).json()
+        return Made(_seq(body), str(body["id"]))
 
     async def step(
         self, client: httpx.AsyncClient, installation: str, handle: str, step: int
-    ) -> None:
+    ) -> Made:
         response = await client.post(
             f"/api/v1/pickups/{handle}/status", json={"status": STEPS[step]}
         )
-        _check(response, 200)
+        return Made(_seq(_check(response, 200).json()))
 
 
 class AnnounceTarget:
@@ -193,22 +248,24 @@ class AnnounceTarget:
         self.content = content
         self.seq: Counter[str] = Counter()
 
-    async def _post(self, client: httpx.AsyncClient, installation: str, chime: bool) -> None:
+    async def _post(self, client: httpx.AsyncClient, installation: str, chime: bool) -> Made:
         self.seq[installation] += 1
+        seq = self.seq[installation]
         response = await client.post(
             f"/announce/{installation}/",
-            json={"seq": self.seq[installation], "chime": chime, "content": self.content},
+            json={"seq": seq, "chime": chime, "content": self.content},
         )
         _check(response, 200)
+        # The number was chosen here: it is known whatever the answer says.
+        return Made(seq, installation)  # nothing to follow: each event stands alone
 
-    async def announce(self, client: httpx.AsyncClient, installation: str) -> str:
-        await self._post(client, installation, True)
-        return installation  # nothing to follow: each event stands alone
+    async def announce(self, client: httpx.AsyncClient, installation: str) -> Made:
+        return await self._post(client, installation, True)
 
     async def step(
         self, client: httpx.AsyncClient, installation: str, handle: str, step: int
-    ) -> None:
-        await self._post(client, installation, False)
+    ) -> Made:
+        return await self._post(client, installation, False)
 
 
 def client(base_url: str, headers: dict[str, str] | None = None) -> httpx.AsyncClient:

@@ -1,25 +1,36 @@
-"""One load-generator process holding many boards (WebSocket clients).
+"""One load-generator process holding many sockets: boards, and for Relais the family pages.
 
     python -m bench.boards CONFIG.json
 
-CONFIG: {"boards": [[url, installation_key, cookie | null], ...], "origin": str | null,
-"expect_snapshot": bool, "concurrency": int, "samples": path}.
+CONFIG: {"sockets": [[url, installation_key, cookie | null, view, family], ...],
+"views": [view, ...], "origin": str | null, "expect_snapshot": bool, "concurrency": int,
+"samples": path}. `view` names what the socket shows ("reception all fr", "wall fr", …), one
+of "views"; `family` marks a parent's page (/parent/ws).
 
-Each board records, per live message, the receipt instant minus the message's `at` (the
-instant the change committed, stamped by the server: same host, one clock). The process talks
-to the runner over stdin/stdout, one JSON line each way:
+A board keeps, for every change it receives (each seq once), the seq, the receipt instant and
+the message's `at` (the instant the change committed): time.time(), the clock the announcer
+reads too (same host). A message may cover several consecutive changes under load (`from` to
+`seq`): each is a delivery, received when the message came. A family page's messages carry no
+seq: they are counted, not timed. The process talks to the runner over stdin/stdout, one JSON
+line each way:
 
-- once every board is open (and, for Relais, has its snapshot): {"ready": n, "failed": n, ...};
-- "count" → {"received": deliveries so far};
-- "stop" → closes the boards, writes the samples (pairs of doubles: at, latency in ms) to
-  `samples`, and answers {"boards": [[key, opened, unique, duplicates, out_of_order,
-  closed_early, bytes], ...]} (`unique`: deliveries counted once per seq).
+- once every socket is open (and, for Relais, has its snapshot): {"ready": n, "failed": n,
+  "families": n, "families_failed": n, ...};
+- "count" → {"received": deliveries to boards so far};
+- "stop SENDS.json" (a plain "stop" times nothing) → closes the sockets; SENDS.json is
+  {"window": [start, end], "sends": {installation_key: [[seq, send instant], ...]}}: each
+  delivery of a seq found there is timed from its request's send, each delivery whose change
+  committed inside the window from its `at`. Writes the samples, pairs of doubles (view
+  index, ms) of deliveries whose request left (resp. whose change committed) inside the
+  window, to `samples`.request and `samples`.commit, and answers {"sockets": [summary,
+  ...], "unmatched": n} (`unmatched`: deliveries with no send instant to time them from).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import resource
 import sys
 import time
@@ -41,32 +52,48 @@ class Board:
     url: str
     key: str
     cookie: str | None
-    seqs: set[int] = field(default_factory=set)
+    view: int  # index into the config's "views"
+    family: bool  # a parent's page: messages counted, not timed
+    seen: set[int] = field(default_factory=set)
+    # Per delivery (each seq once): the seq, the receipt instant, the commit instant `at`.
+    seqs: array[int] = field(default_factory=lambda: array("q"))
+    received_at: array[float] = field(default_factory=lambda: array("d"))
+    committed_at: array[float] = field(default_factory=lambda: array("d"))
     duplicates: int = 0
     out_of_order: int = 0
+    late: int = 0  # messages marked late (a change behind a number already sent)
+    resyncs: int = 0  # snapshots after the first one
+    messages: int = 0
     last_seq: int = 0  # the snapshot's, then the highest delivered
     closed_early: bool = False
     bytes: int = 0
     socket: ClientConnection | None = None
 
-    def summary(self) -> list[Any]:
-        return [
-            self.key,
-            self.socket is not None,
-            len(self.seqs),
-            self.duplicates,
-            self.out_of_order,
-            self.closed_early,
-            self.bytes,
-        ]
+    def summary(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "view": self.view,
+            "family": self.family,
+            "opened": self.socket is not None,
+            "unique": len(self.seen),
+            "duplicates": self.duplicates,
+            "out_of_order": self.out_of_order,
+            "late": self.late,
+            "resyncs": self.resyncs,
+            "messages": self.messages,
+            "closed_early": self.closed_early,
+            "bytes": self.bytes,
+        }
 
 
 class Boards:
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
-        self.boards = [Board(url, key, cookie) for url, key, cookie in config["boards"]]
-        # One flat array for the whole process: two doubles per delivery, no object each.
-        self.samples = array("d")
+        views = {name: i for i, name in enumerate(config["views"])}
+        self.boards = [
+            Board(url, key, cookie, views[view], bool(family))
+            for url, key, cookie, view, family in config["sockets"]
+        ]
         self.received = 0
         self.stopping = False
         self.errors: Counter[str] = Counter()
@@ -88,7 +115,8 @@ class Boards:
                 if self.config["expect_snapshot"]:
                     # Ready only with the snapshot in hand: every later event then reaches it.
                     first = json.loads(await asyncio.wait_for(board.socket.recv(), 60))
-                    board.last_seq = int(first["seq"])
+                    if not board.family:
+                        board.last_seq = int(first["seq"])
             except Exception as error:
                 self.errors[f"{type(error).__name__}: {error}"[:200]] += 1
                 if board.socket is not None:  # open but no snapshot: not a board that counts
@@ -99,32 +127,43 @@ class Boards:
         return True
 
     async def read(self, board: Board, socket: ClientConnection) -> None:
-        samples, clock = self.samples, time.time
+        clock = time.time
+        seen, seqs = board.seen, board.seqs
+        received_at, committed_at = board.received_at, board.committed_at
         try:
             async for raw in socket:
                 now = clock()
+                board.messages += 1
+                board.bytes += len(raw) if isinstance(raw, bytes) else len(raw.encode())
+                if board.family:
+                    continue  # {"family": true, "ready": [...], "content": ...}: no seq
                 message = json.loads(raw)
-                at = message.get("at")
-                if at is None:  # a snapshot (resync) or a status message: not a delivery
+                if "seq" not in message:  # a status message ("degraded")
                     continue
                 seq = int(message["seq"])
-                # Relais may cover several consecutive changes in one message under load
-                # (seq "from" to "seq", "at" the earliest commit): each is a delivery, timed
-                # from that earliest commit, so the figure never flatters.
+                if message.get("snapshot"):
+                    # The server resent the whole board: not a delivery of any change.
+                    board.resyncs += 1
+                    continue
+                # Several consecutive changes in one message under load: `from` to `seq`,
+                # `at` the earliest commit among them.
                 first = int(message.get("from", seq))
-                board.bytes += len(raw) if isinstance(raw, bytes) else len(raw.encode())
+                at = message.get("at")
+                at = float(at) if isinstance(at, int | float) else math.nan
+                if message.get("late"):
+                    board.late += 1
                 if seq < board.last_seq:
                     board.out_of_order += 1
                 board.last_seq = max(board.last_seq, seq)
-                latency = (now - at) * 1000.0
                 for covered in range(first, seq + 1):
-                    if covered in board.seqs:
+                    if covered in seen:
                         board.duplicates += 1
                         continue
-                    board.seqs.add(covered)
+                    seen.add(covered)
                     self.received += 1
-                    samples.append(at)
-                    samples.append(latency)
+                    seqs.append(covered)
+                    received_at.append(now)
+                    committed_at.append(at)
         except ConnectionClosed:
             pass
         board.closed_early = not self.stopping
@@ -144,6 +183,31 @@ class Boards:
             reader.cancel()
         await asyncio.gather(*self.readers, return_exceptions=True)
 
+    def samples(self, sends_path: str) -> tuple[array[float], array[float], int]:
+        """(view, request → board ms) and (view, commit → board ms) of the steady window's
+        deliveries, and how many deliveries had no send instant."""
+        given = json.loads(Path(sends_path).read_text())
+        start, end = given["window"]
+        sends = {key: dict(map(tuple, pairs)) for key, pairs in given["sends"].items()}
+        request, commit = array("d"), array("d")
+        unmatched = 0
+        for board in self.boards:
+            if board.family:
+                continue
+            mine: dict[int, float] = sends.get(board.key, {})
+            view = float(board.view)
+            for seq, now, at in zip(board.seqs, board.received_at, board.committed_at, strict=True):
+                sent = mine.get(seq)
+                if sent is None:
+                    unmatched += 1
+                elif start <= sent < end:
+                    request.append(view)
+                    request.append((now - sent) * 1000.0)
+                if start <= at < end:  # False for NaN: a message without `at`
+                    commit.append(view)
+                    commit.append((now - at) * 1000.0)
+        return request, commit, unmatched
+
 
 def _say(message: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
@@ -155,23 +219,37 @@ async def main(config: dict[str, Any]) -> None:
     gate = asyncio.Semaphore(int(config["concurrency"]))
     started = time.monotonic()
     opened = await asyncio.gather(*(boards.open(b, gate) for b in boards.boards))
+    families = [ok for ok, b in zip(opened, boards.boards, strict=True) if b.family]
     _say(
         {
-            "ready": sum(opened),
-            "failed": len(opened) - sum(opened),
+            "ready": sum(opened) - sum(families),
+            "failed": len(opened) - sum(opened) - (len(families) - sum(families)),
+            "families": sum(families),
+            "families_failed": len(families) - sum(families),
             "errors": dict(boards.errors.most_common(5)),
             "connect_s": round(time.monotonic() - started, 2),
         }
     )
+    sends_path = ""
     while True:
         command = (await asyncio.to_thread(sys.stdin.readline)).strip()
         if command == "count":
             _say({"received": boards.received})
-        elif command in {"stop", ""}:  # "" is EOF: the runner went away
+        elif command.startswith("stop") or command == "":  # "" is EOF: the runner went away
+            sends_path = command[len("stop") :].strip()
             break
     await boards.close()
-    await asyncio.to_thread(Path(config["samples"]).write_bytes, boards.samples.tobytes())
-    _say({"boards": [b.summary() for b in boards.boards]})
+    unmatched = 0
+    if sends_path:  # a plain "stop" (the idle measurement) times nothing
+        unmatched = await asyncio.to_thread(_write_samples, boards, sends_path, config["samples"])
+    _say({"sockets": [b.summary() for b in boards.boards], "unmatched": unmatched})
+
+
+def _write_samples(boards: Boards, sends_path: str, samples: str) -> int:
+    request, commit, unmatched = boards.samples(sends_path)
+    Path(f"{samples}.request").write_bytes(request.tobytes())
+    Path(f"{samples}.commit").write_bytes(commit.tobytes())
+    return unmatched
 
 
 def run() -> None:

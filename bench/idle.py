@@ -2,7 +2,7 @@
 
 A few boards open first and stay (templates compiled, pools and hub structures made), then
 RSS is read; then N more open, the server settles, and RSS is read again:
-(after − before) / N.
+(after − before) / N. Relais's boards are in the fan-out's mix of views (scenarios.VIEWS).
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import procs
-from .fanout import BoardSet
-from .fleet import Fleet
+from .fleet import BoardSet, Fleet
 from .servers import Server
 
 SETTLE_S = 3.0
@@ -35,28 +34,12 @@ def _rss_settled(server: Server) -> int:
 
 
 def measure(server: Server, warm: BoardSet, boards: BoardSet, workdir: Path) -> dict[str, Any]:
-    warm_fleet = Fleet(
-        warm.urls,
-        workdir,
-        name=f"{server.name}-warm",
-        origin=warm.origin,
-        cookies=warm.cookies,
-        expect_snapshot=warm.expect_snapshot,
-        processes=1,
-    )
+    warm_fleet = Fleet(warm, workdir, name=f"{server.name}-warm", processes=1)
     fleet: Fleet | None = None
     try:
         warm_fleet.wait_ready()
         before = _rss_settled(server)
-        fleet = Fleet(
-            boards.urls,
-            workdir,
-            name=f"{server.name}-idle",
-            origin=boards.origin,
-            cookies=boards.cookies,
-            expect_snapshot=boards.expect_snapshot,
-            concurrency=CONCURRENCY,
-        )
+        fleet = Fleet(boards, workdir, name=f"{server.name}-idle", concurrency=CONCURRENCY)
         ready = fleet.wait_ready()
         after = _rss_settled(server)
         fleet.stop()

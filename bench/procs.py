@@ -97,16 +97,20 @@ def mark(pids: list[int], wall: float) -> CpuMark:
     return CpuMark(wall, {pid: cpu_seconds(pid) for pid in pids}, machine_busy_seconds())
 
 
-def cpu_percent(start: CpuMark, end: CpuMark) -> float:
-    """CPU used between two marks by the processes alive at both, in % of one core."""
+def cpu_used(start: CpuMark, end: CpuMark) -> float:
+    """CPU seconds used between two marks by the processes alive at both."""
     # A process that ended inside the window (a PostgreSQL backend closing) reads 0 at the
     # end: it is left out rather than counted as negative time.
-    used = sum(
+    return sum(
         end.per_process[p] - start.per_process[p]
         for p in end.per_process
         if p in start.per_process and end.per_process[p] >= start.per_process[p]
     )
-    return 100.0 * used / max(1e-9, end.wall - start.wall)
+
+
+def cpu_percent(start: CpuMark, end: CpuMark) -> float:
+    """CPU used between two marks by the processes alive at both, in % of one core."""
+    return 100.0 * cpu_used(start, end) / max(1e-9, end.wall - start.wall)
 
 
 def machine_percent(start: CpuMark, end: CpuMark) -> float:
