@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     Connection,
@@ -114,6 +114,7 @@ _PICKUP_ROW = (
         PICKUP.c.day,
         PICKUP.c.installation_id,
         INSTALLATION.c.timezone,
+        PICKUP.c.organization_id,
     )
     .join(CHILD, CHILD.c.id == PICKUP.c.child_id)
     .join(GUARDIAN, GUARDIAN.c.id == PICKUP.c.guardian_id)
@@ -123,10 +124,19 @@ _PICKUP_ROW = (
 _PICKUP_ROW_IN_ORG = _PICKUP_ROW.where(PICKUP.c.organization_id == bindparam("organization_id"))
 
 
-def _row(values: Any) -> tuple[PickupRow, int, str]:
+class Found(NamedTuple):
+    """A pickup as read at the start of a transition."""
+
+    row: PickupRow
+    installation_id: int
+    timezone: str
+    organization_id: int
+
+
+def _row(values: Any) -> Found:
     (pid, status, mode, child_id, group_id, child_first, child_last) = values[:7]
     (guardian_first, guardian_last, eta, announce_at, gps_minutes, announced_at) = values[7:13]
-    day, installation_id, timezone = values[13:16]
+    day, installation_id, timezone, organization_id = values[13:17]
     row = PickupRow(
         id=pid,
         status=status,
@@ -141,13 +151,13 @@ def _row(values: Any) -> tuple[PickupRow, int, str]:
         announced_at=announced_at,
         day=day,
     )
-    return row, installation_id, timezone
+    return Found(row, installation_id, timezone, organization_id)
 
 
 def read_pickup(
     conn: Connection, pickup_id: int, organization_id: int | None = None
-) -> tuple[PickupRow, int, str] | None:
-    """(row, installation id, time zone), or None when unknown (or another organization's)."""
+) -> Found | None:
+    """The pickup, or None when unknown (or another organization's)."""
     if organization_id is None:
         found = conn.execute(_PICKUP_ROW, {"pickup_id": pickup_id}).first()
     else:
@@ -254,6 +264,7 @@ def _move_statement(target: PickupStatus) -> Any:
         update(PICKUP)
         .where(
             PICKUP.c.id == bindparam("moving_pickup"),
+            PICKUP.c.organization_id == bindparam("organization"),
             PICKUP.c.status == bindparam("expected"),
         )
         .values(**values)
@@ -271,7 +282,8 @@ _MOVE_LOG_NUMBER = (
         WITH moved AS (
             UPDATE pickup SET status = :target, updated_at = :now,
                 announced_at = CASE WHEN :announcing THEN :now ELSE announced_at END
-            WHERE id = :moving_pickup AND status = :expected
+            WHERE id = :moving_pickup AND organization_id = :organization
+                AND status = :expected
             RETURNING id, installation_id, updated_at, announced_at
         ), logged AS (
             INSERT INTO pickup_event (pickup_id, installation_id, from_status, to_status, at,
@@ -295,14 +307,15 @@ _MOVE_LOG_NUMBER = (
 
 def _move_log_number(
     conn: Connection,
-    row: PickupRow,
-    installation_id: int,
+    found: Found,
     target: PickupStatus,
     actor: Actor,
     now: datetime,
 ) -> tuple[datetime, datetime | None, int] | None:
     """(updated at, announced at, event number) once moved, logged and numbered; None when
-    the compare-and-set lost. One statement on PostgreSQL, three elsewhere."""
+    the compare-and-set lost (on the status read, and the organization: another's pickup
+    never moves). One statement on PostgreSQL, three elsewhere."""
+    row, installation_id = found.row, found.installation_id
     if conn.dialect.name == "postgresql":
         moved = conn.execute(
             _MOVE_LOG_NUMBER,
@@ -311,6 +324,7 @@ def _move_log_number(
                 "now": now,
                 "announcing": target == S.ANNOUNCED,
                 "moving_pickup": row.id,
+                "organization": found.organization_id,
                 "expected": row.status,
                 "actor_kind": actor.kind.value,
                 "actor_id": actor.id,
@@ -319,12 +333,18 @@ def _move_log_number(
             },
         ).first()
         return None if moved is None else (moved[0], moved[1], int(moved[2]))
-    found = conn.execute(
-        _MOVE[target], {"moving_pickup": row.id, "expected": row.status, "now": now}
+    returned = conn.execute(
+        _MOVE[target],
+        {
+            "moving_pickup": row.id,
+            "organization": found.organization_id,
+            "expected": row.status,
+            "now": now,
+        },
     ).first()
-    if found is None:
+    if returned is None:
         return None
-    updated_at, announced_at = found
+    updated_at, announced_at = returned
     log_line(
         conn,
         pickup_id=row.id,
@@ -339,7 +359,7 @@ def _move_log_number(
 
 def transition(
     conn: Connection,
-    found: tuple[PickupRow, int, str],
+    found: Found,
     *,
     target: PickupStatus,
     actor: Actor,
@@ -351,8 +371,8 @@ def transition(
 
     The compare-and-set, its log line, the departure's check-out, forgetting positions and
     the event number all happen in the caller's transaction: they commit together."""
-    row, installation_id, timezone = found
-    moved = _move_log_number(conn, row, installation_id, target, actor, now)
+    row, installation_id, timezone, _organization = found
+    moved = _move_log_number(conn, found, target, actor, now)
     if moved is None:
         current = read_pickup(conn, row.id)
         assert current is not None  # pickups are never deleted
@@ -390,7 +410,7 @@ def staff_step(
     found = read_pickup(conn, pickup_id, organization_id)
     if found is None:
         return None
-    row, installation_id, timezone = found
+    row, installation_id, timezone, _organization = found
     if expected is not None and row.status != expected:
         return Written(row, installation_id, timezone, None)
     rules.check_staff_step(row.status, target)
@@ -568,5 +588,5 @@ def event_for(conn: Connection, pickup_id: int, *, chime: bool = False) -> Board
     time, a GPS estimate): its row as it now stands, numbered in its installation's sequence."""
     found = read_pickup(conn, pickup_id)
     assert found is not None
-    row, installation_id, _timezone = found
+    row, installation_id = found.row, found.installation_id
     return pickup_event(installation_id, next_seq(conn, installation_id), row, chime=chime)
