@@ -607,8 +607,9 @@ async def _create_gps_pickup(request: Request, hashed: str, body: GpsPickupIn) -
 
 
 def _pickup_id(raw: str) -> int | None:
-    """A path's pickup id, or None when it cannot be one (then: unknown pickup, 404)."""
-    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
+    """A path's pickup id, or None when it cannot be one (then: unknown pickup, 404). Ids
+    are 32-bit integers on PostgreSQL: a larger number is no id, not a database error."""
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) < 2**31 else None
 
 
 @write_endpoint

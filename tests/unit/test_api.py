@@ -307,11 +307,15 @@ def test_steps_only_in_order_then_child_is_gone(client: TestClient) -> None:
     assert skipped.json()["reason"] == "not_next_step"
     assert pickups(client)[0]["status"] == "announced"
 
+    seqs = [pickup["seq"]]
     for step in ("called", "ready", "departed"):
         response = advance(client, pid, step)
         assert response.status_code == 200, response.text
         assert response.json()["status"] == step
         assert response.json()["id"] == pid
+        seqs.append(response.json()["seq"])
+    # Each change is the installation's next event: a board shows it once it has that seq.
+    assert seqs == list(range(seqs[0], seqs[0] + 4))
 
     assert child(client, "C0001")["present"] is False
     assert pickups(client, status="departed")[0]["id"] == pid
@@ -336,7 +340,9 @@ def test_bad_status_body_is_422(client: TestClient, body: dict[str, Any]) -> Non
     assert pickups(client)[0]["status"] == "announced"
 
 
-@pytest.mark.parametrize("pickup_id", ["999999", "abc"])
+@pytest.mark.parametrize(
+    "pickup_id", ["999999", "abc", "2147483648", "99999999999999999999999", "-1", "١٢"]
+)
 def test_status_of_unknown_pickup_is_404(client: TestClient, pickup_id: str) -> None:
     response = client.post(
         f"/api/v1/pickups/{pickup_id}/status", headers=HEADERS, json={"status": "called"}
