@@ -91,6 +91,9 @@ def create_app(
             await db.dispose()
 
     routes = [
+        # First: the integrations' calls are the hot path, and the router tries routes in
+        # order (a hundred page routes before it cost a tenth of a millisecond a call).
+        Mount("/api/v1", routes=api.routes),
         *health.routes,
         *auth.routes,
         *board.routes,
@@ -106,7 +109,6 @@ def create_app(
         *parent_accounts.routes,
         *photos.routes,
         *portal.routes,
-        Mount("/api/v1", routes=api.routes),
         Mount(
             "/static/vendor",
             StaticFiles(directory=settings.vendor_dir, check_dir=False),
