@@ -110,6 +110,7 @@ def start_relais(
         "RELAIS_DATABASE_URL": database_url,
         "RELAIS_SECRET_KEY": secrets.token_urlsafe(48),
         "RELAIS_VAR_DIR": str(workdir / f"{name}-var"),
+        "RELAIS_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     if redis_url:
         env["RELAIS_REDIS_URL"] = redis_url

@@ -11,6 +11,7 @@ import sys
 from .clock import clock_with_offset
 from .db import Database
 from .settings import Settings
+from .web.origin import origin_of
 
 
 def _migrate(settings: Settings) -> None:
@@ -103,6 +104,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    if not settings.demo and not origin_of(settings.public_url or ""):
+        print(
+            "relais serve: set RELAIS_PUBLIC_URL to the address people use, e.g. "
+            "https://relais.example.org, for a production start (links in emails point there, "
+            "never where a request says it came from), or RELAIS_DEMO=1 for a demo.",
+            file=sys.stderr,
+        )
+        return 2
     if not settings.demo and not os.environ.get("RELAIS_SECRET_KEY"):
         print(
             "relais serve: set RELAIS_SECRET_KEY (a long random string, kept secret and the "
@@ -137,6 +146,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         proxy_headers=True,
         log_level="info",
+        # The Sans-I/O protocol: no tasks of its own per socket, and a send is a write to
+        # the transport (the tests' servers run the same one).
+        ws="websockets-sansio",
         ws_per_message_deflate=False,  # fragments are small; compression costs memory per socket
     )
     return 0
