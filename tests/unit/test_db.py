@@ -29,11 +29,7 @@ async def test_a_write_commits_as_one_transaction(database_url: str) -> None:
         before = await db.write(_count)
 
         def add_two(conn: Connection) -> None:
-            conn.execute(
-                text(
-                    "INSERT INTO organization (name, timezone) VALUES ('Un', 'UTC'), ('Deux', 'UTC')"
-                )
-            )
+            conn.execute(_add("Un", "Deux"))
 
         await db.write(add_two)
         assert await db.write(_count) == before + 2
