@@ -15,6 +15,7 @@ from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     Connection,
+    Date,
     Integer,
     Table,
     and_,
@@ -461,6 +462,70 @@ _ANNOUNCE_FACTS = (
     .where(CHILD.c.id == bindparam("child_id"))
 )
 _INSERT_PICKUP = insert(PICKUP).returning(PICKUP.c.id)
+# PostgreSQL: the new pickup, its first log line and the event number in one round trip.
+_CREATE_LOG_NUMBER = (
+    text(
+        """
+        WITH created AS (
+            INSERT INTO pickup (organization_id, installation_id, child_id, guardian_id, day,
+                                mode, status, eta, announce_at, gps_minutes, created_at,
+                                updated_at, announced_at)
+            VALUES (:organization_id, :installation_id, :child_id, :guardian_id, :day,
+                    :mode, :status, :eta, :announce_at, :gps_minutes, :created_at,
+                    :updated_at, :announced_at)
+            RETURNING id, installation_id, status, created_at
+        ), logged AS (
+            INSERT INTO pickup_event (pickup_id, installation_id, from_status, to_status, at,
+                                      actor_kind, actor_id, actor_name, device)
+            SELECT id, installation_id, NULL, status, created_at,
+                   :actor_kind, :actor_id, :actor_name, :device
+            FROM created
+        ), numbered AS (
+            UPDATE installation SET event_seq = event_seq + 1
+            WHERE id = (SELECT installation_id FROM created)
+            RETURNING event_seq
+        )
+        SELECT created.id, numbered.event_seq FROM created, numbered
+        """
+    )
+    .bindparams(
+        bindparam("day", type_=Date),
+        bindparam("eta", type_=UTCDateTime),
+        bindparam("announce_at", type_=UTCDateTime),
+        bindparam("gps_minutes", type_=Integer),
+        bindparam("created_at", type_=UTCDateTime),
+        bindparam("updated_at", type_=UTCDateTime),
+        bindparam("announced_at", type_=UTCDateTime),
+        bindparam("actor_id", type_=Integer),
+    )
+    .columns(id=Integer, event_seq=Integer)
+)
+
+
+def _create_log_number(conn: Connection, values: dict[str, Any], actor: Actor) -> tuple[int, int]:
+    """(new pickup id, event number) once inserted, logged and numbered. One statement on
+    PostgreSQL, three elsewhere. IntegrityError when the child already has a live pickup."""
+    who = {
+        "actor_kind": actor.kind.value,
+        "actor_id": actor.id,
+        "actor_name": actor.name[:200],
+        "device": actor.device[:300],
+    }
+    if conn.dialect.name == "postgresql":
+        created = conn.execute(_CREATE_LOG_NUMBER, values | who).one()
+        return int(created[0]), int(created[1])
+    pickup_id = int(conn.execute(_INSERT_PICKUP, values).scalar_one())
+    installation_id = int(values["installation_id"])
+    log_line(
+        conn,
+        pickup_id=pickup_id,
+        installation_id=installation_id,
+        from_status=None,
+        to_status=values["status"],
+        actor=actor,
+        now=values["created_at"],
+    )
+    return pickup_id, next_seq(conn, installation_id)
 
 
 def announce_eta(
@@ -502,25 +567,23 @@ def announce_eta(
     )
     plan = rules.plan_eta(now, arrival, timezone, preparation_minutes, window_start, window_end)
     announced_at = now if plan.status == S.ANNOUNCED else None
+    values = {
+        "organization_id": child_org,
+        "installation_id": installation_id,
+        "child_id": child_id,
+        "guardian_id": guardian_id,
+        "day": day,
+        "mode": PickupMode.ETA.value,
+        "status": plan.status.value,
+        "eta": plan.eta,
+        "announce_at": plan.announce_at,
+        "gps_minutes": None,
+        "created_at": now,
+        "updated_at": now,
+        "announced_at": announced_at,
+    }
     try:
-        pickup_id = conn.execute(
-            _INSERT_PICKUP,
-            {
-                "organization_id": child_org,
-                "installation_id": installation_id,
-                "child_id": child_id,
-                "guardian_id": guardian_id,
-                "day": day,
-                "mode": PickupMode.ETA,
-                "status": plan.status,
-                "eta": plan.eta,
-                "announce_at": plan.announce_at,
-                "gps_minutes": None,
-                "created_at": now,
-                "updated_at": now,
-                "announced_at": announced_at,
-            },
-        ).scalar_one()
+        pickup_id, seq = _create_log_number(conn, values, actor)
     except IntegrityError as exc:
         # The partial unique index caught a second live pickup for the same child (a double
         # tap, or two guardians at once).
@@ -539,16 +602,6 @@ def announce_eta(
         announced_at=announced_at,
         day=day,
     )
-    log_line(
-        conn,
-        pickup_id=pickup_id,
-        installation_id=installation_id,
-        from_status=None,
-        to_status=plan.status,
-        actor=actor,
-        now=now,
-    )
-    seq = next_seq(conn, installation_id)
     event = pickup_event(installation_id, seq, row, chime=plan.status == S.ANNOUNCED)
     return Written(row, installation_id, timezone, seq, (event,), now)
 
