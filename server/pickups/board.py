@@ -1,13 +1,18 @@
 """The read model of a presence board: what one installation's board shows right now.
 
-Loaded once per event for the whole installation, then narrowed per view (group filter)
-in memory, so several views of the same event cost one query, not one each.
+Loaded from the database for the whole installation, then narrowed per view (group filter)
+in memory. A worker holding a board keeps it current with `apply_event` (the rows an event
+carries, no database) and sends each view only `board_changes` between two states of it.
 """
 
 from __future__ import annotations
 
+import unicodedata
+from bisect import insort
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +20,7 @@ from sqlmodel import col
 
 from ..models import Attendance, Child, Group, Guardian, Installation, Pickup, PickupStatus
 from . import rules
+from .events import BoardEvent, ChildRow, PickupRow
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,10 @@ class AlertItem:
     def next_status(self) -> PickupStatus | None:
         return rules.staff_next(self.status)
 
+    @property
+    def sort_key(self) -> str:
+        return _arrival_key(self)
+
 
 @dataclass(frozen=True)
 class ChildItem:
@@ -63,6 +73,10 @@ class ChildItem:
     @property
     def initials(self) -> str:
         return (self.first_name[:1] + self.last_name[:1]).upper()
+
+    @property
+    def sort_key(self) -> str:
+        return _name_key(self.first_name, self.last_name, self.child_id)
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,7 @@ class BoardState:
     preparation_minutes: int
     seq: int
     now: datetime
+    day: date  # the installation's local day the board shows (it starts afresh each day)
     groups: tuple[tuple[int, str], ...]  # every group of the installation, by name
     alerts: tuple[AlertItem, ...]  # on the board, ordered by arrival
     upcoming: tuple[AlertItem, ...]  # scheduled or tracking, ordered by arrival
@@ -103,9 +118,33 @@ class BoardState:
         return next((name for gid, name in self.groups if gid == group_id), None)
 
 
-def _arrival_key(item: AlertItem) -> tuple[datetime, int]:
-    moment = item.eta or item.announced_at or item.announce_at
-    return (moment or datetime.max.replace(tzinfo=UTC), item.pickup_id)
+# Sort keys are strings that order the same in Python and in board.js (which inserts a
+# row arriving live at its place by comparing them): fixed-width digits for instants, and
+# for names UTF-16 code units, the order JavaScript compares strings in.
+_NEVER = datetime.max.replace(tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _arrival_key(item: AlertItem) -> str:
+    """Alerts and upcoming arrivals by expected arrival, then by pickup."""
+    moment = item.eta or item.announced_at or item.announce_at or _NEVER
+    micros = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // _MICROSECOND
+    return f"{micros:018d}.{item.pickup_id:010d}"
+
+
+def _name_key(first_name: str, last_name: str, child_id: int) -> str:
+    """Children by first then last name, ignoring case and accents (Élodie among the E's),
+    then by id so that two children of the same name keep one order."""
+    return f"{_fold(first_name)}\t{_fold(last_name)}\t{child_id:010d}"
+
+
+def _fold(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _js_order(key: str) -> bytes:
+    return key.encode("utf-16-be")
 
 
 # The board's three reads, built once: building a statement costs about as much as running
@@ -158,7 +197,8 @@ _CHILDREN = (
         col(Child.active).is_(True),
         col(Child.group_id).in_(bindparam("group_ids", expanding=True)),
     )
-    .order_by(col(Child.first_name), col(Child.last_name))
+    # Ordered here, not by the database: a collation (PostgreSQL's) would disagree with the
+    # order a held board keeps when it places a child itself.
 )
 
 
@@ -224,7 +264,7 @@ async def load_board(
                 )
             )
         for gid in wanted:
-            kids = by_group[gid]
+            kids = sorted(by_group[gid], key=lambda c: _js_order(c.sort_key))
             sections.append(
                 GroupSection(
                     group_id=gid,
@@ -242,8 +282,265 @@ async def load_board(
         preparation_minutes=installation.preparation_minutes,
         seq=installation.event_seq,
         now=now,
+        day=day,
         groups=tuple(group_names.items()),
         alerts=tuple(sorted(alerts, key=_arrival_key)),
         upcoming=tuple(sorted(upcoming, key=_arrival_key)),
         sections=tuple(sections),
     )
+
+
+# -- keeping a held board current ---------------------------------------------------------
+
+# The kinds of event whose rows a held board knows how to apply; any other kind (a roster
+# import, a photo decision, …) reloads it.
+_ROWS_NEEDED = {"pickup": ("pickup",), "attendance": ("child",), "child_moved": ("child",)}
+
+
+def apply_event(state: BoardState, event: BoardEvent, now: datetime) -> BoardState | None:
+    """The whole board (every section loaded) after `event`, from the rows it carries, as of
+    `now`. None means "reload from the database": the event is not the next one, it lacks
+    the rows its kind needs, it is of an unknown kind, the local day has turned, or a row
+    names something this board does not hold (another day, an unknown group or child)."""
+    needed = _ROWS_NEEDED.get(event.kind)
+    if (
+        needed is None
+        or event.seq != state.seq + 1
+        or rules.local_day(now, state.timezone) != state.day
+        or any(getattr(event, name) is None for name in needed)
+    ):
+        return None
+    after = state
+    if event.pickup is not None:
+        patched = _apply_pickup(after, event.pickup)
+        if patched is None:
+            return None
+        after = patched
+    if event.child is not None:
+        patched = _apply_child(after, event.child)
+        if patched is None:
+            return None
+        after = patched
+    return replace(after, seq=event.seq, now=now)
+
+
+def _apply_pickup(state: BoardState, row: PickupRow) -> BoardState | None:
+    group_name = state.group_name(row.group_id)
+    if row.day != state.day or group_name is None:
+        return None
+    try:
+        status = PickupStatus(row.status)
+    except ValueError:
+        return None
+    alerts = [a for a in state.alerts if a.pickup_id != row.id]
+    upcoming = [a for a in state.upcoming if a.pickup_id != row.id]
+    if status in rules.LIVE:
+        item = AlertItem(
+            pickup_id=row.id,
+            status=status,
+            child_id=row.child_id,
+            child_name=row.child_name,
+            group_id=row.group_id,
+            group_name=group_name,
+            guardian_name=row.guardian_name,
+            mode=row.mode,
+            eta=_utc(row.eta),
+            announce_at=_utc(row.announce_at),
+            gps_minutes=row.gps_minutes,
+            announced_at=_utc(row.announced_at),
+        )
+        insort(alerts if status in rules.ON_BOARD else upcoming, item, key=_arrival_key)
+    return replace(state, alerts=tuple(alerts), upcoming=tuple(upcoming))
+
+
+def _apply_child(state: BoardState, row: ChildRow) -> BoardState | None:
+    """The child's line, in its group now; its live pickups follow it (group and name)."""
+    group_name = state.group_name(row.group_id)
+    known = {c.child_id for s in state.sections for c in (*s.present, *s.departed, *s.absent)}
+    target = next((s for s in state.sections if s.group_id == row.group_id), None)
+    if group_name is None or row.id not in known or target is None:
+        return None
+    child = ChildItem(
+        child_id=row.id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        group_id=row.group_id,
+        present=row.present and not row.departed,
+        departed=row.departed,
+    )
+    sections = []
+    for section in state.sections:
+        kids = [c for c in (*section.present, *section.departed, *section.absent)]
+        if section.group_id == row.group_id or any(c.child_id == row.id for c in kids):
+            kids = [c for c in kids if c.child_id != row.id]
+            if section.group_id == row.group_id:
+                kids.append(child)
+            section = _section(section.group_id, section.name, kids)
+        sections.append(section)
+
+    def follow(item: AlertItem) -> AlertItem:
+        if item.child_id != row.id:
+            return item
+        name = f"{row.first_name} {row.last_name}"
+        return replace(item, group_id=row.group_id, group_name=group_name, child_name=name)
+
+    return replace(
+        state,
+        alerts=tuple(follow(a) for a in state.alerts),
+        upcoming=tuple(follow(a) for a in state.upcoming),
+        sections=tuple(sections),
+    )
+
+
+def _section(group_id: int, name: str, kids: list[ChildItem]) -> GroupSection:
+    kids.sort(key=lambda c: _js_order(c.sort_key))
+    return GroupSection(
+        group_id=group_id,
+        name=name,
+        present=tuple(c for c in kids if c.present),
+        departed=tuple(c for c in kids if c.departed),
+        absent=tuple(c for c in kids if not c.present and not c.departed),
+    )
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.astimezone(UTC)
+
+
+def same_board(a: BoardState, b: BoardState) -> bool:
+    """The same board, whenever each was worked out (`now` aside)."""
+    return replace(a, now=b.now) == b
+
+
+def arrivals(before: BoardState, after: BoardState) -> frozenset[int]:
+    """Pickups that reached the board (not merely moved to another group): boards chime."""
+    known = {a.pickup_id for a in before.alerts}
+    return frozenset(a.pickup_id for a in after.alerts if a.pickup_id not in known)
+
+
+# -- what one view shows differently -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SectionChange:
+    section: GroupSection  # as it is now
+    whole: bool  # its "not arrived" or "gone home" list appeared or went: send it whole
+    counts: bool  # one of its counters changed
+
+
+@dataclass(frozen=True)
+class BoardChanges:
+    """The difference between two states of one view. Rows are removed by id, and changed
+    or new ones placed in their list; a region whose shape changed (a list that became
+    empty or stopped being so) is sent whole, so is the whole board when its frame changed."""
+
+    whole: bool = False
+    removed: tuple[str, ...] = ()  # element ids: rows gone, and rows about to be re-placed
+    alerts_whole: bool = False
+    alerts: tuple[AlertItem, ...] = ()
+    alerts_count: bool = False
+    upcoming_whole: bool = False
+    upcoming: tuple[AlertItem, ...] = ()
+    upcoming_count: bool = False
+    children: tuple[ChildItem, ...] = ()
+    sections: tuple[SectionChange, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return self == _NO_CHANGE
+
+
+_NO_CHANGE = BoardChanges()
+
+
+def _frame(state: BoardState) -> tuple[object, ...]:
+    return (
+        state.installation_id,
+        state.installation_name,
+        state.timezone,
+        state.preparation_minutes,
+        state.day,
+        state.groups,
+        tuple((s.group_id, s.name) for s in state.sections),
+    )
+
+
+def board_changes(before: BoardState, after: BoardState) -> BoardChanges:
+    """What `after` shows differently from `before`, two states of the same view."""
+    if _frame(before) != _frame(after):
+        return BoardChanges(whole=True)
+    removed: list[str] = []
+
+    alerts_whole = bool(before.alerts) != bool(after.alerts)
+    alerts = _rows(before.alerts, after.alerts, "pickup-", _pickup_id, removed, alerts_whole)
+    upcoming_whole = bool(before.upcoming) != bool(after.upcoming)
+    upcoming = _rows(
+        before.upcoming, after.upcoming, "upcoming-", _pickup_id, removed, upcoming_whole
+    )
+
+    sections: list[SectionChange] = []
+    whole_groups: set[int] = set()
+    for old, new in zip(before.sections, after.sections, strict=True):
+        whole = bool(old.absent) != bool(new.absent) or bool(old.departed) != bool(new.departed)
+        counts = (len(old.present), len(old.absent), len(old.departed)) != (
+            len(new.present),
+            len(new.absent),
+            len(new.departed),
+        )
+        if whole:
+            whole_groups.add(new.group_id)
+        if whole or counts:
+            sections.append(SectionChange(new, whole, counts))
+    children = [
+        c
+        for c in _rows(
+            _children(before), _children(after), "child-", _child_id, removed, whole=False
+        )
+        if c.group_id not in whole_groups
+    ]
+    return BoardChanges(
+        removed=tuple(removed),
+        alerts_whole=alerts_whole,
+        alerts=alerts,
+        alerts_count=not alerts_whole and len(before.alerts) != len(after.alerts),
+        upcoming_whole=upcoming_whole,
+        upcoming=upcoming,
+        upcoming_count=not upcoming_whole and len(before.upcoming) != len(after.upcoming),
+        children=tuple(children),
+        sections=tuple(sections),
+    )
+
+
+def _pickup_id(item: AlertItem) -> int:
+    return item.pickup_id
+
+
+def _child_id(item: ChildItem) -> int:
+    return item.child_id
+
+
+def _children(state: BoardState) -> tuple[ChildItem, ...]:
+    return tuple(c for s in state.sections for c in (*s.present, *s.departed, *s.absent))
+
+
+R = TypeVar("R", AlertItem, ChildItem)
+
+
+def _rows(
+    before: tuple[R, ...],
+    after: tuple[R, ...],
+    prefix: str,
+    key: Callable[[R], int],
+    removed: list[str],
+    whole: bool,
+) -> tuple[R, ...]:
+    """The rows of `after` to (re)place; ids of rows gone or re-placed go to `removed`.
+    A region sent whole needs neither."""
+    if whole:
+        return ()
+    old = {key(r): r for r in before}
+    placed = tuple(r for r in after if old.get(key(r)) != r)
+    kept = {key(r) for r in after}
+    removed.extend(f"{prefix}{k}" for k in old if k not in kept)
+    removed.extend(f"{prefix}{key(r)}" for r in placed)
+    return placed

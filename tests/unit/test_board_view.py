@@ -65,6 +65,7 @@ def board(
         preparation_minutes=5,
         seq=42,
         now=NOW,
+        day=NOW.date(),
         groups=GROUPS,
         alerts=alerts,
         upcoming=upcoming,
