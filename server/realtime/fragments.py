@@ -1,8 +1,9 @@
 """Board messages: HTML fragments (out-of-band swaps) wrapped with their sequence number.
 
-One message is rendered per (event, view) and its bytes are shared by every socket of that
-view. The same partial templates render the full page, so a fresh load and a live board
-show the same markup.
+One message is rendered per (change, view) and its bytes are shared by every socket of that
+view. A change sends only the rows and counters it changed (`board_changes`); a snapshot
+sends the whole live region. The same partial templates render the full page, so a fresh
+load and a live board show the same markup.
 """
 
 from __future__ import annotations
@@ -10,49 +11,47 @@ from __future__ import annotations
 import json
 
 from ..i18n import use_locale
-from ..pickups.board import BoardState, ViewKey
-from ..pickups.events import BoardEvent
+from ..pickups.board import BoardChanges, BoardState, ViewKey
 from ..pickups.family import FamilyState, FamilyView
 from ..templating import render
 
 
-def _content(state: BoardState, view: ViewKey, section_ids: set[int] | None) -> str:
-    """section_ids None: the whole sections container (a snapshot)."""
-    sections = [s for s in state.sections if section_ids is None or s.group_id in section_ids]
-    with use_locale(view.locale):
-        return render(
-            "board/_oob.html",
-            state=state,
-            view=view,
-            sections=sections,
-            whole_sections=section_ids is None,
-        )
-
-
-def event_message(
-    state: BoardState, view: ViewKey, events: list[BoardEvent], late: bool = False
+def change_message(
+    state: BoardState,
+    view: ViewKey,
+    changes: BoardChanges,
+    *,
+    first: int,
+    at: float,
+    chime: bool,
 ) -> str:
-    """`state` is already narrowed to the view; `events` are consecutive (usually one): the
-    message covers seq `from` to `seq`, `at` is the earliest commit among them. `late`: a
-    change published after a later one was sent; boards apply it without moving their seq."""
-    alerts = {a.pickup_id for a in state.alerts}
-    chime = any(e.chime and e.pickup_id in alerts for e in events)
-    groups = {g for e in events for g in e.groups}
+    """`state` (narrowed to the view) is the board after the change; `changes` what the
+    view shows differently. The message covers seq `first` to `state.seq` (under load, one
+    message carries several changes); `at` is the earliest commit among them; `now` lets the
+    board count waiting minutes on the server's clock."""
+    if changes.empty:
+        content = ""
+    else:
+        with use_locale(view.locale):
+            content = render("board/_changes.html", state=state, view=view, changes=changes)
     message = {
-        "seq": events[-1].seq,
-        "from": events[0].seq,
-        "at": min(e.committed_at for e in events),
+        "seq": state.seq,
+        "from": first,
+        "at": at,
+        "now": state.now.isoformat(),
         "chime": chime,
-        "content": _content(state, view, groups),
+        "content": content,
     }
-    if late:
-        message["late"] = True
     return json.dumps(message, ensure_ascii=False)
 
 
 def snapshot_message(state: BoardState, view: ViewKey) -> str:
+    """The view's whole live region (`state` narrowed to it): on (re)connect, on request,
+    and when a held board turned out different from the database at the same seq."""
+    with use_locale(view.locale):
+        content = render("board/_oob.html", state=state, view=view)
     return json.dumps(
-        {"seq": state.seq, "snapshot": True, "content": _content(state, view, None)},
+        {"seq": state.seq, "snapshot": True, "content": content},
         ensure_ascii=False,
     )
 

@@ -1,9 +1,13 @@
 """The hub: this worker's board sockets, grouped by installation and view.
 
-Each installation has one channel task that handles its events in order: it loads the
-board once, renders one message per view, and hands the same string to every socket of that
-view. Each socket has a bounded queue and its own writer, so a tablet that stops reading is
-dropped (and resyncs on reconnect) instead of slowing the others.
+Each installation has one channel task that handles its events in order. It holds the
+installation's board (the read model of `pickups.board`) and applies each event's rows to it
+without reading the database, reloading it on any doubt (a gap in the numbers, an event
+without rows or of another kind, another day, a periodic check): the database stays the
+source of truth. For each view it renders only what the view shows differently, once, and
+hands the same string to every socket of that view. A socket is written to directly; only a
+socket whose connection stops taking bytes gets a bounded queue and a writer task, and is
+dropped (it resyncs on reconnect) when that queue is full, instead of slowing the others.
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import types
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -24,11 +30,21 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ..db import Database
 from ..models import CenterSession, Display, GuardianSession, Installation, StaffSession
-from ..pickups.board import ViewKey, load_board
+from ..pickups import rules
+from ..pickups.board import (
+    BoardChanges,
+    BoardState,
+    ViewKey,
+    apply_event,
+    arrivals,
+    board_changes,
+    load_board,
+    same_board,
+)
 from ..pickups.events import BoardEvent
 from ..pickups.family import FamilyView, load_family
 from .broker import Broker
-from .fragments import event_message, family_message, snapshot_message, status_message
+from .fragments import change_message, family_message, snapshot_message, status_message
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +60,26 @@ REORDER_WAIT = 0.05
 # fresh: after an outage or a restart every board resyncs at once, one render serves them.
 # (Kept short: the page carries the server's "now" for its waiting times.)
 SNAPSHOT_REUSE = timedelta(seconds=2)
+# How often a held board is compared with the database even when nothing seems wrong (and
+# at the installation's local midnight, when its board starts a new day).
+RECHECK_SECONDS = 300.0
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, None], waiting: Any) -> Generator[Any, Any, None]:
+    """The rest of `coro`, which already ran up to its first suspension, where it yielded
+    `waiting`: awaited in a task, that task waits on what the coroutine was waiting on."""
+    while True:
+        try:
+            yield waiting
+        except BaseException as error:  # cancelled while waiting: the coroutine decides
+            try:
+                waiting = coro.throw(error)
+            except StopIteration:
+                return
+            continue
+        yield from coro  # resumes it where it stopped, as its own task would
+        return
 
 
 @dataclass(eq=False)
@@ -54,19 +90,34 @@ class BoardSocket:
     display_id: int | None
     limit: int  # messages that may wait; one more and the socket is dropped
     pending: deque[str] = field(default_factory=deque)
-    # Runs only while messages wait: an idle board costs no task (memory per socket).
+    # Exists only while a write waits for the connection to take more bytes: a board that
+    # keeps up costs no task per message, and an idle one none at all (memory per socket).
     writer: asyncio.Task[None] | None = None
 
     def offer(self, message: str) -> bool:
-        if len(self.pending) >= self.limit:
-            return False
-        self.pending.append(message)
-        if self.writer is None:
-            self.writer = asyncio.create_task(self._write())
+        """Write `message` now, or queue it behind a write that waits. False: the queue is
+        full, the board stopped reading."""
+        if self.writer is not None:
+            if len(self.pending) >= self.limit:
+                return False
+            self.pending.append(message)
+            return True
+        # Sending a frame only hands bytes to the transport (uvicorn's websockets protocol
+        # waits first only when the transport paused writing): run it right here, and make
+        # a task only if it does have to wait.
+        sending = self.websocket.send_text(message)
+        try:
+            waiting = sending.send(None)
+        except StopIteration:
+            return True
+        except Exception:  # the socket went away: its serve() loop ends and cleans up
+            return True
+        self.writer = asyncio.create_task(self._write(_resume(sending, waiting)))
         return True
 
-    async def _write(self) -> None:
+    async def _write(self, first: Awaitable[None]) -> None:
         try:
+            await first
             while self.pending:
                 await self.websocket.send_text(self.pending.popleft())
         except Exception:  # the socket went away: its serve() loop ends and cleans up
@@ -92,8 +143,13 @@ class _SnapshotRequest:
     socket: BoardSocket
 
 
+class _Recheck:
+    """Time to compare the held board with the database."""
+
+
 class _Channel:
-    """The sockets watching one installation, and the task that feeds them in order."""
+    """The sockets watching one installation, its board as they show it, and the task that
+    feeds them in order."""
 
     def __init__(self, installation_id: int, hub: Hub) -> None:
         self.installation_id = installation_id
@@ -101,13 +157,19 @@ class _Channel:
         self.views: dict[ViewKey | FamilyView, set[BoardSocket]] = {}
         # The children each family page shows, as of its last render.
         self.family_children: dict[FamilyView, frozenset[int]] = {}
-        self.inbox: asyncio.Queue[BoardEvent | _SnapshotRequest] = asyncio.Queue()
+        self.inbox: asyncio.Queue[BoardEvent | _SnapshotRequest | _Recheck] = asyncio.Queue()
         self.task = asyncio.create_task(self._run(), name=f"board-channel-{installation_id}")
         self.members = 0
         # The last event number sent to this installation's boards (None: none yet).
         self.last_seq: int | None = None
-        # The last snapshot of each view: (seq, rendered at, message).
-        self.snapshots: dict[ViewKey, tuple[int, datetime, str]] = {}
+        # The whole board (every group) as this worker's boards show it; None while no board
+        # watches. `loaded_seq`: the number it was last loaded at (events up to it are in it).
+        self.board: BoardState | None = None
+        self.loaded_seq = 0
+        self.stale = False  # events may have been missed (the broker was down): reload
+        self.recheck: asyncio.TimerHandle | None = None
+        # The last snapshot of each view: (the board it shows, rendered at, message).
+        self.snapshots: dict[ViewKey, tuple[BoardState, datetime, str]] = {}
 
     def sockets(self) -> list[BoardSocket]:
         return [s for group in self.views.values() for s in group]
@@ -115,24 +177,29 @@ class _Channel:
     def board_sockets(self) -> list[BoardSocket]:
         return [s for s in self.sockets() if isinstance(s.view, ViewKey)]
 
+    def close(self) -> None:
+        self.task.cancel()
+        if self.recheck is not None:
+            self.recheck.cancel()
+
     async def _run(self) -> None:
         while True:
             items = [await self.inbox.get()]
-            # Whatever else is already waiting is handled with it: under load, one board
-            # load and one render cover several changes instead of falling further behind.
+            # Whatever else is already waiting is handled with it: under load, one render
+            # per view covers several changes instead of falling further behind.
             while not self.inbox.empty():
                 items.append(self.inbox.get_nowait())
             events = [i for i in items if isinstance(i, BoardEvent)]
             late: list[BoardEvent] = []
             if events:
                 events, late = await self._in_order(events, items)
+            recheck = any(isinstance(i, _Recheck) for i in items)
             try:
-                if late:
-                    await self._events(late, late=True)
-                if events:
-                    await self._events(events)
+                if events or late or recheck:
+                    await self._changes(events, late, recheck)
             except Exception:  # a bad render must not kill the channel; boards resync later
                 log.exception("board channel %s failed on %r", self.installation_id, events)
+                self.stale = True
             for item in items:
                 if isinstance(item, _SnapshotRequest):
                     try:
@@ -141,12 +208,12 @@ class _Channel:
                         log.exception("board channel %s failed on a snapshot", self.installation_id)
 
     async def _in_order(
-        self, events: list[BoardEvent], items: list[BoardEvent | _SnapshotRequest]
+        self, events: list[BoardEvent], items: list[BoardEvent | _SnapshotRequest | _Recheck]
     ) -> tuple[list[BoardEvent], list[BoardEvent]]:
-        """(the events to send, in seq order; those behind a number already sent). Changes
-        commit in seq order but two requests may publish in the other order: a missing
-        number is waited for a moment, then given up on (boards see the gap and resync);
-        should it come after all, it still goes out, marked late."""
+        """(the events to apply, in seq order; those behind a number already handled).
+        Changes commit in seq order but two requests may publish in the other order: a
+        missing number is waited for a moment, then given up on (the held board reloads,
+        which takes it in); should it come after all, it is already on the boards."""
         deadline = asyncio.get_running_loop().time() + REORDER_WAIT
         while True:
             events.sort(key=lambda e: e.seq)
@@ -168,6 +235,128 @@ class _Channel:
             if isinstance(item, BoardEvent):
                 events.append(item)
 
+    # -- the held board ------------------------------------------------------------------
+
+    def _board_views(self) -> list[ViewKey]:
+        return [v for v in self.views if isinstance(v, ViewKey)]
+
+    async def _load(self, now: datetime) -> BoardState | None:
+        """The board from the database (None: the installation is gone)."""
+        async with self.hub.db.session() as session:
+            installation = await session.get(Installation, self.installation_id)
+            if installation is None:
+                return None
+            board = await load_board(session, installation, now)
+        self.loaded_seq, self.stale = board.seq, False
+        self._schedule_recheck(board, now)
+        return board
+
+    def _schedule_recheck(self, board: BoardState, now: datetime) -> None:
+        if self.recheck is not None:
+            self.recheck.cancel()
+        zone = ZoneInfo(board.timezone)
+        local = now.astimezone(zone)
+        midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), zone)
+        delay = min(self.hub.recheck_seconds, (midnight - local).total_seconds() + 1)
+        self.recheck = asyncio.get_running_loop().call_later(
+            max(delay, 0.0), self.inbox.put_nowait, _Recheck()
+        )
+
+    async def _current(self, now: datetime) -> BoardState | None:
+        """The held board, reloaded first when there is none, it may have missed events or
+        it shows another day; boards already open get what changed."""
+        board = self.board
+        if (
+            board is not None
+            and not self.stale
+            and rules.local_day(now, board.timezone) == board.day
+        ):
+            return board
+        loaded = await self._load(now)
+        if loaded is not None and board is not None:
+            self._send(board, loaded, [])
+        self.board = loaded
+        return loaded
+
+    async def _changes(
+        self, events: list[BoardEvent], late: list[BoardEvent], recheck: bool
+    ) -> None:
+        if events:
+            self.last_seq = events[-1].seq
+        if self._board_views():
+            await self._boards(events, late, recheck)
+        else:
+            self.board = None  # nobody here shows it: it would only go stale
+        if any(isinstance(view, FamilyView) for view in self.views):
+            await self._families([*late, *events])
+
+    async def _boards(
+        self, events: list[BoardEvent], late: list[BoardEvent], recheck: bool
+    ) -> None:
+        """Apply a run of events (consecutive, usually one) to the held board, or reload it
+        on any doubt, then send each view what it shows differently."""
+        now = self.hub.now()
+        before = self.board
+        after = None if before is None or self.stale or recheck else before
+        # Behind the held board: in it already if a load covered it; else a repeat: doubt.
+        if any(e.seq > self.loaded_seq for e in late):
+            after = None
+        for event in events:
+            if after is None:
+                break
+            if event.seq <= after.seq:
+                if event.seq > self.loaded_seq:
+                    after = None
+                continue
+            after = apply_event(after, event, now)
+        if after is None:
+            after = await self._load(now)
+            if after is None:
+                return
+        self.board = after
+        if before is None:
+            self._send_snapshots(after, now)
+        else:
+            self._send(before, after, events)
+
+    def _send(self, before: BoardState, after: BoardState, events: list[BoardEvent]) -> None:
+        """Each view's changes between two states of the held board: rendered once per view,
+        the same string for every socket of it."""
+        if after.seq <= before.seq:
+            if not same_board(before, after):
+                # Different at the same number (a new day, or a board that drifted): the
+                # boards cannot tell a change from one they have, so they get it whole.
+                self._send_snapshots(after, after.now)
+            return
+        first = before.seq + 1
+        at = min((e.committed_at for e in events if e.seq >= first), default=0.0)
+        new_alerts = arrivals(before, after)
+        by_group: dict[int | None, tuple[BoardState, BoardChanges, bool]] = {}
+        for view in self._board_views():
+            if view.group_id not in by_group:
+                shown = after.for_view(view.group_id)
+                changes = board_changes(before.for_view(view.group_id), shown)
+                chime = any(a.pickup_id in new_alerts for a in shown.alerts)
+                by_group[view.group_id] = (shown, changes, chime)
+            shown, changes, chime = by_group[view.group_id]
+            message = change_message(shown, view, changes, first=first, at=at, chime=chime)
+            for socket in list(self.views.get(view, ())):
+                self._deliver(socket, message)
+
+    def _send_snapshots(self, board: BoardState, now: datetime) -> None:
+        for view in self._board_views():
+            message = self._snapshot_message(board, view, now)
+            for socket in list(self.views.get(view, ())):
+                self._deliver(socket, message)
+
+    def _snapshot_message(self, board: BoardState, view: ViewKey, now: datetime) -> str:
+        cached = self.snapshots.get(view)
+        if cached and cached[0] is board and now - cached[1] < SNAPSHOT_REUSE:
+            return cached[2]  # boards reconnecting together share one render
+        message = snapshot_message(replace(board, now=now).for_view(view.group_id), view)
+        self.snapshots[view] = (board, now, message)
+        return message
+
     async def _snapshot(self, socket: BoardSocket) -> None:
         if isinstance(socket.view, FamilyView):
             message, children = await self.hub.render_family(socket.view)
@@ -176,60 +365,40 @@ class _Channel:
             self._deliver(socket, message)
             return
         now = self.hub.now()
-        async with self.hub.db.session() as session:
-            installation = await session.get(Installation, self.installation_id)
-            if installation is None:
-                await socket.close(CLOSE_DISPLAY_REVOKED)
-                return
-            cached = self.snapshots.get(socket.view)
-            if cached and cached[0] == installation.event_seq and now - cached[1] < SNAPSHOT_REUSE:
-                message = cached[2]  # boards reconnecting together share one render
-            else:
-                state = await load_board(session, installation, now)
-                message = snapshot_message(state.for_view(socket.view.group_id), socket.view)
-                self.snapshots[socket.view] = (state.seq, now, message)
-        # Joining the view only now means every later event reaches this socket after its
-        # snapshot; events it already contains arrive with an older seq and are ignored.
+        board = await self._current(now)
+        if board is None:
+            await socket.close(CLOSE_DISPLAY_REVOKED)
+            return
+        message = self._snapshot_message(board, socket.view, now)
+        # Joining the view only now means every later change reaches this socket after its
+        # snapshot, as a difference from the very board the snapshot shows.
         self.views.setdefault(socket.view, set()).add(socket)
         self._deliver(socket, message)
         if not self.hub.broker_up:
             # Connected while the event bus is down: the board must not look live.
             self._deliver(socket, status_message("degraded"))
 
-    async def _events(self, events: list[BoardEvent], late: bool = False) -> None:
-        """One message per view for a run of consecutive events (usually just one). Late
-        events (behind a number already sent) go out marked so: their content is current,
-        only their number is old."""
-        if not late:
-            self.last_seq = events[-1].seq
-        if not self.views:
-            return
-        groups = {g for e in events for g in e.groups}
+    # -- family pages --------------------------------------------------------------------
+
+    async def _families(self, events: list[BoardEvent]) -> None:
         # Empty `children` means "unknown": then every family page re-renders.
         children = (
             None if any(not e.children for e in events) else {c for e in events for c in e.children}
         )
-        state = None
-        if any(isinstance(view, ViewKey) for view in self.views):
-            async with self.hub.db.session() as session:
-                installation = await session.get(Installation, self.installation_id)
-                if installation is None:
-                    return
-                state = await load_board(session, installation, self.hub.now(), groups)
         for view, sockets in list(self.views.items()):
-            if isinstance(view, FamilyView):
-                # A parent's page shows only their own children: one render per family, and
-                # only when the change may concern them.
-                known = self.family_children.get(view)
-                if children is not None and known is not None and not known & children:
-                    continue
-                message, shown = await self.hub.render_family(view)
-                self.family_children[view] = shown
-            else:
-                assert state is not None
-                message = event_message(state.for_view(view.group_id), view, events, late=late)
+            if not isinstance(view, FamilyView):
+                continue
+            # A parent's page shows only their own children: one render per family, and
+            # only when the change may concern them.
+            known = self.family_children.get(view)
+            if children is not None and known is not None and not known & children:
+                continue
+            message, shown = await self.hub.render_family(view)
+            self.family_children[view] = shown
             for socket in list(sockets):
                 self._deliver(socket, message)
+
+    # -- sockets -------------------------------------------------------------------------
 
     def _deliver(self, socket: BoardSocket, message: str) -> None:
         if not socket.offer(message):
@@ -248,6 +417,8 @@ class _Channel:
                 del self.views[socket.view]
                 if isinstance(socket.view, FamilyView):
                     self.family_children.pop(socket.view, None)
+                else:
+                    self.snapshots.pop(socket.view, None)
 
     def broadcast(self, message: str) -> None:
         for socket in self.sockets():
@@ -261,11 +432,13 @@ class Hub:
         broker: Broker,
         now: Callable[[], datetime],
         queue_size: int = 256,
+        recheck_seconds: float = RECHECK_SECONDS,
     ) -> None:
         self.db = db
         self.broker = broker
         self.now = now
         self.queue_size = queue_size
+        self.recheck_seconds = recheck_seconds
         self._channels: dict[int, _Channel] = {}
         self._lock = asyncio.Lock()
         self._broker_up = True
@@ -330,12 +503,17 @@ class Hub:
             if channel.members == 0 and self._channels.get(channel.installation_id) is channel:
                 del self._channels[channel.installation_id]
                 await self.broker.unsubscribe(channel.installation_id)
-                channel.task.cancel()
+                channel.close()
 
     async def render_family(self, view: FamilyView) -> tuple[str, frozenset[int]]:
         async with self.db.session() as session:
             state = await load_family(session, view.guardian_id, self.now())
         return family_message(state, view), frozenset(c.child_id for c in state.children)
+
+    def recheck_now(self) -> None:
+        """Compare every held board with the database now, as the periodic check does."""
+        for channel in self._channels.values():
+            channel.inbox.put_nowait(_Recheck())
 
     @property
     def broker_up(self) -> bool:
@@ -369,8 +547,10 @@ class Hub:
             await self._close_ended_sockets()
         for channel in self._channels.values():
             if not connected:
+                channel.stale = True  # events published meanwhile never reach this worker
                 channel.broadcast(status_message("degraded"))
             elif not was_up:
+                channel.stale = True
                 for socket in channel.sockets():
                     channel.inbox.put_nowait(_SnapshotRequest(socket))
 
@@ -422,5 +602,5 @@ class Hub:
         for channel in list(self._channels.values()):
             for socket in channel.sockets():
                 await socket.close(CLOSE_SHUTDOWN)
-            channel.task.cancel()
+            channel.close()
         self._channels.clear()

@@ -1,6 +1,6 @@
 // Relais board: what HTML alone cannot do. htmx and its WebSocket extension do the swapping;
-// this file keeps the sequence (asks for a snapshot on a gap), shows the connection state,
-// plays the chime, keeps the screen awake and ticks the "waiting" minutes.
+// this file keeps the sequence (asks for a snapshot on a gap), keeps rows in order, shows the
+// connection state, plays the chime, keeps the screen awake and ticks the "waiting" minutes.
 (() => {
   "use strict";
 
@@ -70,15 +70,6 @@
       setConn("live");
       return;
     }
-    if (data.late) {
-      // A change published behind a later one: its content is current, its number is old.
-      // Show it (and ring for a new alert) without moving the sequence.
-      if (data.chime) {
-        board.dataset.chimes = String(Number(board.dataset.chimes || 0) + 1);
-        if (soundOn()) playChime();
-      }
-      return;
-    }
     if (awaitingSnapshot || data.seq <= lastSeq) { detail.cancelled = true; return; }
     // Under load one message may cover several changes: seq "from" to "seq".
     const first = data.from === undefined ? data.seq : data.from;
@@ -90,6 +81,9 @@
       return;
     }
     setSeq(data.seq);
+    // A change carries the server's clock; the waiting minutes count on it.
+    const alerts = document.getElementById("alerts");
+    if (data.now && alerts) alerts.dataset.now = data.now;
     if (data.chime) {
       board.dataset.chimes = String(Number(board.dataset.chimes || 0) + 1);
       if (soundOn()) playChime();
@@ -97,6 +91,22 @@
   });
 
   document.addEventListener("htmx:ws:after:message:incoming", () => { syncClock(); tickWaiting(); });
+
+  // -- order of rows ----------------------------------------------------------------------
+  // A change appends each new or changed row to the end of its list (data-keyed); put the
+  // list back in the order of its rows' data-key (the server's: by arrival, by name) as soon
+  // as the row is in, before the browser paints it at the bottom.
+  function byKey(a, b) {
+    const [x, y] = [a.dataset.key || "", b.dataset.key || ""];
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  document.addEventListener("htmx:before:settle", (event) => {
+    const list = event.target;
+    if (!(list instanceof Element) || !list.matches("[data-keyed]")) return;
+    const rows = Array.from(list.children);
+    const sorted = rows.slice().sort(byKey);
+    if (sorted.some((row, i) => row !== rows[i])) list.append(...sorted);
+  });
 
   // A button's answer replaces the live region with the board as it was when the server
   // answered. If the socket has already shown something newer, that answer is stale: resync.

@@ -13,14 +13,15 @@ from typing import Any
 
 import anyio
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from server.models import Group, Installation
-from server.pickups.events import BoardEvent, next_seq
+from server.attendance import mark_absent
+from server.models import Child, Group, Installation
+from server.pickups.events import BoardEvent
 from server.realtime.hub import REORDER_WAIT
 from server.services import Services
 from tests.conftest import api_headers, in_db, login
@@ -159,38 +160,29 @@ def publish_in_app(client: TestClient, work: Callable[[Services], Awaitable[None
     client.portal.call(run)  # type: ignore[union-attr]
 
 
-async def take_seqs(svc: Services, installation_id: int, count: int) -> list[int]:
-    """Event numbers for changes that commit (the board re-renders their groups)."""
-    async with svc.db.session() as session:
-        seqs = [await next_seq(session, installation_id) for _ in range(count)]
-        await session.commit()
-    return seqs
-
-
 def test_changes_waiting_together_go_out_as_one_message(
     client: TestClient, database_url: str
 ) -> None:
     """Under load the channel takes every change already waiting and sends one message
-    covering them (seq `from` to `seq`): one board load and one render, not one each."""
+    covering them (seq `from` to `seq`): one render per view, not one each. It carries only
+    the rows that changed: three children gone home, each group's counters."""
     ids = era_ids(database_url)
     login(client, RECEPTION)
     with board(client) as (ws, start):
+        gone = present_children(client, ("ERA-LUT", "ERA-EXP", "ERA-HIB"))
 
         async def three_at_once(svc: Services) -> None:
-            seqs = await take_seqs(svc, ids["ERA"], 3)
-            groups = [ids["ERA-LUT"], ids["ERA-EXP"], ids["ERA-HIB"]]
-            await svc.publish(
-                [
-                    BoardEvent(ids["ERA"], s, "attendance", groups=(g,))
-                    for s, g in zip(seqs, groups, strict=True)
-                ]
-            )
+            await svc.publish(await absences(svc, gone))
 
         publish_in_app(client, three_at_once)
         message = receive(ws)
         assert (message["from"], message["seq"]) == (start + 1, start + 3)
-        for group in ("ERA-LUT", "ERA-EXP", "ERA-HIB"):  # every group touched is re-rendered
-            assert f'id="group-{ids[group]}"' in message["content"]
+        for child in gone:  # each child's row, placed in its group's "gone home" list
+            assert child_placed(message["content"], child["internal_id"]) in {
+                f"departed-{ids[child['group_id']]}",
+                f"group-{ids[child['group_id']]}",  # the list appeared: its section whole
+            }
+        assert 'id="alerts"' not in message["content"]  # nothing else is redrawn
         *rest, snapshot = settle(ws)
         assert rest == [] and snapshot["seq"] == start + 3
 
@@ -199,29 +191,33 @@ def test_an_event_published_out_of_order_is_waited_for(
     client: TestClient, database_url: str
 ) -> None:
     """Two requests commit in seq order but may publish in the other: the board still gets
-    the changes in order, without a gap (so without a needless resync)."""
-    ids = era_ids(database_url)
+    the changes in order, without a gap (so without a needless resync), each applied from
+    the rows its event carries."""
     login(client, RECEPTION)
     with board(client) as (ws, start):
-        seqs: list[int] = []
-        lut, exp, hib = ids["ERA-LUT"], ids["ERA-EXP"], ids["ERA-HIB"]
+        events: list[BoardEvent] = []
+        children = present_children(client, ("ERA-LUT", "ERA-EXP", "ERA-HIB"))
 
         async def first_alone(svc: Services) -> None:
-            seqs.extend(await take_seqs(svc, ids["ERA"], 3))
-            await svc.publish([BoardEvent(ids["ERA"], seqs[0], "attendance", groups=(lut,))])
+            events.extend(await absences(svc, children))
+            assert all(e.child is not None for e in events)  # applied, not reloaded
+            await svc.publish(events[:1])
 
         async def later_one_overtakes(svc: Services) -> None:
-            await svc.publish([BoardEvent(ids["ERA"], seqs[2], "attendance", groups=(hib,))])
+            await svc.publish(events[2:])
             # wait-ok: the race itself, a request publishing a moment late, inside the wait
             await asyncio.sleep(REORDER_WAIT / 5)
-            await svc.publish([BoardEvent(ids["ERA"], seqs[1], "attendance", groups=(exp,))])
+            await svc.publish(events[1:2])
 
         publish_in_app(client, first_alone)
         first = receive(ws)  # sent: the channel now expects the next number
         assert (first["from"], first["seq"]) == (start + 1, start + 1)
+        assert child_placed(first["content"], children[0]["internal_id"])
         publish_in_app(client, later_one_overtakes)
         rest = receive(ws)
         assert (rest["from"], rest["seq"]) == (start + 2, start + 3)
+        for child in children[1:]:
+            assert child_placed(rest["content"], child["internal_id"])
         *more, snapshot = settle(ws)
         assert more == [] and snapshot["seq"] == start + 3
 
@@ -285,6 +281,7 @@ def test_alert_follows_a_child_moved_to_another_group(
     hiboux = f"installation={ids['ERA']}&group={ids['ERA-HIB']}"
     with board(client, lutins) as (old_view, start), board(client, hiboux) as (new_view, _):
         lea = announce(client, "C-LEA", "G-TREMBLAY")
+        lea["child_internal_id"] = child_ids(database_url)["C-LEA"]
         on_old, on_new = receive(old_view), receive(new_view)
         assert alert_in(on_old["content"], lea["id"])
         assert on_old["chime"] is True
@@ -297,12 +294,13 @@ def test_alert_follows_a_child_moved_to_another_group(
         assert not alert_in(on_old["content"], lea["id"])
         moved = alert_in(on_new["content"], lea["id"])
         assert moved and "Les Hiboux" in moved
-        # The group sections follow too: Léa is listed under Les Hiboux now.
+        # The group sections follow too: Léa is listed under Les Hiboux now, and only
+        # her row is sent, not the whole section.
         assert "Léa Tremblay" not in on_old["content"]
-        hiboux_section = re.search(
-            rf'<section id="group-{ids["ERA-HIB"]}".*?</section>', on_new["content"], re.S
+        assert 'id="child-' in on_old["content"]  # her row leaves Les Lutins
+        assert child_placed(on_new["content"], lea["child_internal_id"]) == (
+            f"present-{ids['ERA-HIB']}"
         )
-        assert hiboux_section and "Léa Tremblay" in hiboux_section.group(0)
 
         # A fresh snapshot of each view agrees.
         assert not alert_in(settle(old_view)[-1]["content"], lea["id"])
@@ -386,13 +384,13 @@ def test_a_change_is_rendered_once_per_view_not_once_per_socket(
     from server.realtime import fragments
 
     rendered: list[object] = []
-    original = fragments.event_message
+    original = fragments.change_message
 
-    def counting(state: Any, view: Any, events: Any, **options: Any) -> str:
+    def counting(state: Any, view: Any, changes: Any, **options: Any) -> str:
         rendered.append(view)
-        return original(state, view, events, **options)
+        return original(state, view, changes, **options)
 
-    monkeypatch.setattr("server.realtime.hub.event_message", counting)
+    monkeypatch.setattr("server.realtime.hub.change_message", counting)
     login(client, RECEPTION)
     era = era_ids(database_url)["ERA"]
     with (
@@ -444,29 +442,108 @@ def test_boards_resyncing_together_share_one_snapshot_render(
         assert fresh["seq"] == seq + 1 and len(rendered) == 2
 
 
-def test_an_event_later_than_the_wait_still_reaches_the_board_marked_late(
+def test_an_event_later_than_the_wait_is_taken_in_by_a_reload(
     client: TestClient, database_url: str
 ) -> None:
-    """Past the short wait the board gets the later change (and, seeing the gap, resyncs);
-    the straggler still goes out, marked late, so no change is ever dropped."""
-    ids = era_ids(database_url)
+    """Past the short wait the channel gives up on the missing number and reloads its board
+    from the database, which has that change too: the board gets both in one message, with
+    no gap, and the straggler, when it comes, adds nothing. No change is ever dropped."""
     login(client, RECEPTION)
     with board(client) as (ws, start):
-        seqs: list[int] = []
-        lut, exp = (ids["ERA-LUT"],), (ids["ERA-EXP"],)
+        events: list[BoardEvent] = []
+        children = present_children(client, ("ERA-LUT", "ERA-EXP"))
 
         async def second_first(svc: Services) -> None:
-            seqs.extend(await take_seqs(svc, ids["ERA"], 2))
-            await svc.publish([BoardEvent(ids["ERA"], seqs[1], "attendance", groups=exp)])
+            events.extend(await absences(svc, children))
+            await svc.publish(events[1:])
 
         async def straggler(svc: Services) -> None:
-            await svc.publish([BoardEvent(ids["ERA"], seqs[0], "attendance", groups=lut)])
+            await svc.publish(events[:1])
 
         publish_in_app(client, second_first)
         # Received only once the channel gave up waiting for the missing number.
-        ahead = receive(ws)
-        assert (ahead["from"], ahead["seq"]) == (start + 2, start + 2)  # a gap for the board
+        both = receive(ws)
+        assert (both["from"], both["seq"]) == (start + 1, start + 2)
+        for child in children:
+            assert child_placed(both["content"], child["internal_id"])
         publish_in_app(client, straggler)  # the first change publishes well after the wait
-        behind = receive(ws)
-        assert behind["late"] is True and (behind["from"], behind["seq"]) == (start + 1, start + 1)
-        assert f'id="group-{ids["ERA-LUT"]}"' in behind["content"]
+        *nothing, snapshot = settle(ws)
+        assert nothing == [] and snapshot["seq"] == start + 2
+
+
+def test_a_held_board_is_checked_against_the_database(
+    client: TestClient, database_url: str
+) -> None:
+    """The periodic check (every few minutes, and at local midnight) reloads the board: a
+    change that reached the database without an event (here, made behind the app's back)
+    reaches the boards, whole since the numbers cannot tell it apart."""
+    login(client, RECEPTION)
+    with board(client) as (ws, start):
+        [child] = present_children(client, ("ERA-LUT",))
+
+        async def behind_the_back(svc: Services) -> None:
+            await absences(svc, [child])  # committed, never published
+            async with svc.db.session() as session:
+                await session.execute(
+                    update(Installation)
+                    .where(col(Installation.external_id) == "ERA")
+                    .values(event_seq=start)
+                )
+                await session.commit()
+
+        publish_in_app(client, behind_the_back)
+        hub = client.app.state.services.hub  # type: ignore[attr-defined]
+        hub.recheck_now()
+        pushed = receive(ws)
+        assert pushed["snapshot"] is True and pushed["seq"] == start
+        assert f'id="child-{child["internal_id"]}" data-child' in pushed["content"]
+        assert re.search(
+            rf'class="child child--departed" id="child-{child["internal_id"]}"', pushed["content"]
+        )
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def child_ids(database_url: str) -> dict[str, int]:
+    async def load(session: AsyncSession) -> dict[str, int]:
+        rows = (await session.execute(select(col(Child.external_id), col(Child.id)))).all()
+        return {external: internal for external, internal in rows if internal is not None}
+
+    return in_db(database_url, load)
+
+
+def present_children(client: TestClient, groups: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One present child of each group (API view, with its internal id)."""
+    listed = client.get("/api/v1/children?installation_id=ERA", headers=api_headers()).json()
+    database_url = client.app.state.services.settings.database_url  # type: ignore[attr-defined]
+    internal = child_ids(database_url)
+    chosen = [next(c for c in listed if c["group_id"] == g and c["present"]) for g in groups]
+    return [c | {"internal_id": internal[c["id"]]} for c in chosen]
+
+
+async def absences(svc: Services, children: list[dict[str, Any]]) -> list[BoardEvent]:
+    """Each child marked absent, one transaction each (so one number each), not published."""
+    events: list[BoardEvent] = []
+    for listed in children:
+        async with svc.db.session() as session:
+            child = await session.get(Child, listed["internal_id"])
+            assert child is not None
+            installation = await session.get(Installation, child.installation_id)
+            assert installation is not None
+            events += await mark_absent(session, child, installation, svc.clock.now())
+            await session.commit()
+    return events
+
+
+def child_placed(content: str, child_id: int) -> str | None:
+    """Where a message puts a child's row: the list it is appended to, or the section sent
+    whole that holds it (None: not in the message)."""
+    row = f'id="child-{child_id}" data-child'
+    appended = re.search(rf'<template hx-swap-oob="beforeend:#([\w-]+)">\s*<li [^>]*{row}', content)
+    if appended:
+        return appended.group(1)
+    for section in re.finditer(r'<section id="(group-\d+)".*?</section>', content, re.S):
+        if row in section.group(0):
+            return section.group(1)
+    return None
