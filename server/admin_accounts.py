@@ -27,13 +27,6 @@ async def create_admin(
     db = Database(settings.database_url)
     try:
         async with db.session() as session:
-            exists = (
-                await session.execute(
-                    select(StaffUser).where(func.lower(col(StaffUser.email)) == email)
-                )
-            ).scalar_one_or_none()
-            if exists is not None:
-                raise ValueError(f"{email} already has an account")
             orgs = (await session.execute(select(Organization))).scalars().all()
             if not orgs:
                 if not organization:
@@ -49,6 +42,16 @@ async def create_admin(
                     raise ValueError("several organizations: name one with --organization")
                 org = match[0]
             assert org.id is not None
+            exists = (
+                await session.execute(
+                    select(StaffUser).where(
+                        col(StaffUser.organization_id) == org.id,
+                        func.lower(col(StaffUser.email)) == email,
+                    )
+                )
+            ).first()
+            if exists is not None:
+                raise ValueError(f"{email} already has an account in {org.name}")
             session.add(
                 StaffUser(
                     organization_id=org.id,

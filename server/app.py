@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from . import scheduler
 from .clock import Clock, clock_with_offset
@@ -46,8 +48,18 @@ from .web.context import (
     parent_sign_in_required,
     sign_in_required,
 )
+from .web.limits import BodyLimits
 from .web.parent_session import ParentSignInRequired
 from .web.portal import PortalSignInRequired, portal_sign_in_required
+
+
+class NoSniffStaticFiles(StaticFiles):
+    """Static files whose type browsers take as sent (a .txt is never run as a script)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 def create_broker(settings: Settings) -> Broker:
@@ -111,14 +123,15 @@ def create_app(
         *portal.routes,
         Mount(
             "/static/vendor",
-            StaticFiles(directory=settings.vendor_dir, check_dir=False),
+            NoSniffStaticFiles(directory=settings.vendor_dir, check_dir=False),
             name="vendor",
         ),
-        Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
+        Mount("/static", NoSniffStaticFiles(directory=settings.static_dir), name="static"),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContextMiddleware)],
+        # Outermost first: the Origin check and the CSRF cookie, then the body limits.
+        middleware=[Middleware(RequestContextMiddleware), Middleware(BodyLimits)],
         exception_handlers={
             HTTPException: http_error,
             DatabaseUnavailable: database_unavailable,

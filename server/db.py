@@ -88,6 +88,26 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+# The largest integer key each engine can compare with: PostgreSQL's INTEGER is 32 bits,
+# SQLite's 64. Beyond it the driver raises (OverflowError, DataError) instead of finding nothing.
+_INT_KEY_BOUND = {"postgresql": 2**31, "sqlite": 2**63}
+
+
+class Session(AsyncSession):
+    """An AsyncSession whose `get` answers None for an integer key no row can have (one too
+    large for the column): an id typed into a URL is then "not found" like any unknown id,
+    on every route, instead of a driver error."""
+
+    async def get(self, entity: Any, ident: Any, **options: Any) -> Any:
+        bound = _INT_KEY_BOUND.get(self.bind.dialect.name) if self.bind is not None else None
+        keys = ident if isinstance(ident, tuple) else (ident,)
+        if bound is not None and any(
+            isinstance(key, int) and not -bound <= key < bound for key in keys
+        ):
+            return None
+        return await super().get(entity, ident, **options)
+
+
 class DatabaseUnavailable(Exception):
     """The database is not answering (restarting, unreachable, locked for too long): pages and
     the API say so with a 503 instead of a bare server error."""
@@ -108,9 +128,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
-        self._sessions = async_sessionmaker(
-            self.engine, class_=AsyncSession, expire_on_commit=False
-        )
+        self._sessions = async_sessionmaker(self.engine, class_=Session, expire_on_commit=False)
         self._inline = _inline_engine(url)
 
     @asynccontextmanager

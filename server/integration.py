@@ -156,23 +156,41 @@ async def statuses(session: AsyncSession, organization_id: int) -> list[LinkStat
 # -- configuring: an existing account -----------------------------------------------------------
 
 
-async def _account_by_email(session: AsyncSession, email: str) -> CenterAccount | None:
+async def _account_by_email(
+    session: AsyncSession, organization_id: int, email: str
+) -> CenterAccount | None:
+    """The organization's centre account with this address. Only this organization's: an
+    administrator must learn nothing of another organization's accounts, not even that an
+    address has one (and cannot try passwords on them)."""
     return (
-        await session.execute(
-            select(CenterAccount).where(
-                func.lower(col(CenterAccount.email)) == normalize_email(email)
+        (
+            await session.execute(
+                select(CenterAccount)
+                .join(Installation, col(Installation.id) == col(CenterAccount.installation_id))
+                .where(
+                    col(Installation.organization_id) == organization_id,
+                    func.lower(col(CenterAccount.email)) == normalize_email(email),
+                )
+                .order_by(col(CenterAccount.id))
             )
         )
-    ).scalar_one_or_none()
+        .scalars()
+        .first()
+    )
 
 
 async def link_existing(
     session: AsyncSession, installation: Installation, email: str, password: str
 ) -> str | None:
-    """ "J'ai déjà un compte": check the account's email and password. Right: the light turns
-    green (None). Wrong: the light turns red with the reason, which is returned; nothing else
-    changes. The caller commits."""
-    account = await _account_by_email(session, email) if email.strip() else None
+    """ "J'ai déjà un compte": check the account's email and password, among the
+    organization's own centre accounts. Right: the light turns green (None). Wrong: the
+    light turns red with the reason, which is returned; nothing else changes. The caller
+    commits (and counts failures: see `web.admin_integrations`)."""
+    account = (
+        await _account_by_email(session, installation.organization_id, email)
+        if email.strip()
+        else None
+    )
     matches = await run_in_threadpool(
         verify_password, account.password_hash if account else None, password[:MAX_PASSWORD]
     )
@@ -235,7 +253,8 @@ def new_account_problems(form: NewAccountForm) -> dict[str, str]:
 
 def duplicate_email_message() -> str:
     return _(
-        "The account could not be created: this email address is already used by another account."
+        "The account could not be created: another installation of yours already uses this "
+        "email address."
     )
 
 
@@ -245,16 +264,17 @@ async def create_account(
     """ "Créer un compte": validate, create the centre account, set the name parents see, turn
     the light green. Returns the problems per field (nothing created when there are any) and
     the confirmation email to the new account. The caller commits (an `IntegrityError` there
-    means the address was taken meanwhile: show `duplicate_email_message`), then sends."""
+    means the installation got an account meanwhile: show `already_linked_message`), then
+    sends."""
     assert installation.id is not None
     errors = new_account_problems(form)
-    if "email" not in errors and await _account_by_email(session, form.email) is not None:
+    if (
+        "email" not in errors
+        and await _account_by_email(session, installation.organization_id, form.email) is not None
+    ):
         errors["email"] = duplicate_email_message()
     if not errors and await account_of(session, installation.id) is not None:
-        errors["form"] = _(
-            "This installation already has an account. Use “I already have an account” "
-            "with its email and password."
-        )
+        errors["form"] = already_linked_message()
     if errors:
         return errors, []
     password_hash = await run_in_threadpool(hash_password, form.password)
@@ -281,7 +301,15 @@ async def create_account(
     return {}, [Email(address, subject, body)]
 
 
+def already_linked_message() -> str:
+    return _(
+        "This installation already has an account. Use “I already have an account” "
+        "with its email and password."
+    )
+
+
 def is_duplicate(error: IntegrityError) -> bool:
+    """The installation got its account meanwhile (one per installation, by a constraint)."""
     return "center_account" in str(error.orig).lower()
 
 

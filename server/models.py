@@ -304,10 +304,15 @@ class RateEvent(SQLModel, table=True):
 
 class StaffUser(SQLModel, table=True):
     __tablename__ = "staff_user"
+    # One account per address in an organization; another organization may have its own
+    # (and is never told so: inviting someone must not reveal where else they work).
+    __table_args__ = (
+        UniqueConstraint("organization_id", "email", name="uq_staff_user_organization_email"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     organization_id: int = Field(foreign_key="organization.id", index=True)
-    email: str = Field(max_length=254, unique=True)
+    email: str = Field(max_length=254, index=True)
     display_name: str = Field(max_length=200)
     password_hash: str = Field(max_length=200)
     role: str = Field(max_length=16)
@@ -338,7 +343,8 @@ class CenterAccount(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     installation_id: int = Field(foreign_key="installation.id", unique=True)
-    email: str = Field(max_length=254, unique=True)
+    # Not unique across organizations (see StaffUser.email); unique within one, by the code.
+    email: str = Field(max_length=254, index=True)
     password_hash: str = Field(max_length=200)
     created_at: datetime = Field(sa_column=_instant())
 

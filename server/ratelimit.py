@@ -1,4 +1,4 @@
-"""Rate limits on sign-in, one-time link requests and announcements.
+"""Rate limits on sign-in, one-time link requests, invitations and announcements.
 
 Each counted attempt is a `RateEvent` row, so every worker (and every host on PostgreSQL) sees
 the same counts; a sliding window over those rows decides. Rows older than the window are
@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -30,17 +30,43 @@ class Limit:
     window: timedelta
 
 
-# Sign-in: failed attempts, per email and per address (a phone or a whole NAT).
-SIGN_IN_LIMIT = Limit(10, timedelta(minutes=15))
+@dataclass(frozen=True)
+class Backoff:
+    """Growing delays: `free` failures cost nothing, then each one more doubles the wait
+    before the next attempt, from `first` up to `cap` (never more: a person is slowed, never
+    locked out). Failures older than `memory` are forgotten."""
+
+    free: int
+    first: timedelta
+    cap: timedelta
+    memory: timedelta
+
+    def wait_after(self, failures: int) -> timedelta:
+        if failures < self.free:
+            return timedelta(0)
+        doublings: int = min(failures - self.free, 20)
+        return min(self.cap, self.first * (1 << doublings))
+
+
+# Sign-in (staff, parents, centre accounts): failures per account typed, from a browser that
+# never signed in to it; per network address (a phone, or a whole daycare behind one NAT);
+# and per browser that did sign in to it before (see `web.signin`).
+SIGN_IN_ACCOUNT = Backoff(5, timedelta(minutes=1), timedelta(minutes=15), timedelta(hours=24))
+SIGN_IN_ADDRESS = Backoff(20, timedelta(minutes=1), timedelta(minutes=15), timedelta(hours=24))
+SIGN_IN_DEVICE = Backoff(5, timedelta(minutes=1), timedelta(minutes=15), timedelta(hours=24))
 # "Send me a link" (activation again, forgotten password): per email, then per address.
 LINK_EMAIL_LIMIT = Limit(5, timedelta(hours=1))
 LINK_IP_LIMIT = Limit(20, timedelta(hours=1))
 # Announcements (create, change the time, cancel…), per guardian.
 ANNOUNCE_LIMIT = Limit(20, timedelta(minutes=10))
+# Invitations sent again by hand (/admin, the portal), per person invited, then per sender.
+REINVITE_LIMIT = Limit(3, timedelta(hours=1))
+REINVITE_SENDER_LIMIT = Limit(30, timedelta(hours=1))
 
 # Nothing counts for longer than the longest window: older rows can go, whatever their key.
 LONGEST_WINDOW = max(
-    limit.window for limit in (SIGN_IN_LIMIT, LINK_EMAIL_LIMIT, LINK_IP_LIMIT, ANNOUNCE_LIMIT)
+    *(limit.window for limit in (LINK_EMAIL_LIMIT, LINK_IP_LIMIT, ANNOUNCE_LIMIT, REINVITE_LIMIT)),
+    *(backoff.memory for backoff in (SIGN_IN_ACCOUNT, SIGN_IN_ADDRESS, SIGN_IN_DEVICE)),
 )
 # One counted attempt in this many also sweeps every stale row of every key.
 SWEEP_ONE_IN = 100
@@ -131,6 +157,56 @@ async def hit(
     if decision.allowed:
         await record(session, key, window, now)
     return decision
+
+
+async def backoff_wait(
+    session: AsyncSession, key: str, backoff: Backoff, now: datetime
+) -> timedelta:
+    """How long before the next attempt for `key` is allowed (zero: now)."""
+    count, last = (
+        await session.execute(
+            select(func.count(), func.max(col(RateEvent.at))).where(
+                col(RateEvent.key) == key, col(RateEvent.at) > now - backoff.memory
+            )
+        )
+    ).one()
+    if last is None:
+        return timedelta(0)
+    return max(timedelta(0), last + backoff.wait_after(int(count)) - now)
+
+
+def decision_after(wait: timedelta) -> RateDecision:
+    if wait <= timedelta(0):
+        return RateDecision(True)
+    return RateDecision(False, max(1, math.ceil(wait.total_seconds() / 60)))
+
+
+async def forget(session: AsyncSession, key: str) -> None:
+    """Drop every attempt counted for `key` (a success wipes the slate; the caller commits)."""
+    await session.execute(delete(RateEvent).where(col(RateEvent.key) == key))
+
+
+async def reinvite(
+    session: AsyncSession, invitee: str, sender: str, now: datetime
+) -> RateDecision | None:
+    """Count one invitation sent again by hand (an activation email from /admin or the
+    portal, a staff invitation): a few per hour to one person, a few dozen per sender, so the
+    button cannot be used to flood a mailbox. None when allowed (counted: the caller
+    commits); otherwise the refusal, counting nothing."""
+    checks = (
+        (f"reinvite:{invitee}", REINVITE_LIMIT),
+        (f"reinvite-by:{sender}", REINVITE_SENDER_LIMIT),
+    )
+    worst: RateDecision | None = None
+    for key, limit in checks:
+        decision = await peek(session, key, limit.count, limit.window, now)
+        if not decision.allowed and (worst is None or decision.retry_after > worst.retry_after):
+            worst = decision
+    if worst is not None:
+        return worst
+    for key, limit in checks:
+        await record(session, key, limit.window, now)
+    return None
 
 
 async def check_announce(session: AsyncSession, guardian_id: int, now: datetime) -> None:

@@ -1,4 +1,4 @@
-"""Passwords (argon2id), random tokens stored only as hashes, and CSRF tokens."""
+"""Passwords (argon2id), random tokens stored only as hashes, signatures and CSRF tokens."""
 
 from __future__ import annotations
 
@@ -34,26 +34,38 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_csrf_token(secret_key: str) -> str:
-    """A random value signed with the server secret (double-submit cookie, not forgeable)."""
+def new_csrf_token(secret_key: str, binding: str = "") -> str:
+    """A random value signed with the server secret and bound to the browser's sign-in
+    (`binding`, see `web.context.session_binding`): a token taken from one session, or
+    from an anonymous visit, is worth nothing in another."""
     nonce = secrets.token_urlsafe(24)
-    return f"{nonce}.{_sign(secret_key, nonce)}"
+    return f"{nonce}.{_sign(secret_key, f'{nonce}|{binding}')}"
 
 
-def valid_csrf_token(secret_key: str, token: str | None) -> bool:
+def valid_csrf_token(secret_key: str, token: str | None, binding: str = "") -> bool:
     if not token or "." not in token:
         return False
     nonce, signature = token.rsplit(".", 1)
-    return hmac.compare_digest(signature, _sign(secret_key, nonce))
+    return hmac.compare_digest(signature, _sign(secret_key, f"{nonce}|{binding}"))
 
 
-def csrf_matches(secret_key: str, cookie_token: str | None, submitted: str | None) -> bool:
+def csrf_matches(
+    secret_key: str, cookie_token: str | None, submitted: str | None, binding: str = ""
+) -> bool:
     if not cookie_token or not submitted:
         return False
-    return valid_csrf_token(secret_key, cookie_token) and hmac.compare_digest(
+    return valid_csrf_token(secret_key, cookie_token, binding) and hmac.compare_digest(
         cookie_token, submitted
     )
 
 
-def _sign(secret_key: str, nonce: str) -> str:
-    return hmac.new(secret_key.encode(), nonce.encode(), hashlib.sha256).hexdigest()[:32]
+def sign(secret_key: str, message: str) -> str:
+    """A short HMAC of `message` with the server secret (not forgeable without it)."""
+    return hmac.new(secret_key.encode(), message.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def signature_matches(secret_key: str, message: str, signature: str) -> bool:
+    return hmac.compare_digest(signature, sign(secret_key, message))
+
+
+_sign = sign

@@ -33,8 +33,12 @@ class Settings:
     var_dir: Path
     redis_url: str | None = None
     smtp_url: str | None = None
-    # The address people use (https://relais.example.org): links in emails point there.
+    # The address people use (https://relais.example.org): links in emails point there. A
+    # production start requires it (links must never follow a request's Host header).
     public_url: str | None = None
+    # Lets a monitoring system read /healthz's details (`Authorization: Bearer <token>`);
+    # without it only loopback gets them.
+    metrics_token: str | None = None
     demo: bool = False
     # Cookies are marked Secure when served over HTTPS; force it behind a TLS proxy.
     secure_cookies: bool = False
@@ -76,7 +80,8 @@ class Settings:
             var_dir=var_dir,
             redis_url=env.get("RELAIS_REDIS_URL") or None,
             smtp_url=env.get("RELAIS_SMTP_URL") or None,
-            public_url=(env.get("RELAIS_PUBLIC_URL") or "").rstrip("/") or None,
+            public_url=(env.get("RELAIS_PUBLIC_URL") or "").strip().rstrip("/") or None,
+            metrics_token=env.get("RELAIS_METRICS_TOKEN") or None,
             demo=env.get("RELAIS_DEMO", "") in {"1", "true", "yes"},
             secure_cookies=env.get("RELAIS_SECURE_COOKIES", "") in {"1", "true", "yes"},
             allowed_origins=origins,

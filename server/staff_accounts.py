@@ -1,7 +1,9 @@
 """Staff accounts: invitations with a one-time link, role and place changes, disabling.
 
 Rules, in one place so every page applies the same ones:
-- an email belongs to one staff account (case-insensitive);
+- an email belongs to one staff account per organization (case-insensitive); another
+  organization may have its own account with the same address, and nothing here tells an
+  organization whether another one has it;
 - reception and educators belong to one installation of the organization; educators also to
   one home group of that installation; admins to none (they see every installation);
 - an admin cannot disable themself, and the organization always keeps one active admin.
@@ -107,15 +109,35 @@ async def check_placement(
     return Placement(chosen_role, installation.id, group.id)
 
 
-async def email_taken(session: AsyncSession, email: str, *, except_id: int | None = None) -> bool:
+async def email_taken(
+    session: AsyncSession, organization_id: int, email: str, *, except_id: int | None = None
+) -> bool:
+    """Whether the organization already has a staff account with this address (only this
+    organization: asking must not tell whether another one has it)."""
     query = (
         select(func.count())
         .select_from(StaffUser)
-        .where(func.lower(col(StaffUser.email)) == normalize_email(email))
+        .where(
+            col(StaffUser.organization_id) == organization_id,
+            func.lower(col(StaffUser.email)) == normalize_email(email),
+        )
     )
     if except_id is not None:
         query = query.where(col(StaffUser.id) != except_id)
     return int((await session.execute(query)).scalar_one()) > 0
+
+
+async def users_by_email(session: AsyncSession, email: str) -> list[StaffUser]:
+    """Every staff account with this address, in any organization (for signing in)."""
+    address = normalize_email(email)
+    if not address:
+        return []
+    rows = await session.execute(
+        select(StaffUser)
+        .where(func.lower(col(StaffUser.email)) == address)
+        .order_by(col(StaffUser.id))
+    )
+    return list(rows.scalars().all())
 
 
 def _email_problem(email: str) -> str | None:
@@ -145,7 +167,7 @@ async def invite(
     problem = _email_problem(address)
     if problem:
         errors["email"] = problem
-    elif await email_taken(session, address):
+    elif await email_taken(session, organization_id, address):
         errors["email"] = _("A staff account already uses this email address.")
     if not display_name:
         errors["name"] = _("Enter the person's name, as colleagues know them.")

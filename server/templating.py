@@ -15,6 +15,7 @@ import jinja2
 from . import i18n
 from .pickups.messages import family_state_label, refusal_text, status_label, step_label
 from .pickups.rules import STAFF_NEXT, STAFF_STEPS
+from .ratelimit import RateDecision, rate_limited_message
 from .settings import PROJECT_ROOT
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -74,6 +75,10 @@ def create_environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environmen
     env.globals["step_label"] = step_label
     env.globals["family_state_label"] = family_state_label
     env.globals["refusal_text"] = refusal_text
+    # "Too many attempts. Try again in N minutes." after a redirect that carries N.
+    env.globals["wait_message"] = lambda minutes: rate_limited_message(
+        RateDecision(False, int(minutes))
+    )
     env.globals["STEPS"] = STAFF_STEPS
     env.globals["STAFF_NEXT"] = STAFF_NEXT
     return env

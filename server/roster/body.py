@@ -23,7 +23,8 @@ from .validate import validate
 
 
 class _Item(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Strict: JSON types as the OpenAPI declares them (`false`, never `0` or "no").
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class RosterGroupIn(_Item):
@@ -79,6 +80,10 @@ def parse(raw: bytes) -> Roster:
         data = json.loads(raw or b"{}")
     except ValueError:
         raise RosterInvalid([RowError("body", None, "body", _("The body is not JSON."))]) from None
+    except RecursionError:  # the web checks nesting first (`web.limits`); other callers may not
+        raise RosterInvalid(
+            [RowError("body", None, "body", _("The JSON is nested too deeply."))]
+        ) from None
     try:
         body = RosterIn.model_validate(data)
     except ValidationError as exc:

@@ -13,7 +13,15 @@ from ..i18n import _
 from ..models import Display, Group, Installation
 from ..security import new_token, token_hash
 from . import parent_accounts, photos
-from .context import csrf_form, page, redirect_showing_once, require_admin, services
+from .context import (
+    csrf_form,
+    page,
+    public_base_url,
+    redirect_showing_once,
+    require_admin,
+    services,
+)
+from .limits import parse_id, path_id
 
 
 async def admin_page(
@@ -95,15 +103,15 @@ async def create_display(request: Request) -> Response:
     async with svc.db.session() as session:
         installation = None
         group = None
-        try:
-            installation = await session.get(
-                Installation, int(str(form.get("installation_id", "")))
-            )
-            group_value = str(form.get("group_id", "all"))
-            if group_value != "all":
-                group = await session.get(Group, int(group_value))
-        except ValueError:
-            pass
+        installation_id = parse_id(form.get("installation_id"))
+        if installation_id is not None:
+            installation = await session.get(Installation, installation_id)
+        group_value = str(form.get("group_id", "all"))
+        group_id = parse_id(group_value)
+        if group_id is not None:
+            group = await session.get(Group, group_id)
+        elif group_value != "all":
+            return await admin_page(request, error=_("That group is not in that installation."))
         if installation is None or installation.organization_id != principal.organization_id:
             return await admin_page(request, error=_("Choose one of your installations."))
         if group is not None and group.installation_id != installation.id:
@@ -124,7 +132,10 @@ async def create_display(request: Request) -> Response:
         )
         await session.commit()
     return redirect_showing_once(
-        request, "/admin", NEW_LINK_COOKIE, f"{request.base_url}display/{token}"
+        request,
+        "/admin",
+        NEW_LINK_COOKIE,
+        f"{public_base_url(request).rstrip('/')}/display/{token}",
     )
 
 
@@ -132,10 +143,7 @@ async def revoke_display(request: Request) -> Response:
     principal = await require_admin(request)
     await csrf_form(request)
     svc = services(request)
-    try:
-        display_id = int(request.path_params["display_id"])
-    except ValueError:
-        raise HTTPException(404, _("Not found, or not yours to see.")) from None
+    display_id = path_id(request.path_params, "display_id")
     async with svc.db.session() as session:
         display = await session.get(Display, display_id)
         if display is None or display.organization_id != principal.organization_id:

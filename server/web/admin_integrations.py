@@ -16,14 +16,23 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import integration
+from .. import integration, ratelimit
 from ..accounts import Email, send_all
 from ..authz import StaffPrincipal
 from ..i18n import _
 from ..models import Organization, SyncJob
 from ..templating import render
-from .context import csrf_form, csrf_token, is_htmx, page, require_admin, services
-from .parent_accounts import public_base_url
+from . import signin
+from .context import (
+    csrf_form,
+    csrf_token,
+    is_htmx,
+    page,
+    public_base_url,
+    require_admin,
+    services,
+)
+from .limits import path_id
 
 HOME = "/admin/integrations"
 
@@ -33,10 +42,7 @@ def _not_found() -> HTTPException:
 
 
 def _int_param(request: Request, name: str) -> int:
-    try:
-        return int(request.path_params[name])
-    except ValueError:
-        raise _not_found() from None
+    return path_id(request.path_params, name)
 
 
 def _job_view(job: SyncJob | None) -> dict[str, Any] | None:
@@ -117,13 +123,40 @@ async def link_existing(request: Request) -> Response:
     email = str(form.get("email", "")).strip()[:254]
     password = str(form.get("password", ""))
     svc = services(request)
+    now = svc.clock.now()
+    # Checking a centre account's password is a sign-in: slowed like one, per administrator
+    # and per account typed.
+    attempt = signin.Attempt(
+        "portal",
+        email.lower(),
+        (
+            (f"link-centre:staff:{principal.user_id}", ratelimit.SIGN_IN_ACCOUNT),
+            (ratelimit.email_key("link-centre", email), ratelimit.SIGN_IN_ACCOUNT),
+        ),
+        None,
+    )
     async with svc.db.session() as session:
         installation = await integration.installation_of(
             session, principal.organization_id, installation_id
         )
         if installation is None:
             raise _not_found()
+        refused = await signin.refused(session, attempt, now)
+        if refused is not None:
+            wait = await integrations_page(
+                request,
+                principal,
+                form_for=installation_id,
+                form_kind="existing",
+                values={"email": email},
+                errors={"existing": ratelimit.rate_limited_message(refused)},
+            )
+            return signin.too_many(wait, refused)
         problem = await integration.link_existing(session, installation, email, password)
+        if problem == integration.WRONG_CREDENTIALS:
+            await signin.failed(session, attempt, now)
+        elif problem is None:
+            await signin.succeeded(session, attempt)
         await session.commit()
     if problem is None:
         return RedirectResponse(f"{HOME}#installation-{installation_id}", status_code=303)
@@ -162,7 +195,7 @@ async def create_account(request: Request) -> Response:
                 await session.rollback()
                 if not integration.is_duplicate(error):
                     raise
-                errors = {"email": integration.duplicate_email_message()}
+                errors = {"form": integration.already_linked_message()}
                 emails = []
     if errors:
         return await integrations_page(

@@ -116,6 +116,19 @@ def status_labels() -> dict[str, str]:
     }
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(…) sends
+# the file's data away, =cmd|… runs programs): names come from parents and integrations.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A cell as a spreadsheet shows it, never as a formula: text that would start one gets a
+    leading apostrophe (OWASP's advice; the apostrophe is not displayed)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def mode_labels() -> dict[str, str]:
     return {"eta": _("Arrival time"), "gps": _("GPS")}
 
@@ -355,7 +368,8 @@ async def log_csv(request: Request) -> Response:
     )
     for row in rows:
         writer.writerow(
-            [
+            csv_cell(cell)
+            for cell in [
                 row.pickup.id,
                 row.pickup.day.isoformat(),
                 row.installation.name,

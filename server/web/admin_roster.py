@@ -28,7 +28,7 @@ from ..i18n import _
 from ..roster import RosterInvalid, RowError, read_file
 from ..roster.apply import KINDS, Plan, apply_roster, plan_roster
 from ..roster.read import MAX_FILE_BYTES
-from .context import csrf_form, page, require_admin, services
+from .context import csrf_form, page, public_base_url, require_admin, services
 
 UPLOAD_LIFETIME = timedelta(hours=1)
 PREVIEW_CHANGES = 50
@@ -136,7 +136,7 @@ async def preview(request: Request) -> Response:
     if not length.isdigit() or int(length) > MAX_REQUEST_BYTES:
         return _page(request, 413, error=_("The file is too large: at most 20 MB."))
     try:
-        form = await csrf_form(request)
+        form = await csrf_form(request, max_files=1, max_fields=8)
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
             return _page(request, 400, error=_("Choose a .zip (OneRoster) or .csv file."))
@@ -187,7 +187,7 @@ async def apply(request: Request) -> Response:
                 session,
                 principal.organization_id,
                 roster,
-                base_url=svc.settings.public_url or str(request.base_url),
+                base_url=public_base_url(request),
                 now=now,
             )
             await session.commit()

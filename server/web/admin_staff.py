@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import staff_accounts
+from .. import ratelimit, staff_accounts
 from ..accounts import Email, LinkProblem, LinkRefused
 from ..authz import StaffPrincipal
 from ..i18n import _
@@ -25,10 +25,11 @@ from . import auth
 from .context import (
     csrf_form,
     page,
+    public_base_url,
     require_admin,
     services,
 )
-from .parent_accounts import public_base_url
+from .limits import parse_id, path_id
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +136,8 @@ async def _notice(
         raw = request.query_params.get(key)
         if not raw:
             continue
-        try:
-            user = await session.get(StaffUser, int(raw))
-        except ValueError:
-            return None
+        user_id = parse_id(raw)
+        user = await session.get(StaffUser, user_id) if user_id is not None else None
         if user is None or user.organization_id != principal.organization_id:
             return None
         if key == "invited":
@@ -196,10 +195,7 @@ async def _send(request: Request, email: Email, user_id: int | None) -> Response
 
 
 async def _user_of(session: AsyncSession, principal: StaffPrincipal, request: Request) -> StaffUser:
-    try:
-        user = await session.get(StaffUser, int(request.path_params["user_id"]))
-    except ValueError:
-        raise _not_found() from None
+    user = await session.get(StaffUser, path_id(request.path_params, "user_id"))
     if user is None or user.organization_id != principal.organization_id:
         raise _not_found()
     return user
@@ -291,6 +287,18 @@ async def resend(request: Request) -> Response:
                     }
                 },
             )
+        assert user.id is not None
+        refused = await ratelimit.reinvite(
+            session, f"staff:{user.id}", f"staff:{principal.user_id}", svc.clock.now()
+        )
+        if refused is not None:
+            await session.commit()
+            page_ = await staff_page(
+                request,
+                row_errors={user.id: {"invite": ratelimit.rate_limited_message(refused)}},
+            )
+            page_.status_code = 429
+            return page_
         email = await staff_accounts.create_invitation(
             session, user, base_url=public_base_url(request), now=svc.clock.now()
         )

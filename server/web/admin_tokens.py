@@ -19,6 +19,7 @@ from ..i18n import _
 from ..models import ApiToken, Organization
 from ..security import new_token, token_hash
 from .context import csrf_form, page, redirect_showing_once, require_admin, services
+from .limits import path_id
 
 NEW_TOKEN_COOKIE = "relais_new_api_token"
 COOKIE_PATH = "/admin/tokens"
@@ -100,10 +101,7 @@ async def revoke_token(request: Request) -> Response:
     principal = await require_admin(request)
     await csrf_form(request)
     svc = services(request)
-    try:
-        token_id = int(request.path_params["token_id"])
-    except ValueError:
-        raise HTTPException(404, _("Not found, or not yours to see.")) from None
+    token_id = path_id(request.path_params, "token_id")
     async with svc.db.session() as session:
         token = await session.get(ApiToken, token_id)
         if token is None or token.organization_id != principal.organization_id:

@@ -6,17 +6,21 @@ from __future__ import annotations
 from datetime import datetime
 from urllib.parse import urlparse
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from .. import staff_accounts
+from ..accounts import MAX_PASSWORD_LENGTH, normalize_email
 from ..i18n import _
 from ..models import StaffSession, StaffUser
+from ..ratelimit import rate_limited_message
 from ..security import new_token, token_hash, verify_password
-from . import context
+from . import context, signin
 from .context import SESSION_COOKIE, SESSION_LIFETIME, csrf_form, page, services
 
 
@@ -42,37 +46,62 @@ def _safe_next(target: str | None) -> str:
 async def login_page(request: Request) -> Response:
     if await context.staff_principal(request) is not None:
         return RedirectResponse(_safe_next(request.query_params.get("next")), status_code=303)
+    return _login_page(request, next=request.query_params.get("next", ""), error=None)
+
+
+def _login_page(
+    request: Request, *, status_code: int = 200, next: str = "", email: str = "", error: str | None
+) -> Response:
     return page(
-        request, "auth/login.html", next=request.query_params.get("next", ""), error=None, email=""
+        request, "auth/login.html", status_code=status_code, next=next, email=email, error=error
     )
 
 
 async def login_submit(request: Request) -> Response:
     form = await csrf_form(request)
-    email = str(form.get("email", "")).strip().lower()
-    password = str(form.get("password", ""))
+    email = normalize_email(str(form.get("email", "")))[:254]
+    password = str(form.get("password", ""))[: MAX_PASSWORD_LENGTH + 1]
     target = _safe_next(str(form.get("next", "")))
     svc = services(request)
+    now = svc.clock.now()
+    attempt = signin.start(request, "staff", email)
     async with svc.db.session() as session:
-        user = (
-            await session.execute(
-                select(StaffUser).where(func.lower(col(StaffUser.email)) == email)
+        refused = await signin.refused(session, attempt, now)
+        if refused is not None:
+            wait = _login_page(
+                request, next=target, email=email, error=rate_limited_message(refused)
             )
-        ).scalar_one_or_none()
-        ok = verify_password(user.password_hash if user else None, password)
-        if user is None or not ok or not user.active:
+            return signin.too_many(wait, refused)
+        # An address may have an account in two organizations: each is tried, like parents'.
+        candidates: list[StaffUser | None] = [
+            user
+            for user in await staff_accounts.users_by_email(session, email)
+            if user.active and staff_accounts.has_password(user)
+        ]
+        user: StaffUser | None = None
+        # With no candidate, check against a dummy hash anyway: same time, nothing learned.
+        for candidate in candidates or [None]:
+            hashed = candidate.password_hash if candidate is not None else None
+            if await run_in_threadpool(verify_password, hashed, password) and candidate:
+                user = candidate
+                break
+        if user is None:
+            await signin.failed(session, attempt, now)
+            await session.commit()
             # One message for every failure: no probing which emails exist.
-            return page(
+            return _login_page(
                 request,
-                "auth/login.html",
                 status_code=400,
                 next=target,
                 email=email,
                 error=_("Wrong email or password, or the account is disabled."),
             )
-        token = add_session(session, request, user, svc.clock.now())
+        await signin.succeeded(session, attempt)
+        token = add_session(session, request, user, now)
         await session.commit()
-    return signed_in_redirect(request, token, target)
+    response = signed_in_redirect(request, token, target)
+    signin.remember(request, response, "staff", email)
+    return response
 
 
 def add_session(session: AsyncSession, request: Request, user: StaffUser, now: datetime) -> str:

@@ -1,4 +1,10 @@
-"""The OpenAPI 3 document of API v1, built from the same pydantic models that validate input."""
+"""The OpenAPI 3 document of API v1, built from the same pydantic models that validate input.
+
+It declares what the server enforces (tests/security runs schemathesis against it): types,
+lengths and ranges, `additionalProperties: false`, the HH:MM pattern of an arrival time,
+the status enums, body limits (413) and nesting (422), ids that name nothing (404). What no
+schema can say (a child absent today, a roster row naming an unknown group) is a 409 or a
+422 with a readable `detail`, as each operation's description says."""
 
 from __future__ import annotations
 
@@ -23,19 +29,46 @@ def _answer(description: str, schema: dict[str, Any] | None = None) -> dict[str,
     return body
 
 
+def _with_pattern(schema: dict[str, Any], field: str, pattern: str) -> dict[str, Any]:
+    """A string field the server parses by hand (an arrival time), declared as it checks it."""
+    schema["properties"][field]["pattern"] = pattern
+    return schema
+
+
 def _with_defs(schema: dict[str, Any], name: str) -> dict[str, Any]:
     """A schema with nested models: the nested ones become components of their own."""
     defs = schema.pop("$defs", {})
     return {name: schema, **defs}
 
 
+ERROR = {"$ref": "#/components/schemas/Error"}
 ERRORS = {
-    "401": _answer("Missing, unknown or revoked token", {"$ref": "#/components/schemas/Error"}),
-    "404": _answer(
-        "Unknown id (or another organization's)", {"$ref": "#/components/schemas/Error"}
-    ),
-    "422": _answer("Invalid input, one message per field", {"$ref": "#/components/schemas/Error"}),
+    "401": _answer("Missing, unknown or revoked token", ERROR),
+    "404": _answer("Unknown id (or another organization's)", ERROR),
+    "405": _answer("Method not allowed here (the Allow header lists those that are)", ERROR),
+    "422": _answer("Invalid input, one message per field", ERROR),
 }
+# Operations with a body: too large (64 KB; a roster 20 MB), or JSON nested too deeply.
+BODY_ERRORS = {
+    **ERRORS,
+    "413": _answer("Body too large", ERROR),
+    "422": _answer(
+        "Invalid input, one message per field (or JSON nested more than 32 levels)", ERROR
+    ),
+}
+HHMM = r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$"
+# Internal ids are 32-bit: a larger one names nothing (404, like an unknown one).
+PICKUP_ID = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+PICKUP_STATUSES = [
+    "scheduled",
+    "tracking",
+    "announced",
+    "called",
+    "ready",
+    "departed",
+    "cancelled",
+    "expired",
+]
 
 
 @cache
@@ -72,9 +105,13 @@ def openapi_document() -> dict[str, Any]:
                     ),
                     "requestBody": _json_body("#/components/schemas/RosterIn"),
                     "responses": {
+                        **BODY_ERRORS,
                         "200": _answer("Applied", {"$ref": "#/components/schemas/RosterResult"}),
-                        "413": _answer("Body too large", {"$ref": "#/components/schemas/Error"}),
-                        **ERRORS,
+                        "422": _answer(
+                            "Invalid roster: one error per offending row (an unknown group, "
+                            "a duplicate id…); nothing applied",
+                            ERROR,
+                        ),
                     },
                 }
             },
@@ -112,15 +149,18 @@ def openapi_document() -> dict[str, Any]:
                     "parameters": [
                         {"name": "child_id", "in": "path", "required": True, "schema": str_id}
                     ],
+                    "description": (
+                        "The group must be one of the child's installation (422 otherwise)."
+                    ),
                     "requestBody": _json_body("#/components/schemas/ChildPatch"),
-                    "responses": {"200": _answer("Moved"), **ERRORS},
+                    "responses": {"200": _answer("Moved"), **BODY_ERRORS},
                 }
             },
             "/attendance": {
                 "post": {
                     "summary": "Check a child in or out",
                     "requestBody": _json_body("#/components/schemas/AttendanceIn"),
-                    "responses": {"200": _answer("Recorded"), **ERRORS},
+                    "responses": {"200": _answer("Recorded"), **BODY_ERRORS},
                 }
             },
             "/pickups": {
@@ -128,7 +168,12 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Today's pickups",
                     "parameters": [
                         {"name": "installation_id", "in": "query", "schema": str_id},
-                        {"name": "status", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "description": "Only pickups in this status (empty: every status).",
+                            "schema": {"type": "string", "enum": ["", *PICKUP_STATUSES]},
+                        },
                     ],
                     "responses": {
                         "200": _answer("Pickups", {"type": "array", "items": pickup}),
@@ -137,6 +182,12 @@ def openapi_document() -> dict[str, Any]:
                 },
                 "post": {
                     "summary": "Announce an arrival, by time or by position",
+                    "description": (
+                        "Refused with 409 when the child cannot be announced now (absent, "
+                        "already announced, departed…) and with 422 when the arrival falls "
+                        "outside the installation's call window or the position is not "
+                        "plausible."
+                    ),
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -150,7 +201,11 @@ def openapi_document() -> dict[str, Any]:
                             }
                         },
                     },
-                    "responses": {"201": _answer("Announced", pickup), "409": refused, **ERRORS},
+                    "responses": {
+                        "201": _answer("Announced", pickup),
+                        "409": refused,
+                        **BODY_ERRORS,
+                    },
                 },
             },
             "/pickups/{pickup_id}/status": {
@@ -161,11 +216,15 @@ def openapi_document() -> dict[str, Any]:
                             "name": "pickup_id",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "integer"},
+                            "schema": PICKUP_ID,
                         }
                     ],
                     "requestBody": _json_body("#/components/schemas/StatusIn"),
-                    "responses": {"200": _answer("Moved", pickup), "409": refused, **ERRORS},
+                    "responses": {
+                        "200": _answer("Moved", pickup),
+                        "409": refused,
+                        **BODY_ERRORS,
+                    },
                 }
             },
         },
@@ -187,7 +246,7 @@ def openapi_document() -> dict[str, Any]:
                     | {"invitations_sent": {"type": "integer"}},
                 },
                 "ChildPatch": _schema(ChildPatch),
-                "EtaPickupIn": _schema(EtaPickupIn),
+                "EtaPickupIn": _with_pattern(_schema(EtaPickupIn), "eta", HHMM),
                 "GpsPickupIn": _schema(GpsPickupIn),
                 "StatusIn": _schema(StatusIn),
                 "Error": {
@@ -230,20 +289,8 @@ def openapi_document() -> dict[str, Any]:
                 "Pickup": {
                     "type": "object",
                     "properties": {
-                        "id": {"type": "integer"},
-                        "status": {
-                            "type": "string",
-                            "enum": [
-                                "scheduled",
-                                "tracking",
-                                "announced",
-                                "called",
-                                "ready",
-                                "departed",
-                                "cancelled",
-                                "expired",
-                            ],
-                        },
+                        "id": PICKUP_ID,
+                        "status": {"type": "string", "enum": PICKUP_STATUSES},
                         "mode": {"type": "string", "enum": ["eta", "gps"]},
                         "child_id": str_id,
                         "guardian_id": str_id,

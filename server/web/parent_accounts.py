@@ -34,14 +34,17 @@ from ..models import AccountToken, Guardian, Organization, OutboxMessage
 from ..ratelimit import (
     LINK_EMAIL_LIMIT,
     LINK_IP_LIMIT,
-    SIGN_IN_LIMIT,
     Limit,
     RateDecision,
     rate_limited_message,
 )
 from ..security import verify_password
+from . import signin
 from .context import csrf_form, page, require_admin, services
+from .context import public_base_url as public_base_url
+from .limits import path_id
 from .parent_session import end_session, guardian_principal, start_session
+from .signin import client_address
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +54,6 @@ OUTBOX_SHOWN = 100
 _URL = re.compile(r"https?://[^\s<>\"']+")
 
 _TEMPLATES = {ACTIVATE: "parent/activate.html", RESET: "parent/reset.html"}
-
-
-def public_base_url(request: Request) -> str:
-    """Where links in emails point: RELAIS_PUBLIC_URL when set (it should be, in production:
-    a forged Host header must not put a stranger's address in a password-reset email)."""
-    return services(request).settings.public_url or str(request.base_url)
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def generic_sent_message() -> str:
@@ -101,17 +94,12 @@ async def login_submit(request: Request) -> Response:
     password = str(form.get("password", ""))[: accounts.MAX_PASSWORD_LENGTH + 1]
     svc = services(request)
     now = svc.clock.now()
-    # Failed attempts count, per address typed and per network address.
-    checks = [
-        (ratelimit.email_key("signin", email), SIGN_IN_LIMIT),
-        (ratelimit.ip_key("signin", client_address(request)), SIGN_IN_LIMIT),
-    ]
+    attempt = signin.start(request, "parent", email)
     async with svc.db.session() as session:
-        refused = await _limited(session, checks, now)
+        refused = await signin.refused(session, attempt, now)
         if refused is not None:
-            return _login_page(
-                request, status_code=429, email=email, error=rate_limited_message(refused)
-            )
+            wait = _login_page(request, email=email, error=rate_limited_message(refused))
+            return signin.too_many(wait, refused)
         candidates: list[Guardian | None] = [
             g
             for g in await accounts.guardians_by_email(session, email)
@@ -125,8 +113,7 @@ async def login_submit(request: Request) -> Response:
                 signed_in = guardian
                 break
         if signed_in is None:
-            for key, limit in checks:
-                await ratelimit.record(session, key, limit.window, now)
+            await signin.failed(session, attempt, now)
             await session.commit()
             return _login_page(
                 request,
@@ -134,8 +121,11 @@ async def login_submit(request: Request) -> Response:
                 email=email,
                 error=_("Wrong email or password."),
             )
+        await signin.succeeded(session, attempt)
+        await session.commit()
     response = RedirectResponse("/parent", status_code=303)
     await start_session(request, response, signed_in)
+    signin.remember(request, response, "parent", email)
     return response
 
 
@@ -221,6 +211,8 @@ async def _link_post(request: Request, purpose: str) -> Response:
         await session.commit()
     response = RedirectResponse("/parent", status_code=303)
     await start_session(request, response, link.guardian)
+    # The link proved the address: this phone is known from now on (see `signin`).
+    signin.remember(request, response, "parent", accounts.normalize_email(link.guardian.email))
     return response
 
 
@@ -312,9 +304,11 @@ def _with_links(body: str) -> list[tuple[str, bool]]:
 
 
 async def outbox(request: Request) -> Response:
+    """Every email written, links included: a demo's convenience, for its director only."""
     svc = services(request)
     if not svc.settings.demo:
         raise HTTPException(404, _("Not found, or not yours to see."))
+    await require_admin(request)
     async with svc.db.session() as session:
         rows = (
             (
@@ -348,14 +342,19 @@ async def admin_invite(request: Request) -> Response:
     principal = await require_admin(request)
     await csrf_form(request)
     svc = services(request)
-    try:
-        guardian_id = int(request.path_params["guardian_id"])
-    except ValueError:
-        raise HTTPException(404, _("Not found, or not yours to see.")) from None
+    guardian_id = path_id(request.path_params, "guardian_id")
     async with svc.db.session() as session:
         guardian = await session.get(Guardian, guardian_id)
         if guardian is None or guardian.organization_id != principal.organization_id:
             raise HTTPException(404, _("Not found, or not yours to see."))
+        refused = await ratelimit.reinvite(
+            session, f"guardian:{guardian_id}", f"staff:{principal.user_id}", svc.clock.now()
+        )
+        await session.commit()
+    if refused is not None:
+        return RedirectResponse(
+            f"/admin?invite_wait={refused.retry_after}#parents", status_code=303
+        )
     try:
         sent = await accounts.invite(svc, guardian_id, public_base_url(request))
     except (aiosmtplib.SMTPException, OSError):

@@ -13,10 +13,10 @@ from starlette.responses import Response
 from ..authz import GuardianPrincipal
 from ..models import Guardian, GuardianSession
 from ..security import new_token, token_hash
+from .context import PARENT_COOKIE as PARENT_COOKIE
 from .context import is_secure, services
 from .sessions import session_owner
 
-PARENT_COOKIE = "relais_parent"
 # Parents stay signed in on their phone: announcing must take two taps, not a password.
 PARENT_SESSION_LIFETIME = timedelta(days=60)
 

@@ -16,7 +16,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Message, Receive
 
 from .. import photos
 from ..authz import CenterPrincipal, GuardianPrincipal, StaffPrincipal
@@ -24,11 +23,13 @@ from ..i18n import _
 from ..photos import PhotoError, PhotoRejected, TargetKind
 from ..templating import render
 from .context import csrf_form, csrf_token, is_htmx, page, require_admin, services, staff_principal
+from .limits import body_limit, path_id
 from .parent_session import guardian_principal, require_guardian
 from .portal import center_principal, require_center
 
-# The photo plus the form's other fields and the multipart framing.
-MAX_REQUEST_BYTES = photos.MAX_BYTES + 64 * 1024
+# The photo plus the form's other fields and the multipart framing (what `BodyLimits` allows
+# this route).
+MAX_REQUEST_BYTES = body_limit("/parent/photos/")
 
 PHOTO_HEADERS = {
     "Cache-Control": "private, no-store, max-age=0",
@@ -39,40 +40,15 @@ PHOTO_HEADERS = {
 }
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
-def _limited(receive: Receive, limit: int) -> Receive:
-    """The request's body, refused once more than `limit` bytes arrived: a missing or false
-    Content-Length cannot make the server read (or spool to disk) more than that."""
-    received = 0
-
-    async def limited_receive() -> Message:
-        nonlocal received
-        message = await receive()
-        if message["type"] == "http.request":
-            received += len(message.get("body", b""))
-            if received > limit:
-                raise _BodyTooLarge()
-        return message
-
-    return limited_receive
-
-
 def _not_found() -> HTTPException:
     return HTTPException(404, _("Not found, or not yours to see."))
 
 
 def _target(request: Request) -> tuple[TargetKind, int]:
     kind = photos.parse_kind(str(request.path_params.get("kind", "")))
-    try:
-        target_id = int(request.path_params["target_id"])
-    except (KeyError, ValueError):
-        raise _not_found() from None
     if kind is None:
         raise _not_found()
-    return kind, target_id
+    return kind, path_id(request.path_params, "target_id")
 
 
 def _form_fragment(
@@ -116,19 +92,20 @@ async def upload(request: Request) -> Response:
         if length > MAX_REQUEST_BYTES:
             # Answered before reading anything: a 50 MB upload costs us nothing.
             return _refusal(request, kind, target_id, 413, photos.too_large_message())
-    limited = Request(request.scope, _limited(request.receive, MAX_REQUEST_BYTES))
     try:
-        # Starlette's max_part_size bounds the text fields only, not files: the receive
-        # wrapper above bounds the whole body.
-        form = await limited.form(max_files=1, max_fields=8, max_part_size=64 * 1024)
-    except _BodyTooLarge:
-        return _refusal(request, kind, target_id, 413, photos.too_large_message())
-    except HTTPException:  # malformed multipart (Starlette answers 400 in technical words)
-        return _refusal(
-            request, kind, target_id, 400, _("The upload could not be read. Try again.")
-        )
+        # The CSRF cookie is checked before reading, the token after. Starlette's
+        # max_part_size bounds the text fields only, not files: `limits.BodyLimits` bounds the
+        # whole body (MAX_REQUEST_BYTES for this route), as it arrives.
+        form = await csrf_form(request, max_files=1, max_fields=8, max_part_size=64 * 1024)
+    except HTTPException as refused:
+        if refused.status_code == 413:
+            return _refusal(request, kind, target_id, 413, photos.too_large_message())
+        if refused.status_code == 400:  # malformed multipart
+            return _refusal(
+                request, kind, target_id, 400, _("The upload could not be read. Try again.")
+            )
+        raise
     try:
-        await csrf_form(limited)  # the form is already parsed: this checks the token
         upload = form.get("photo")
         if not isinstance(upload, UploadFile):
             return _refusal(request, kind, target_id, 422, _("Choose a photo to send."))

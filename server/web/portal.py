@@ -13,6 +13,7 @@ from datetime import time, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
@@ -26,14 +27,15 @@ from ..models import CenterAccount, CenterSession, Child, ChildGuardian, Guardia
 from ..photos import pending_photos
 from ..pickups.rules import RuleError, parse_hhmm
 from ..security import hash_password, new_token, token_hash, verify_password
-from .context import csrf_form, is_secure, page, services
-from .parent_accounts import public_base_url
+from . import limits, signin
+from .context import PORTAL_COOKIE, csrf_form, is_secure, page, public_base_url, services
+from .limits import path_id
 from .sessions import session_owner
 
-PORTAL_COOKIE = "relais_portal"
 PORTAL_SESSION_LIFETIME = timedelta(hours=12)
 MAX_PREPARATION_MINUTES = 60
 MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD = 256
 
 
 class PortalSignInRequired(Exception):
@@ -83,29 +85,38 @@ async def login_page(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     form = await csrf_form(request)
     email = str(form.get("email", "")).strip().lower()[:254]
-    password = str(form.get("password", ""))[:256]
+    password = str(form.get("password", ""))[: MAX_PASSWORD + 1]
     svc = services(request)
     now = svc.clock.now()
+    attempt = signin.start(request, "portal", email)
     async with svc.db.session() as session:
-        key = ratelimit.email_key("portal-sign-in", email)
-        decision = await ratelimit.peek(
-            session, key, ratelimit.SIGN_IN_LIMIT.count, ratelimit.SIGN_IN_LIMIT.window, now
-        )
-        if not decision.allowed:
-            return page(
+        refused = await signin.refused(session, attempt, now)
+        if refused is not None:
+            wait = page(
                 request,
                 "portal/login.html",
-                status_code=429,
                 email=email,
-                error=ratelimit.rate_limited_message(decision),
+                error=ratelimit.rate_limited_message(refused),
             )
-        account = (
-            await session.execute(
-                select(CenterAccount).where(func.lower(CenterAccount.email) == email)
-            )
-        ).scalar_one_or_none()
-        if not verify_password(account.password_hash if account else None, password):
-            await ratelimit.record(session, key, ratelimit.SIGN_IN_LIMIT.window, now)
+            return signin.too_many(wait, refused)
+        # Two organizations' centre accounts may share an address: each is tried.
+        candidates: list[CenterAccount | None] = list(
+            (
+                await session.execute(
+                    select(CenterAccount)
+                    .where(func.lower(CenterAccount.email) == email)
+                    .order_by(col(CenterAccount.id))
+                )
+            ).scalars()
+        )
+        account: CenterAccount | None = None
+        for candidate in candidates or [None]:
+            hashed = candidate.password_hash if candidate is not None else None
+            if await run_in_threadpool(verify_password, hashed, password) and candidate:
+                account = candidate
+                break
+        if account is None:
+            await signin.failed(session, attempt, now)
             await session.commit()
             return page(
                 request,
@@ -114,7 +125,8 @@ async def login_submit(request: Request) -> Response:
                 email=email,
                 error=_("Wrong email or password."),
             )
-        assert account is not None and account.id is not None
+        assert account.id is not None
+        await signin.succeeded(session, attempt)
         token = new_token()
         session.add(
             CenterSession(
@@ -134,6 +146,7 @@ async def login_submit(request: Request) -> Response:
         samesite="lax",
         secure=is_secure(request),
     )
+    signin.remember(request, response, "portal", email)
     return response
 
 
@@ -342,6 +355,7 @@ async def students(request: Request) -> Response:
         installation_name=installation.display_name or installation.name,
         students=lines,
         sent=request.query_params.get("sent"),
+        wait=limits.parse_id(request.query_params.get("wait")),
     )
 
 
@@ -350,14 +364,20 @@ async def send_activation(request: Request) -> Response:
     principal = await require_center(request)
     await csrf_form(request)
     svc = services(request)
-    try:
-        guardian_id = int(request.path_params["guardian_id"])
-    except ValueError:
-        raise HTTPException(404, _("Not found, or not yours to see.")) from None
+    guardian_id = path_id(request.path_params, "guardian_id")
     async with svc.db.session() as session:
         mine = {g.id for line in await _students(session, principal) for g in line.guardians}
-    if guardian_id not in mine:
-        raise HTTPException(404, _("Not found, or not yours to see."))
+        if guardian_id not in mine:
+            raise HTTPException(404, _("Not found, or not yours to see."))
+        refused = await ratelimit.reinvite(
+            session,
+            f"guardian:{guardian_id}",
+            f"centre:{principal.center_account_id}",
+            svc.clock.now(),
+        )
+        await session.commit()
+    if refused is not None:
+        return RedirectResponse(f"/portal/students?wait={refused.retry_after}", status_code=303)
     await invite(svc, guardian_id, public_base_url(request))
     return RedirectResponse(f"/portal/students?sent={guardian_id}", status_code=303)
 

@@ -62,7 +62,8 @@ def test_configure_both_ways_and_the_light_follows(
     create.locator("input[name=password_confirmation]").fill("un mot de passe long")
     create.get_by_role("button").click()
     refusal = fr(
-        "The account could not be created: this email address is already used by another account."
+        "The account could not be created: another installation of yours already uses this "
+        "email address."
     )
     expect(row(director, bou)).to_contain_text(refusal)
     expect(state(bou)).to_have_attribute("data-state", "error")

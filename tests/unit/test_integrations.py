@@ -246,7 +246,10 @@ def test_a_duplicate_account_email_is_refused_and_nothing_is_created(
         },
     )
     assert answer.status_code == 400
-    assert "The account could not be created: this email address is already used" in answer.text
+    assert (
+        "The account could not be created: another installation of yours already uses this "
+        "email address." in answer.text
+    )
     assert 'aria-invalid="true"' in row_text(answer.text, other.id)
     assert 'value="Nouveau nom"' in answer.text  # typed values kept
     assert accounts(database_url) == before

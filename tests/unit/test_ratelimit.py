@@ -16,7 +16,11 @@ from server.ratelimit import (
     ANNOUNCE_LIMIT,
     LINK_EMAIL_LIMIT,
     LINK_IP_LIMIT,
-    SIGN_IN_LIMIT,
+    REINVITE_LIMIT,
+    SIGN_IN_ACCOUNT,
+    SIGN_IN_ADDRESS,
+    SIGN_IN_DEVICE,
+    Backoff,
     RateDecision,
     RateLimited,
     check_announce,
@@ -54,7 +58,11 @@ async def rows(db: Database, key: str | None = None) -> int:
 
 
 def test_the_limits_are_the_documented_ones() -> None:
-    assert (SIGN_IN_LIMIT.count, SIGN_IN_LIMIT.window) == (10, timedelta(minutes=15))
+    minute, cap, day = timedelta(minutes=1), timedelta(minutes=15), timedelta(hours=24)
+    assert SIGN_IN_ACCOUNT == Backoff(5, minute, cap, day)
+    assert SIGN_IN_ADDRESS == Backoff(20, minute, cap, day)
+    assert SIGN_IN_DEVICE == Backoff(5, minute, cap, day)
+    assert (REINVITE_LIMIT.count, REINVITE_LIMIT.window) == (3, timedelta(hours=1))
     assert (LINK_EMAIL_LIMIT.count, LINK_EMAIL_LIMIT.window) == (5, timedelta(hours=1))
     assert (LINK_IP_LIMIT.count, LINK_IP_LIMIT.window) == (20, timedelta(hours=1))
     assert (ANNOUNCE_LIMIT.count, ANNOUNCE_LIMIT.window) == (20, timedelta(minutes=10))
@@ -151,3 +159,33 @@ def test_email_keys_do_not_store_the_address() -> None:
     assert key == ratelimit.email_key("signin", "parent@example.org")
     assert len(key) <= 200
     assert len(ratelimit.ip_key("signin", "x" * 500)) <= 200
+
+
+def test_backoff_doubles_the_wait_up_to_its_cap() -> None:
+    waits = [SIGN_IN_ACCOUNT.wait_after(n).total_seconds() / 60 for n in range(3, 12)]
+    assert waits == [0, 0, 1, 2, 4, 8, 15, 15, 15]
+    assert SIGN_IN_ACCOUNT.wait_after(10_000) == timedelta(minutes=15)
+
+
+async def test_backoff_waits_from_the_last_failure_and_forgets_after_a_day(db: Database) -> None:
+    key = "signin:test"
+    async with db.session() as session:
+        for n in range(5):
+            await ratelimit.record(session, key, SIGN_IN_ACCOUNT.memory, T0 + timedelta(seconds=n))
+        await session.commit()
+        last = T0 + timedelta(seconds=4)
+        assert await ratelimit.backoff_wait(session, key, SIGN_IN_ACCOUNT, last) == timedelta(
+            minutes=1
+        )
+        later = last + timedelta(seconds=30)
+        assert ratelimit.decision_after(
+            await ratelimit.backoff_wait(session, key, SIGN_IN_ACCOUNT, later)
+        ) == RateDecision(False, 1)
+        assert ratelimit.decision_after(
+            await ratelimit.backoff_wait(session, key, SIGN_IN_ACCOUNT, last + timedelta(minutes=1))
+        ).allowed
+        tomorrow = T0 + timedelta(hours=24, seconds=5)
+        assert await ratelimit.backoff_wait(session, key, SIGN_IN_ACCOUNT, tomorrow) == timedelta(0)
+        await ratelimit.forget(session, key)
+        await session.commit()
+    assert await rows(db, key) == 0

@@ -18,13 +18,18 @@ from tests.conftest import another_browser, login, run_async
 from tests.redis_server import RedisServer
 from tests.unit.test_realtime import EDUCATOR, RECEPTION, board, receive
 
+METRICS = "metrics-token-for-tests"
+MONITORING = {"Authorization": f"Bearer {METRICS}"}
+
 
 @pytest.fixture
 def client_on_redis(
     settings: Settings, clock: ManualClock, redis_server: RedisServer
 ) -> Iterator[TestClient]:
     app = create_app(
-        dataclasses.replace(settings, redis_url=redis_server.url), clock=clock, background=False
+        dataclasses.replace(settings, redis_url=redis_server.url, metrics_token=METRICS),
+        clock=clock,
+        background=False,
     )
     with TestClient(app, base_url="http://testserver") as client:
         yield client
@@ -38,11 +43,11 @@ def test_a_sign_out_during_an_outage_closes_its_boards_when_redis_returns(
     login(reception, RECEPTION)
     login(educator, EDUCATOR)
     with board(reception) as (signed_out, _), board(educator) as (still_in, _):
-        assert reception.get("/healthz").json()["realtime"] == "ok"
+        assert reception.get("/healthz", headers=MONITORING).json()["realtime"] == "ok"
         redis_server.kill()
         assert receive(signed_out) == {"status": "degraded"}
         assert receive(still_in) == {"status": "degraded"}
-        health = reception.get("/healthz")
+        health = reception.get("/healthz", headers=MONITORING)
         assert health.status_code == 200  # the database still works: keep this worker
         assert health.json()["status"] == "degraded" and health.json()["realtime"] == "down"
 

@@ -127,6 +127,7 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path) 
     monkeypatch.setenv("RELAIS_DATABASE_URL", database_url)
     monkeypatch.setenv("RELAIS_VAR_DIR", str(tmp_path))
     monkeypatch.setenv("RELAIS_SECRET_KEY", "test")
+    monkeypatch.setenv("RELAIS_PUBLIC_URL", "https://relais.example.org")
     monkeypatch.delenv("RELAIS_DEMO", raising=False)
     monkeypatch.delenv("RELAIS_REDIS_URL", raising=False)
 
@@ -146,6 +147,20 @@ def test_production_start_needs_a_secret_key(
     monkeypatch.delenv("RELAIS_SECRET_KEY")
     assert cli.main(["serve"]) == 2
     assert "RELAIS_SECRET_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("cli_env")
+@pytest.mark.parametrize("public_url", [None, "", "relais.example.org", "ftp://relais.example.org"])
+def test_production_start_needs_the_public_address(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], public_url: str | None
+) -> None:
+    # Links in emails point there: without it they would follow the request's Host header.
+    if public_url is None:
+        monkeypatch.delenv("RELAIS_PUBLIC_URL")
+    else:
+        monkeypatch.setenv("RELAIS_PUBLIC_URL", public_url)
+    assert cli.main(["serve"]) == 2
+    assert "RELAIS_PUBLIC_URL" in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("cli_env")

@@ -1,0 +1,146 @@
+"""Sign-in throttling, the same for staff (/login), parents (/parent/login) and centre
+accounts (/portal/login): growing delays that stop password guessing without letting a
+stranger lock a person out.
+
+- A browser that never signed in to the account typed is slowed per account and per network
+  address: a few free failures, then each failure doubles the wait (1, 2, 4, 8, then at most
+  15 minutes). The page says when to try again.
+- A browser that did sign in to that account before carries a signed "known device" entry
+  for it (a cookie; the account is not readable in it). Its attempts are counted on their
+  own: a stranger's failures, however many and from wherever, do not slow it at all.
+- A refused attempt checks no password and counts nothing: waiting is the only way on.
+- A success forgets the failures counted for that browser and account.
+
+A person on a new phone while someone hammers their account waits at most the cap, or uses
+"forgot password": the emailed link signs them in, and their phone becomes known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import ratelimit
+from ..ratelimit import (
+    SIGN_IN_ACCOUNT,
+    SIGN_IN_ADDRESS,
+    SIGN_IN_DEVICE,
+    Backoff,
+    RateDecision,
+)
+from ..security import new_token, sign, signature_matches
+from .context import is_secure, services
+
+REALMS = ("staff", "parent", "portal")
+KNOWN_DEVICE_LIFETIME = timedelta(days=365)
+# A shared tablet remembers this many accounts; the oldest is forgotten first.
+KNOWN_ACCOUNTS_PER_DEVICE = 5
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def device_cookie(realm: str) -> str:
+    return f"relais_known_{realm}"
+
+
+def _entry_message(realm: str, email: str, nonce: str) -> str:
+    return f"known-device|{realm}|{email}|{nonce}"
+
+
+def _entries(request: Request, realm: str) -> list[tuple[str, str]]:
+    raw = request.cookies.get(device_cookie(realm), "")
+    entries = []
+    for item in raw.split("~")[:KNOWN_ACCOUNTS_PER_DEVICE]:
+        nonce, _dot, signature = item.partition(".")
+        if nonce and signature:
+            entries.append((nonce, signature))
+    return entries
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One sign-in attempt: which counters apply, and whether the browser is known."""
+
+    realm: str
+    email: str
+    checks: tuple[tuple[str, Backoff], ...]
+    known_device: str | None
+
+
+def start(request: Request, realm: str, email: str) -> Attempt:
+    assert realm in REALMS
+    secret = services(request).settings.secret_key
+    known = next(
+        (
+            nonce
+            for nonce, signature in _entries(request, realm)
+            if signature_matches(secret, _entry_message(realm, email, nonce), signature)
+        ),
+        None,
+    )
+    if known is not None:
+        checks: tuple[tuple[str, Backoff], ...] = ((f"{realm}:device:{known}", SIGN_IN_DEVICE),)
+    else:
+        checks = (
+            (ratelimit.email_key(realm, email), SIGN_IN_ACCOUNT),
+            (ratelimit.ip_key(realm, client_address(request)), SIGN_IN_ADDRESS),
+        )
+    return Attempt(realm, email, checks, known)
+
+
+async def refused(session: AsyncSession, attempt: Attempt, now: datetime) -> RateDecision | None:
+    """The longest wait still running for this attempt's counters; None: go ahead."""
+    waits = [
+        await ratelimit.backoff_wait(session, key, backoff, now) for key, backoff in attempt.checks
+    ]
+    decision = ratelimit.decision_after(max(waits))
+    return None if decision.allowed else decision
+
+
+async def failed(session: AsyncSession, attempt: Attempt, now: datetime) -> None:
+    """Count one failure on each counter (the caller commits)."""
+    for key, backoff in attempt.checks:
+        await ratelimit.record(session, key, backoff.memory, now)
+
+
+async def succeeded(session: AsyncSession, attempt: Attempt) -> None:
+    """Forget this browser's failures for this account (not the address's: behind one NAT,
+    one person's success says nothing of another's guessing). The caller commits."""
+    for key, _backoff in attempt.checks:
+        if ":ip:" not in key:
+            await ratelimit.forget(session, key)
+
+
+def remember(request: Request, response: Response, realm: str, email: str) -> None:
+    """Mark this browser as known for the account it just signed in to (by password, or by
+    a link from an email)."""
+    secret = services(request).settings.secret_key
+    mine = [
+        (n, s)
+        for n, s in _entries(request, realm)
+        if signature_matches(secret, _entry_message(realm, email, n), s)
+    ]
+    nonce = mine[0][0] if mine else new_token(12)
+    entry = f"{nonce}.{sign(secret, _entry_message(realm, email, nonce))}"
+    others = [f"{n}.{s}" for n, s in _entries(request, realm) if (n, s) not in mine]
+    response.set_cookie(
+        device_cookie(realm),
+        "~".join([entry, *others][:KNOWN_ACCOUNTS_PER_DEVICE]),
+        max_age=int(KNOWN_DEVICE_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=is_secure(request),
+    )
+
+
+def too_many(response: Response, decision: RateDecision) -> Response:
+    """A 429 page: the template says when to try again, the header says it to machines."""
+    response.status_code = 429
+    response.headers["Retry-After"] = str(decision.retry_after * 60)
+    return response
