@@ -7,7 +7,7 @@ PORT   ?= 8000
 PO     := $(wildcard server/locale/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 
-.PHONY: setup run test test-sqlite test-postgres test-unit test-e2e check format translations extract-messages clean \
+.PHONY: setup run test test-sqlite test-postgres test-unit test-security test-e2e check format translations extract-messages clean \
 	bench bench-quick bench-setup
 
 setup: $(VENV)/.installed node_modules/.installed $(MO)
@@ -50,6 +50,10 @@ test-postgres: setup
 
 test-unit: setup
 	$(BIN)/pytest tests/unit
+
+# The attacker's view: isolation, CSRF and Origin, injection, limits, sign-in, schemathesis.
+test-security: setup
+	$(BIN)/pytest tests/security
 
 test-e2e: setup
 	bash scripts/ensure-test-services.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite on SQLite and on PostgreSQL, within `make test`'s ten minutes on two cores:
-# the unit tests of both engines run side by side (no timing in them), then the browser
-# tests one engine after the other (they assert sub-second deliveries: no contention).
+# the unit and security tests of both engines run side by side (no timing in them), then the
+# browser tests one engine after the other (they assert sub-second deliveries: no contention).
 # Each side's output is kept in a file and printed whole, so the two never interleave.
 set -uo pipefail
 
@@ -10,16 +10,17 @@ logs="$(mktemp -d)"
 status=0
 
 run_unit() {  # engine
-  RELAIS_TEST_DATABASE="$1" "$PYTEST" tests/unit -p no:cacheprovider >"$logs/unit-$1.log" 2>&1
+  RELAIS_TEST_DATABASE="$1" "$PYTEST" tests/unit tests/security -p no:cacheprovider \
+    >"$logs/unit-$1.log" 2>&1
 }
 
-echo "== unit tests on SQLite and on PostgreSQL, side by side"
+echo "== unit and security tests on SQLite and on PostgreSQL, side by side"
 run_unit sqlite & sqlite_pid=$!
 run_unit postgresql & postgres_pid=$!
 wait "$sqlite_pid" || status=1
 wait "$postgres_pid" || status=1
 for engine in sqlite postgresql; do
-  echo "== unit tests on $engine"
+  echo "== unit and security tests on $engine"
   cat "$logs/unit-$engine.log"
 done
 
