@@ -20,7 +20,7 @@ from server.app import create_app
 from server.clock import ManualClock
 from server.models import CenterAccount, Guardian, OutboxMessage, StaffUser
 from server.settings import Settings
-from tests.conftest import API_TOKEN, PASSWORD, api_headers, in_db
+from tests.conftest import API_TOKEN, PASSWORD, another_browser, api_headers, in_db
 from tests.security.conftest import (
     A_CENTRE,
     A_RECEPTION,
@@ -30,6 +30,7 @@ from tests.security.conftest import (
     outbox_count,
     post,
     sign_in,
+    sign_in_as,
 )
 
 PUBLIC = "https://relais.example.org"
@@ -78,11 +79,7 @@ def test_links_follow_the_public_address_whatever_the_host_header(
 
 
 def browser_on(client: TestClient, database_url: str) -> TestClient:
-    from tests.security.conftest import sign_in_as
-
-    other = TestClient(client.app, base_url=str(client.base_url))
-    other.portal = client.portal
-    return sign_in_as(other, database_url, "admin", "direction@example.org")
+    return sign_in_as(another_browser(client), database_url, "admin", "direction@example.org")
 
 
 # -- 4: no formulas in the release log's CSV --------------------------------------------------
@@ -161,8 +158,7 @@ def test_inviting_staff_with_an_address_used_elsewhere_looks_like_any_invitation
     both = in_db(world.database_url, accounts)
     assert {org for org, _hashed in both} == {world.a.organization, world.b.organization}
     # Each organization's account has its own password; A's still signs in.
-    person = TestClient(world.client.app, base_url=str(world.client.base_url))
-    person.portal = world.client.portal
+    person = another_browser(world.client)
     sign_in(person, "staff", A_RECEPTION, PASSWORD)
 
     again = post(admin, "/admin/staff", {"email": A_RECEPTION, "name": "Encore", "role": "admin"})
@@ -207,8 +203,7 @@ def test_a_centre_account_with_an_address_used_elsewhere_is_created_like_any(
     assert in_db(world.database_url, centres) == 2
     # Both sign in to their own portal with their own password.
     for password, place in ((PASSWORD, "Érables"), ("un autre mot de passe", "Bêta Sud")):
-        centre = TestClient(world.client.app, base_url=str(world.client.base_url))
-        centre.portal = world.client.portal
+        centre = another_browser(world.client)
         sign_in(centre, "portal", A_CENTRE, password)
         assert place in centre.get("/portal/profile").text
 

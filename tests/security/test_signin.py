@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from server.clock import ManualClock
 from server.i18n import _, ngettext, use_locale
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, another_browser
 from tests.security.conftest import (
     A_CENTRE,
     A_PARENT,
@@ -184,8 +184,7 @@ def test_a_director_cannot_try_another_organizations_centre_passwords(
     """« J'ai déjà un compte » looks among the organization's own centre accounts only: the
     right password of another organization's account is "wrong" like any, and trying is
     slowed like a sign-in."""
-    director = sign_in_as(TestClient(world.client.app), world.database_url, "admin", B_ADMIN)
-    director.portal = world.client.portal
+    director = sign_in_as(another_browser(world.client), world.database_url, "admin", B_ADMIN)
     path = f"/admin/integrations/{world.b.installation}/existing"
     right = post(director, path, {"email": A_CENTRE, "password": PASSWORD})
     assert right.status_code == 400
