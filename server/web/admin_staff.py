@@ -21,7 +21,7 @@ from ..authz import StaffPrincipal
 from ..i18n import _
 from ..models import Group, Installation, Organization, Role, StaffUser
 from ..staff_accounts import Refused
-from . import auth
+from . import auth, signin
 from .context import (
     csrf_form,
     page,
@@ -381,7 +381,11 @@ async def set_password_submit(request: Request) -> Response:
         token = auth.add_session(session, request, user, now)
         await session.commit()
         target = "/admin" if user.role == Role.ADMIN else "/board"
-    return auth.signed_in_redirect(request, token, target)
+        email = user.email
+    response = auth.signed_in_redirect(request, token, target)
+    # The link proved the address: this browser is known from now on (see `signin`).
+    signin.remember(request, response, "staff", email)
+    return response
 
 
 routes = [

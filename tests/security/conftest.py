@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
@@ -39,6 +39,7 @@ from server.models import (
     GuardianSession,
     Installation,
     Organization,
+    OutboxMessage,
     Pickup,
     Role,
     StaffSession,
@@ -435,11 +436,17 @@ def everyone(client: TestClient, database_url: str) -> TestClient:
     return signed_in_everywhere(another_browser(client), database_url)
 
 
+def outbox_bodies(database_url: str) -> list[str]:
+    async def load(session: AsyncSession) -> list[str]:
+        rows = await session.execute(
+            select(col(OutboxMessage.body)).order_by(col(OutboxMessage.id))
+        )
+        return list(rows.scalars())
+
+    return in_db(database_url, load)
+
+
 def outbox_count(database_url: str) -> int:
-    from sqlalchemy import func
-
-    from server.models import OutboxMessage
-
     async def count(session: AsyncSession) -> int:
         return int((await session.execute(select(func.count(col(OutboxMessage.id))))).scalar_one())
 

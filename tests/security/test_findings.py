@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from server.app import create_app
 from server.clock import ManualClock
-from server.models import CenterAccount, Guardian, OutboxMessage, StaffUser
+from server.models import CenterAccount, Guardian, StaffUser
 from server.settings import Settings
 from tests.conftest import API_TOKEN, PASSWORD, another_browser, api_headers, in_db
 from tests.security.conftest import (
@@ -27,6 +27,7 @@ from tests.security.conftest import (
     B_TOKEN,
     World,
     browser,
+    outbox_bodies,
     outbox_count,
     post,
     sign_in,
@@ -37,16 +38,6 @@ PUBLIC = "https://relais.example.org"
 
 
 # -- 3: links in emails never follow the request's Host header --------------------------------
-
-
-def outbox_bodies(database_url: str) -> list[str]:
-    async def load(session: AsyncSession) -> list[str]:
-        rows = await session.execute(
-            select(col(OutboxMessage.body)).order_by(col(OutboxMessage.id))
-        )
-        return list(rows.scalars())
-
-    return in_db(database_url, load)
 
 
 def test_links_follow_the_public_address_whatever_the_host_header(

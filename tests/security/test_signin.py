@@ -4,6 +4,7 @@ person out. The clock is the test's: waits are lived through by moving it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from tests.security.conftest import (
     A_RECEPTION,
     B_ADMIN,
     World,
+    outbox_bodies,
     post,
     sign_in_as,
 )
@@ -196,3 +198,36 @@ def test_a_director_cannot_try_another_organizations_centre_passwords(
     refused = post(director, path, {"email": A_CENTRE, "password": PASSWORD})
     assert refused.status_code == 429
     assert wait_text(1) in refused.text
+
+
+def test_a_link_from_an_email_signs_in_and_makes_the_phone_known(
+    client: TestClient, clock: ManualClock, database_url: str
+) -> None:
+    """The way out for a person on a new phone while someone hammers their account: "forgot
+    password". The link signs them in, and from then on that phone is never slowed by the
+    stranger."""
+    sign_in = attempt("parent")
+    for n in range(12):
+        clock.advance(timedelta(minutes=15))
+        assert sign_in(browser_at(client, f"198.51.100.{n}"), WRONG).status_code == 400
+    phone = browser_at(client, "192.0.2.30")
+    assert sign_in(phone, PASSWORD).status_code == 429
+
+    phone.get("/parent/forgot")
+    assert post(phone, "/parent/forgot", {"email": A_PARENT}).status_code == 200
+    body = outbox_bodies(database_url)[-1]
+    link = re.search(r"http://testserver(/parent/reset/[\w-]+)", body)
+    assert link, body
+    new_password = "un tout nouveau mot de passe"
+    chosen = post(
+        phone,
+        link.group(1),
+        {"password": new_password, "password_confirmation": new_password},
+    )
+    assert chosen.status_code == 303 and chosen.headers["location"] == "/parent"
+    assert post(phone, "/parent/logout").status_code == 303
+
+    clock.advance(timedelta(minutes=15))
+    stranger = browser_at(client, "198.51.100.99")
+    assert sign_in(stranger, WRONG).status_code == 400  # still trying
+    assert sign_in(phone, new_password).status_code == 303  # not slowed at all
