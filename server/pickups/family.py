@@ -1,9 +1,12 @@
-"""The read model of the parent page: a family's children and where each one stands today."""
+"""The read model of the parent page: a family's children and where each one stands today.
+
+Loaded from the database; a worker holding a family's page follows a change of one of its
+children with `apply_family_event` (the rows the event carries), or reloads on any doubt."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +15,8 @@ from sqlmodel import col
 from ..attendance import today_attendance
 from ..models import Child, ChildGuardian, Group, Guardian, Installation, Pickup, PickupStatus
 from . import rules
-from .rules import Refusal, RuleError
+from .events import BoardEvent, ChildRow, PickupRow
+from .rules import AnnounceFacts, Refusal, RuleError
 from .service import announce_facts
 
 
@@ -42,6 +46,14 @@ class ChildCard:
     eta: datetime | None
     gps_minutes: int | None
     refusal: Refusal | None  # why announcing is not possible now (None: it is)
+    # What a change is worked out from, without the database: the installation's local day,
+    # the day's attendance alone (absent | present | departed), the day's latest pickup and
+    # its status, and what the rules look at to accept an announcement.
+    day: date | None = None
+    attendance: str = "absent"
+    latest_pickup: int | None = None
+    latest_status: str | None = None
+    facts: AnnounceFacts | None = None
 
     @property
     def full_name(self) -> str:
@@ -117,43 +129,35 @@ async def load_family(session: AsyncSession, guardian_id: int, now: datetime) ->
             )
         ).scalar_one_or_none()
         attendance = await today_attendance(session, child, installation, now)
-        if pickup is not None and pickup.status in rules.LIVE:
-            state = pickup.status
-        elif pickup is not None and pickup.status == PickupStatus.DEPARTED:
-            state = "departed"
-        elif attendance is None:
-            state = "absent"
+        if attendance is None:
+            present = "absent"
         elif attendance.checked_out_at is not None:
-            state = "departed"
+            present = "departed"
         else:
-            state = "present"
-        refusal: Refusal | None = None
-        try:
-            rules.check_can_announce(
-                await announce_facts(session, child, guardian, installation, now)
-            )
-        except RuleError as error:
-            refusal = error.refusal
-        live = pickup is not None and pickup.status in rules.LIVE
-        cards.append(
-            ChildCard(
-                child_id=child.id,
-                first_name=child.first_name,
-                last_name=child.last_name,
-                installation_id=child.installation_id,
-                installation_name=installation.display_name or installation.name,
-                timezone=installation.timezone,
-                group_name=group.name,
-                has_photo=child.photo is not None,
-                photo_pending=child.photo_pending,
-                state=state,
-                pickup_id=pickup.id if live and pickup is not None else None,
-                pickup_mode=pickup.mode if live and pickup is not None else None,
-                eta=pickup.eta if live and pickup is not None else None,
-                gps_minutes=pickup.gps_minutes if live and pickup is not None else None,
-                refusal=refusal,
-            )
+            present = "present"
+        card = ChildCard(
+            child_id=child.id,
+            first_name=child.first_name,
+            last_name=child.last_name,
+            installation_id=child.installation_id,
+            installation_name=installation.display_name or installation.name,
+            timezone=installation.timezone,
+            group_name=group.name,
+            has_photo=child.photo is not None,
+            photo_pending=child.photo_pending,
+            state=present,
+            pickup_id=pickup.id if pickup is not None else None,
+            pickup_mode=pickup.mode if pickup is not None else None,
+            eta=pickup.eta if pickup is not None else None,
+            gps_minutes=pickup.gps_minutes if pickup is not None else None,
+            refusal=None,
+            day=day,
+            attendance=present,
+            latest_pickup=pickup.id if pickup is not None else None,
+            latest_status=pickup.status if pickup is not None else None,
+            facts=await announce_facts(session, child, guardian, installation, now),
         )
+        cards.append(_settled(card))
     assert guardian.id is not None
     return FamilyState(
         guardian_id=guardian.id,
@@ -162,4 +166,86 @@ async def load_family(session: AsyncSession, guardian_id: int, now: datetime) ->
         guardian_photo_pending=guardian.photo_pending,
         now=now,
         children=tuple(cards),
+    )
+
+
+def _settled(card: ChildCard) -> ChildCard:
+    """The card's state, its live pickup and why it cannot be announced, worked out from
+    the day's attendance, its latest pickup and the facts the rules look at."""
+    live = card.latest_status in rules.LIVE
+    if live:
+        state = str(card.latest_status)
+    elif card.latest_status == PickupStatus.DEPARTED:
+        state = "departed"
+    else:
+        state = card.attendance
+    refusal: Refusal | None = None
+    if card.facts is not None:
+        try:
+            rules.check_can_announce(card.facts)
+        except RuleError as error:
+            refusal = error.refusal
+    return replace(
+        card,
+        state=state,
+        pickup_id=card.pickup_id if live else None,
+        pickup_mode=card.pickup_mode if live else None,
+        eta=card.eta if live else None,
+        gps_minutes=card.gps_minutes if live else None,
+        refusal=refusal,
+    )
+
+
+def apply_family_event(state: FamilyState, event: BoardEvent, now: datetime) -> FamilyState | None:
+    """The page after `event`, from the rows it carries, as of `now`. None means "reload
+    from the database": the day turned, a kind of change it cannot follow (a move renames
+    the group shown, a photo decision…), or a row it cannot place (another day, an older
+    pickup)."""
+    cards = list(state.children)
+    if any(c.facts is None or c.day != rules.local_day(now, c.timezone) for c in cards):
+        return None
+    for at, card in enumerate(cards):
+        pickup = event.pickup if event.pickup and event.pickup.child_id == card.child_id else None
+        child = event.child if event.child and event.child.id == card.child_id else None
+        if pickup is None and child is None:
+            if card.child_id in event.children:
+                return None  # about this child, without its rows
+            continue
+        if event.kind not in ("pickup", "attendance"):
+            return None
+        if pickup is not None:
+            patched = _with_pickup(card, pickup)
+            if patched is None:
+                return None
+            card = patched
+        if child is not None:
+            card = _with_attendance(card, child)
+        cards[at] = _settled(card)
+    return replace(state, now=now, children=tuple(cards))
+
+
+def _with_pickup(card: ChildCard, row: PickupRow) -> ChildCard | None:
+    if row.day != card.day or (card.latest_pickup is not None and row.id < card.latest_pickup):
+        return None
+    assert card.facts is not None
+    return replace(
+        card,
+        latest_pickup=row.id,
+        latest_status=row.status,
+        pickup_id=row.id,
+        pickup_mode=row.mode,
+        eta=row.eta,
+        gps_minutes=row.gps_minutes,
+        # One live pickup per child at most (a unique index): this one says whether any is.
+        facts=replace(card.facts, has_live_pickup=row.status in rules.LIVE),
+    )
+
+
+def _with_attendance(card: ChildCard, row: ChildRow) -> ChildCard:
+    assert card.facts is not None
+    present = row.present and not row.departed
+    return replace(
+        card,
+        attendance="departed" if row.departed else "present" if present else "absent",
+        facts=replace(card.facts, present=present, departed_today=row.departed),
     )

@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import types
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -42,7 +42,7 @@ from ..pickups.board import (
     same_board,
 )
 from ..pickups.events import BoardEvent
-from ..pickups.family import FamilyView, load_family
+from ..pickups.family import FamilyState, FamilyView, apply_family_event, load_family
 from .broker import Broker
 from .fragments import change_message, family_message, snapshot_message, status_message
 
@@ -155,8 +155,6 @@ class _Channel:
         self.installation_id = installation_id
         self.hub = hub
         self.views: dict[ViewKey | FamilyView, set[BoardSocket]] = {}
-        # The children each family page shows, as of its last render.
-        self.family_children: dict[FamilyView, frozenset[int]] = {}
         self.inbox: asyncio.Queue[BoardEvent | _SnapshotRequest | _Recheck] = asyncio.Queue()
         self.task = asyncio.create_task(self._run(), name=f"board-channel-{installation_id}")
         self.members = 0
@@ -167,6 +165,7 @@ class _Channel:
         self.board: BoardState | None = None
         self.loaded_seq = 0
         self.stale = False  # events may have been missed (the broker was down): reload
+        self.loads = 0  # times the board was read from the database (tests count them)
         self.recheck: asyncio.TimerHandle | None = None
         # The last snapshot of each view: (the board it shows, rendered at, message).
         self.snapshots: dict[ViewKey, tuple[BoardState, datetime, str]] = {}
@@ -247,6 +246,7 @@ class _Channel:
             if installation is None:
                 return None
             board = await load_board(session, installation, now)
+        self.loads += 1
         self.loaded_seq, self.stale = board.seq, False
         self._schedule_recheck(board, now)
         return board
@@ -288,7 +288,7 @@ class _Channel:
         else:
             self.board = None  # nobody here shows it: it would only go stale
         if any(isinstance(view, FamilyView) for view in self.views):
-            await self._families([*late, *events])
+            await self._families(events, late)
 
     async def _boards(
         self, events: list[BoardEvent], late: list[BoardEvent], recheck: bool
@@ -359,10 +359,9 @@ class _Channel:
 
     async def _snapshot(self, socket: BoardSocket) -> None:
         if isinstance(socket.view, FamilyView):
-            message, children = await self.hub.render_family(socket.view)
-            self.family_children[socket.view] = children
+            family = await self.hub.load_family(socket.view.guardian_id)
             self.views.setdefault(socket.view, set()).add(socket)
-            self._deliver(socket, message)
+            self._deliver(socket, family_message(family, socket.view))
             return
         now = self.hub.now()
         board = await self._current(now)
@@ -380,21 +379,41 @@ class _Channel:
 
     # -- family pages --------------------------------------------------------------------
 
-    async def _families(self, events: list[BoardEvent]) -> None:
-        # Empty `children` means "unknown": then every family page re-renders.
+    async def _families(self, events: list[BoardEvent], late: list[BoardEvent]) -> None:
+        """The family pages a change may concern: each family followed from the events' rows
+        (or reloaded on any doubt), rendered once per page variant."""
+        every = [*late, *events]
+        # Empty `children` means "unknown": then every family page is reloaded.
         children = (
-            None if any(not e.children for e in events) else {c for e in events for c in e.children}
+            None if any(not e.children for e in every) else {c for e in every for c in e.children}
         )
+        now = self.hub.now()
+        done: dict[int, FamilyState] = {}
         for view, sockets in list(self.views.items()):
             if not isinstance(view, FamilyView):
                 continue
-            # A parent's page shows only their own children: one render per family, and
-            # only when the change may concern them.
-            known = self.family_children.get(view)
-            if children is not None and known is not None and not known & children:
-                continue
-            message, shown = await self.hub.render_family(view)
-            self.family_children[view] = shown
+            family = done.get(view.guardian_id)
+            if family is None:
+                held = self.hub.families.get(view.guardian_id)
+                # A parent's page shows only their own children: only a change that may
+                # concern them costs anything (or the day turning: the page starts afresh).
+                if (
+                    held is not None
+                    and children is not None
+                    and not {c.child_id for c in held.children} & children
+                    and all(c.day == rules.local_day(now, c.timezone) for c in held.children)
+                ):
+                    continue
+                family = held
+                for event in events if not late else ():
+                    if family is None:
+                        break
+                    family = apply_family_event(family, event, now)
+                if family is None or late:
+                    family = await self.hub.load_family(view.guardian_id)
+                self.hub.families[view.guardian_id] = family
+                done[view.guardian_id] = family
+            message = family_message(family, view)
             for socket in list(sockets):
                 self._deliver(socket, message)
 
@@ -415,9 +434,7 @@ class _Channel:
             group.discard(socket)
             if not group:
                 del self.views[socket.view]
-                if isinstance(socket.view, FamilyView):
-                    self.family_children.pop(socket.view, None)
-                else:
+                if isinstance(socket.view, ViewKey):
                     self.snapshots.pop(socket.view, None)
 
     def broadcast(self, message: str) -> None:
@@ -443,6 +460,10 @@ class Hub:
         self._lock = asyncio.Lock()
         self._broker_up = True
         self.background: set[asyncio.Task[None]] = set()
+        # The family pages open on this worker, held as they show (by guardian), and how
+        # many of each are open.
+        self.families: dict[int, FamilyState] = {}
+        self._family_pages: Counter[int] = Counter()
         broker.attach(self)
 
     # -- sockets -------------------------------------------------------------------------
@@ -459,9 +480,12 @@ class Hub:
         """Serve one accepted socket until it closes: a board (one installation) or a parent's
         page (the installations of their children, `installation_ids`)."""
         socket = BoardSocket(websocket, view, session_hash, display_id, self.queue_size)
+        if isinstance(view, FamilyView):
+            self._family_pages[view.guardian_id] += 1
         ids = installation_ids if isinstance(view, FamilyView) else {view.installation_id}
         channels = [await self._join(i) for i in sorted(ids)]
         if not channels:
+            self._forget_family(view)
             await websocket.close(1008)
             return
         channel = channels[0]
@@ -486,6 +510,15 @@ class Hub:
             for joined in channels:
                 joined.discard(socket)
                 await self._leave(joined)
+            self._forget_family(view)
+
+    def _forget_family(self, view: ViewKey | FamilyView) -> None:
+        """A family page closed: the family stops being held with its last page."""
+        if isinstance(view, FamilyView):
+            self._family_pages[view.guardian_id] -= 1
+            if self._family_pages[view.guardian_id] <= 0:
+                del self._family_pages[view.guardian_id]
+                self.families.pop(view.guardian_id, None)
 
     async def _join(self, installation_id: int) -> _Channel:
         async with self._lock:
@@ -505,10 +538,13 @@ class Hub:
                 await self.broker.unsubscribe(channel.installation_id)
                 channel.close()
 
-    async def render_family(self, view: FamilyView) -> tuple[str, frozenset[int]]:
+    async def load_family(self, guardian_id: int) -> FamilyState:
+        """A family's page from the database, then held while one of its pages is open."""
         async with self.db.session() as session:
-            state = await load_family(session, view.guardian_id, self.now())
-        return family_message(state, view), frozenset(c.child_id for c in state.children)
+            family = await load_family(session, guardian_id, self.now())
+        if self._family_pages[guardian_id]:
+            self.families[guardian_id] = family
+        return family
 
     def recheck_now(self) -> None:
         """Compare every held board with the database now, as the periodic check does."""

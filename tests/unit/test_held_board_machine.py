@@ -10,13 +10,18 @@ through the real application, its use-cases and a real database. After each step
 - every connected board (several views: all groups, one group, English, a wall display),
   its live region changed only by the messages it received, as htmx and board.js apply
   them, shows exactly what a fresh page of that view shows;
-- no board needed a snapshot to get there (no gap, no stale answer).
+- no board needed a snapshot to get there (no gap, no stale answer), and the hub read the
+  board from the database only when it had to (the first board, a new day);
+- the family page of each child's guardian, held by the hub and followed from the same
+  events, equals a fresh load, and its last message is what a fresh render sends.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,8 +38,10 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from server.app import create_app
 from server.clock import ManualClock
 from server.i18n import use_locale
-from server.models import Display, Group, Installation
+from server.models import Display, Group, Guardian, Installation
 from server.pickups.board import BoardState, ViewKey, load_board, same_board
+from server.pickups.family import FamilyState, FamilyView, load_family
+from server.realtime.fragments import family_message
 from server.scheduler import run_due_work
 from server.security import token_hash
 from server.services import Services
@@ -51,6 +58,31 @@ SKELETON = (
 )
 WALL_TOKEN = "machine-wall-display-token"
 INDEX = st.integers(min_value=0, max_value=50)
+
+
+class FamilyPage:
+    """A parent's phone on the family page: the hub's socket interface, keeping the last
+    message (the page is sent whole)."""
+
+    def __init__(self) -> None:
+        from starlette.websockets import WebSocketState
+
+        self.application_state = WebSocketState.CONNECTED
+        self.last: str | None = None
+        self.arrived = asyncio.Event()
+        self.closed = asyncio.get_running_loop().create_future()
+
+    async def send_text(self, text: str) -> None:
+        self.last = text
+        self.arrived.set()
+
+    async def receive(self) -> dict[str, Any]:
+        await self.closed
+        return {"type": "websocket.disconnect"}
+
+    async def close(self, code: int = 1000) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
 @dataclass
@@ -84,6 +116,11 @@ class HeldBoards(RuleBasedStateMachine):
             for c in [c for c in children if c["group_id"] == group and c["guardian_ids"]][:2]
         ]
         self.tablets: list[Tablet] = []
+        self._serving: list[asyncio.Task[None]] = []
+        # Reads of the board from the database the hub should need: the first board's, and
+        # one after each new day (its first event finds the day turned). Every other change
+        # is applied from the rows its event carries.
+        self.loads = 1
         lutins, hiboux = self.groups["ERA-LUT"], self.groups["ERA-HIB"]
         for query, group_id, interactive, locale in [
             (f"installation={self.era}&group=all", None, True, "fr_CA"),
@@ -92,6 +129,14 @@ class HeldBoards(RuleBasedStateMachine):
             (f"display={WALL_TOKEN}", None, False, "fr_CA"),
         ]:
             self.tablets.append(self._open(query, ViewKey(self.era, group_id, interactive, locale)))
+        # A board no test looks at: its snapshot request, queued behind everything a change
+        # set off in the hub (family pages included), says when all of it is done.
+        self.probe = self.client.websocket_connect(
+            f"/board/ws?{self.tablets[0].query}", headers=ORIGIN
+        )
+        self.probe.__enter__()
+        self._receive(self.probe)
+        self.families: dict[int, FamilyPage] = self._call(self._open_families)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -127,6 +172,24 @@ class HeldBoards(RuleBasedStateMachine):
             )
             await session.commit()
             return era.id, {g.external_id: g.id for g in groups if g.id is not None}
+
+    async def _open_families(self, svc: Services) -> dict[int, FamilyPage]:
+        """The family page of each child's first guardian, open on a phone."""
+        async with svc.db.session() as session:
+            rows = await session.execute(select(col(Guardian.external_id), col(Guardian.id)))
+            internal = {external: id_ for external, id_ in rows.all() if id_ is not None}
+        pages: dict[int, FamilyPage] = {}
+        for child in self.children:
+            guardian = internal[child["guardian_ids"][0]]
+            if guardian in pages:
+                continue
+            pages[guardian] = FamilyPage()
+            phone: Any = pages[guardian]
+            view = FamilyView(guardian, "fr_CA")
+            serving = svc.hub.serve(phone, view, installation_ids=frozenset({self.era}))
+            self._serving.append(asyncio.create_task(serving))
+        await asyncio.gather(*(page.arrived.wait() for page in pages.values()))
+        return pages
 
     def _api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         return self.client.request(method, f"/api/v1{path}", headers=api_headers(), json=body)
@@ -176,14 +239,25 @@ class HeldBoards(RuleBasedStateMachine):
         return [p for p in pickups if p["status"] in live]
 
     def _settle(self) -> None:
-        """Every board has received the messages of every change made so far."""
+        """Every board has received the messages of every change made so far, and the hub
+        is done with them (family pages too)."""
         seq = self._seq()
         for tablet in self.tablets:
             while tablet.board.seq < seq:
                 assert not tablet.board.awaiting_snapshot, f"{tablet.query} saw a gap"
                 tablet.board.receive(self._receive(tablet.socket))
+        self.probe.send_json({"type": "snapshot"})
+        while not json.loads(self._receive(self.probe)).get("snapshot"):
+            pass
 
     def teardown(self) -> None:
+        async def close_families(svc: Services) -> None:
+            for page in self.families.values():
+                await page.close()
+            await asyncio.gather(*self._serving)
+
+        self._call(close_families)
+        self.probe.__exit__(None, None, None)
         for tablet in self.tablets:
             tablet.socket.__exit__(None, None, None)
         self.client.__exit__(None, None, None)
@@ -267,6 +341,7 @@ class HeldBoards(RuleBasedStateMachine):
         child = self.children[which % len(self.children)]
         response = self._api("POST", "/attendance", {"child_id": child["id"], "present": True})
         assert response.status_code == 200, response.text
+        self.loads += 1
         self._settle()
 
     @rule(which=st.integers(min_value=0, max_value=3), rarely=st.integers(min_value=0, max_value=4))
@@ -285,8 +360,24 @@ class HeldBoards(RuleBasedStateMachine):
         held = channel.board
         assert held is not None
         assert same_board(held, self._fresh())
+        assert channel.loads == self.loads  # no needless reload: events were applied
         event(f"alerts on the board: {min(len(held.alerts), 3)}")
         event(f"upcoming: {min(len(held.upcoming), 3)}")
+
+    @invariant()
+    def every_family_page_is_the_database_page(self) -> None:
+        async def load(svc: Services) -> dict[int, FamilyState]:
+            async with svc.db.session() as session:
+                return {
+                    guardian: await load_family(session, guardian, self.clock.now())
+                    for guardian in self.families
+                }
+
+        fresh: dict[int, FamilyState] = self._call(load)
+        for guardian, page in self.families.items():
+            held = self.svc.hub.families[guardian]
+            assert replace(held, now=fresh[guardian].now) == fresh[guardian]
+            assert page.last == family_message(fresh[guardian], FamilyView(guardian, "fr_CA"))
 
     @invariant()
     def every_board_shows_what_a_fresh_page_shows(self) -> None:
