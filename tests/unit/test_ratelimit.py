@@ -20,7 +20,6 @@ from server.ratelimit import (
     SIGN_IN_ACCOUNT,
     SIGN_IN_ADDRESS,
     SIGN_IN_DEVICE,
-    Backoff,
     RateDecision,
     RateLimited,
     check_announce,
@@ -59,9 +58,9 @@ async def rows(db: Database, key: str | None = None) -> int:
 
 def test_the_limits_are_the_documented_ones() -> None:
     minute, cap, day = timedelta(minutes=1), timedelta(minutes=15), timedelta(hours=24)
-    assert SIGN_IN_ACCOUNT == Backoff(5, minute, cap, day)
-    assert SIGN_IN_ADDRESS == Backoff(20, minute, cap, day)
-    assert SIGN_IN_DEVICE == Backoff(5, minute, cap, day)
+    for backoff, free in ((SIGN_IN_ACCOUNT, 5), (SIGN_IN_ADDRESS, 20), (SIGN_IN_DEVICE, 5)):
+        shape = (backoff.free, backoff.first, backoff.cap, backoff.memory)
+        assert shape == (free, minute, cap, day)
     assert (REINVITE_LIMIT.count, REINVITE_LIMIT.window) == (3, timedelta(hours=1))
     assert (LINK_EMAIL_LIMIT.count, LINK_EMAIL_LIMIT.window) == (5, timedelta(hours=1))
     assert (LINK_IP_LIMIT.count, LINK_IP_LIMIT.window) == (20, timedelta(hours=1))
