@@ -301,7 +301,7 @@ def apply_event(state: BoardState, event: BoardEvent, now: datetime) -> BoardSta
     """The whole board (every section loaded) after `event`, from the rows it carries, as of
     `now`. None means "reload from the database": the event is not the next one, it lacks
     the rows its kind needs, it is of an unknown kind, the local day has turned, or a row
-    names something this board does not hold (another day, an unknown group or child)."""
+    names something this board does not hold (an unknown group or child)."""
     needed = _ROWS_NEEDED.get(event.kind)
     if (
         needed is None
@@ -326,7 +326,7 @@ def apply_event(state: BoardState, event: BoardEvent, now: datetime) -> BoardSta
 
 def _apply_pickup(state: BoardState, row: PickupRow) -> BoardState | None:
     group_name = state.group_name(row.group_id)
-    if row.day != state.day or group_name is None:
+    if group_name is None:
         return None
     try:
         status = PickupStatus(row.status)
@@ -334,7 +334,8 @@ def _apply_pickup(state: BoardState, row: PickupRow) -> BoardState | None:
         return None
     alerts = [a for a in state.alerts if a.pickup_id != row.id]
     upcoming = [a for a in state.upcoming if a.pickup_id != row.id]
-    if status in rules.LIVE:
+    # Another day's pickup (yesterday's, expiring after midnight) is not on this board.
+    if status in rules.LIVE and row.day == state.day:
         item = AlertItem(
             pickup_id=row.id,
             status=status,

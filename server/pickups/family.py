@@ -201,9 +201,9 @@ def apply_family_event(state: FamilyState, event: BoardEvent, now: datetime) -> 
     from the database": the day turned, a kind of change it cannot follow (a move renames
     the group shown, a photo decision…), or a row it cannot place (another day, an older
     pickup)."""
-    cards = list(state.children)
-    if any(c.facts is None or c.day != rules.local_day(now, c.timezone) for c in cards):
+    if not same_day(state, now):
         return None
+    cards = list(state.children)
     for at, card in enumerate(cards):
         pickup = event.pickup if event.pickup and event.pickup.child_id == card.child_id else None
         child = event.child if event.child and event.child.id == card.child_id else None
@@ -222,6 +222,13 @@ def apply_family_event(state: FamilyState, event: BoardEvent, now: datetime) -> 
             card = _with_attendance(card, child)
         cards[at] = _settled(card)
     return replace(state, now=now, children=tuple(cards))
+
+
+def same_day(state: FamilyState, now: datetime) -> bool:
+    """The page is still about today for every child (else it starts afresh: reload)."""
+    return all(
+        c.facts is not None and c.day == rules.local_day(now, c.timezone) for c in state.children
+    )
 
 
 def _with_pickup(card: ChildCard, row: PickupRow) -> ChildCard | None:

@@ -42,7 +42,13 @@ from ..pickups.board import (
     same_board,
 )
 from ..pickups.events import BoardEvent
-from ..pickups.family import FamilyState, FamilyView, apply_family_event, load_family
+from ..pickups.family import (
+    FamilyState,
+    FamilyView,
+    apply_family_event,
+    load_family,
+    same_day,
+)
 from .broker import Broker
 from .fragments import change_message, family_message, snapshot_message, status_message
 
@@ -395,13 +401,14 @@ class _Channel:
             family = done.get(view.guardian_id)
             if family is None:
                 held = self.hub.families.get(view.guardian_id)
+                if held is not None and not same_day(held, now):
+                    held = None  # the day turned: the page starts afresh
                 # A parent's page shows only their own children: only a change that may
-                # concern them costs anything (or the day turning: the page starts afresh).
+                # concern them costs anything.
                 if (
                     held is not None
                     and children is not None
                     and not {c.child_id for c in held.children} & children
-                    and all(c.day == rules.local_day(now, c.timezone) for c in held.children)
                 ):
                     continue
                 family = held

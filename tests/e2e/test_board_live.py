@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -319,3 +320,56 @@ def test_english_on_request(live_server: LiveServer, new_tablet: Callable[..., P
     announce_gps_here(live_server, child_of_group(live_server, "ERA-LUT"))
     steps = board.locator("#alerts .steps").first
     expect(steps.get_by_role("button")).to_have_text(["Call", "Ready", "Departed"])
+
+
+def test_a_board_changed_live_looks_exactly_like_a_fresh_load(
+    live_server: LiveServer, new_tablet: Callable[..., Page], tmp_path: Path
+) -> None:
+    """Each change sends only the rows it changed; after many of them (alerts arriving out
+    of arrival order, steps, departures, an upcoming arrival, a child sent home, one checked
+    in again, one moved to another group) the board is the same, pixel for pixel, as the
+    page loaded afresh."""
+    board = new_tablet("accueil@example.org", sound=False)
+    board.set_viewport_size({"width": 1180, "height": 820})
+    children = live_server.api("GET", "/children?installation_id=ERA").json()
+    present = [c for c in children if c["present"] and c["guardian_ids"]]
+
+    def announce(child: dict[str, Any], **how: object) -> int:
+        body = {"child_id": child["id"], "guardian_id": child["guardian_ids"][0], **how}
+        response = live_server.api("POST", "/pickups", json=body)
+        assert response.status_code == 201, response.text
+        pickup_id: int = response.json()["id"]
+        return pickup_id
+
+    def change(method: str, path: str, body: dict[str, object]) -> None:
+        response = live_server.api(method, path, json=body)
+        assert response.status_code == 200, response.text
+
+    # Arrivals due at once, announced in the opposite order of their arrival times.
+    pickups = [
+        announce(c, mode="eta", eta=eta)
+        for c, eta in zip(present, ("16:04", "16:02", "16:03"), strict=False)
+    ]
+    pickups += [announce(present[3], mode="gps", latitude=46.8139, longitude=-71.2082)]
+    announce(present[4], mode="eta", eta="16:50")  # upcoming
+    for status in ("called", "ready"):
+        change("POST", f"/pickups/{pickups[1]}/status", {"status": status})
+    change("POST", f"/pickups/{pickups[2]}/status", {"status": "called"})
+    for status in ("called", "ready", "departed"):
+        change("POST", f"/pickups/{pickups[0]}/status", {"status": status})
+    change("POST", "/attendance", {"child_id": present[5]["id"], "present": False})
+    change("POST", "/attendance", {"child_id": present[0]["id"], "present": True})
+    others = [g for g in ("ERA-LUT", "ERA-EXP", "ERA-HIB") if g != present[3]["group_id"]]
+    change("PATCH", f"/children/{present[3]['id']}", {"group_id": others[0]})
+    [(seq,)] = live_server.sql("SELECT event_seq FROM installation WHERE external_id = 'ERA'")
+    expect(board.locator("#board")).to_have_attribute("data-seq", str(seq))
+    expect(board.locator("#alerts li.alert")).to_have_count(3)
+
+    fresh = board.context.new_page()
+    fresh.set_viewport_size({"width": 1180, "height": 820})
+    fresh.goto(f"{live_server.url}/board")
+    expect(fresh.locator("#conn")).to_have_class("conn conn--live")
+    assert board_content(board) == board_content(fresh)
+    live_shot = board.screenshot(path=str(tmp_path / "live.png"), full_page=True)
+    fresh_shot = fresh.screenshot(path=str(tmp_path / "fresh.png"), full_page=True)
+    assert live_shot == fresh_shot

@@ -195,13 +195,21 @@ def test_any_doubt_asks_for_a_reload() -> None:
     assert apply_event(BOARD, event(kind="pickup"), NOW) is None  # no rows
     assert apply_event(BOARD, event(kind="attendance", pickup=row), NOW) is None  # wrong row
     assert apply_event(BOARD, event(pickup=row), NOW + timedelta(days=1)) is None  # new day
-    yesterday = replace(row, day=DAY - timedelta(days=1))
-    assert apply_event(BOARD, event(pickup=yesterday), NOW) is None
     assert apply_event(BOARD, event(pickup=pickup_row(group_id=99)), NOW) is None
     assert apply_event(BOARD, event(pickup=replace(row, status="lost")), NOW) is None
     unknown_child = child_row(child_id=99)
     assert apply_event(BOARD, event(kind="attendance", child=unknown_child), NOW) is None
     assert apply_event(BOARD, event(kind="child_moved", child=child_row(group_id=99)), NOW) is None
+
+
+def test_another_days_pickup_is_not_on_the_board() -> None:
+    """Yesterday's leftovers expire after midnight: nothing to show, nothing to reload."""
+    yesterday = replace(pickup_row(status=S.EXPIRED), day=DAY - timedelta(days=1))
+    after = apply_event(BOARD, event(pickup=yesterday), NOW)
+    assert after is not None and after.alerts == () and after.upcoming == ()
+    live_yesterday = replace(pickup_row(), day=DAY - timedelta(days=1))
+    after = apply_event(BOARD, event(pickup=live_yesterday), NOW)
+    assert after is not None and after.alerts == ()
 
 
 def test_a_view_is_told_only_the_rows_that_changed() -> None:

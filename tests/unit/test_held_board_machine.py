@@ -118,8 +118,8 @@ class HeldBoards(RuleBasedStateMachine):
         self.tablets: list[Tablet] = []
         self._serving: list[asyncio.Task[None]] = []
         # Reads of the board from the database the hub should need: the first board's, and
-        # one after each new day (its first event finds the day turned). Every other change
-        # is applied from the rows its event carries.
+        # one at each midnight (its timer). Every change is applied from the rows its event
+        # carries.
         self.loads = 1
         lutins, hiboux = self.groups["ERA-LUT"], self.groups["ERA-HIB"]
         for query, group_id, interactive, locale in [
@@ -249,6 +249,42 @@ class HeldBoards(RuleBasedStateMachine):
         self.probe.send_json({"type": "snapshot"})
         while not json.loads(self._receive(self.probe)).get("snapshot"):
             pass
+        # Anything else the hub sent meanwhile (a board pushed whole after a new day).
+        for tablet in self.tablets:
+            while (message := self._waiting(tablet.socket)) is not None:
+                tablet.board.receive(message)
+
+    def _waiting(self, socket: WebSocketTestSession) -> str | None:
+        """A message already sent to this socket, if any (without waiting for one)."""
+
+        async def take() -> Any:
+            await asyncio.sleep(0)  # let writes in flight land
+            try:
+                return socket._send_rx.receive_nowait()
+            except anyio.WouldBlock:
+                return None
+
+        message = socket.portal.call(take)
+        if message is None:
+            return None
+        assert message["type"] == "websocket.send", message
+        text: str = message["text"]
+        return text
+
+    def _clock_moves(self, by: timedelta) -> None:
+        """Time passes. Past the installation's midnight the hub's timer compares its held
+        board with the database (the board starts a new day): one read, and the boards get
+        the new day whole."""
+        day = self.clock.now().astimezone(T0.tzinfo).date()
+        self.clock.advance(by)
+        if self.clock.now().astimezone(T0.tzinfo).date() != day:
+
+            async def midnight(svc: Services) -> None:
+                svc.hub.recheck_now()
+
+            self._call(midnight)
+            self.loads += 1
+            self._settle()
 
     def teardown(self) -> None:
         async def close_families(svc: Services) -> None:
@@ -323,8 +359,9 @@ class HeldBoards(RuleBasedStateMachine):
 
     @rule(minutes=st.integers(min_value=1, max_value=45))
     def time_passes(self, minutes: int) -> None:
-        """The background work runs: scheduled arrivals whose moment came are announced."""
-        self.clock.advance(timedelta(minutes=minutes))
+        """The background work runs: scheduled arrivals whose moment came are announced (and
+        past midnight, yesterday's leftovers expire)."""
+        self._clock_moves(timedelta(minutes=minutes))
         self._call(run_due_work)
         self._settle()
 
@@ -335,13 +372,12 @@ class HeldBoards(RuleBasedStateMachine):
             return
         local = self.clock.now().astimezone(T0.tzinfo)
         morning = datetime.combine(local.date() + timedelta(days=1), T0.timetz())
-        self.clock.advance(morning.astimezone(UTC) - self.clock.now().astimezone(UTC))
+        self._clock_moves(morning.astimezone(UTC) - self.clock.now().astimezone(UTC))
         login(self.client, "accueil@example.org")  # a new working day, a new sign-in
         self._call(run_due_work)
         child = self.children[which % len(self.children)]
         response = self._api("POST", "/attendance", {"child_id": child["id"], "present": True})
         assert response.status_code == 200, response.text
-        self.loads += 1
         self._settle()
 
     @rule(which=st.integers(min_value=0, max_value=3), rarely=st.integers(min_value=0, max_value=4))
