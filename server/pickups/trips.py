@@ -69,6 +69,10 @@ __all__ = [
     "start_trip",
 ]
 
+# The parent page promises to share the position for 60 minutes at most; the server keeps
+# that promise too (a page left open, or a client that does not stop, is not followed).
+MAX_TRIP = timedelta(minutes=60)
+
 
 def _minutes_away(positions: Sequence[Position], installation: Installation) -> float:
     if installation.latitude is None or installation.longitude is None:
@@ -201,7 +205,8 @@ async def record_position(
     assert pickup.id is not None
     if pickup.mode != PickupMode.GPS:
         return []  # an arrival by time has no trip
-    if S(pickup.status) not in rules.LIVE:
+    if S(pickup.status) not in rules.LIVE or now - pickup.created_at > MAX_TRIP:
+        # Over, or shared longer than the parent was promised: nothing more is kept.
         await forget_positions(session, pickup.id)
         return []
     session.add(_row(pickup.id, position))

@@ -45,6 +45,7 @@ from ..roster.apply import apply_roster
 from ..roster.read import MAX_FILE_BYTES as ROSTER_MAX_BYTES
 from ..security import token_hash
 from .context import services
+from .limits import parse_id
 from .openapi import openapi_document
 
 MAX_BODY_BYTES = 64 * 1024
@@ -59,7 +60,8 @@ class ApiError(Exception):
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Strict: JSON types as the OpenAPI declares them (`"present": false`, never 0 or "no").
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
 
 
 class AttendanceIn(_Body):
@@ -606,18 +608,12 @@ async def _create_gps_pickup(request: Request, hashed: str, body: GpsPickupIn) -
     return JSONResponse(answer, status_code=201)
 
 
-def _pickup_id(raw: str) -> int | None:
-    """A path's pickup id, or None when it cannot be one (then: unknown pickup, 404). Ids
-    are 32-bit integers on PostgreSQL: a larger number is no id, not a database error."""
-    return int(raw) if raw.isascii() and raw.isdigit() and int(raw) < 2**31 else None
-
-
 @write_endpoint
 async def pickup_status(request: Request, hashed: str) -> Response:
     """Move a pickup to the next step: called, then ready, then departed (409 otherwise)."""
     body = await _parse(request, StatusIn)
     raw_id = request.path_params["pickup_id"]
-    pickup_id = _pickup_id(raw_id)
+    pickup_id = parse_id(raw_id)  # None: no row can have it (404 below)
     svc = services(request)
     now = svc.clock.now()
 

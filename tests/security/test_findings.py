@@ -257,10 +257,6 @@ def test_a_staff_invitation_goes_three_times_an_hour_at_most(world: World) -> No
 # -- the GPS cap of 60 minutes, enforced by the server ----------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11: needs the 60-minute cap in server/pickups/trips.py (lead's wiring)",
-)
 def test_positions_after_sixty_minutes_are_not_recorded(world: World, clock: ManualClock) -> None:
     parent = browser(world, "b-parent")
     started = post(
@@ -306,9 +302,6 @@ def test_the_openapi_declares_the_rules(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("present", [0, 1, "true", "yes"])
-@pytest.mark.xfail(
-    strict=True, reason="issue 11: needs strict bodies in server/web/api.py (lead's wiring)"
-)
 def test_present_must_be_a_json_boolean(client: TestClient, present: object) -> None:
     answer = client.post(
         "/api/v1/attendance",
