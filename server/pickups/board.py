@@ -310,14 +310,27 @@ def apply_event(state: BoardState, event: BoardEvent, now: datetime) -> BoardSta
         or any(getattr(event, name) is None for name in needed)
     ):
         return None
+    # A child changes group only by a move, applied in its turn: a row read by a change
+    # that raced a move may name the group before it, so the board keeps its own. (A group
+    # it has never heard of is a doubt all the same.)
+    groups = {c.child_id: c.group_id for c in _children(state)}
+    named = [row.group_id for row in (event.pickup, event.child) if row is not None]
+    if any(state.group_name(group_id) is None for group_id in named):
+        return None
     after = state
     if event.pickup is not None:
-        patched = _apply_pickup(after, event.pickup)
+        row = event.pickup
+        patched = _apply_pickup(
+            after, replace(row, group_id=groups.get(row.child_id, row.group_id))
+        )
         if patched is None:
             return None
         after = patched
     if event.child is not None:
-        patched = _apply_child(after, event.child)
+        child = event.child
+        if event.kind != "child_moved":
+            child = replace(child, group_id=groups.get(child.id, child.group_id))
+        patched = _apply_child(after, child)
         if patched is None:
             return None
         after = patched

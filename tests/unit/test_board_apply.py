@@ -173,6 +173,25 @@ def test_a_moved_child_takes_its_live_pickup_to_its_new_group() -> None:
     assert moved.for_view(LUTINS).alerts == ()
 
 
+def test_a_change_that_raced_a_move_does_not_undo_it() -> None:
+    """A step read the child's group just before a move committed, and took the next
+    number after it: its row names the old group. The board keeps the child where the
+    move put it, alert and line alike."""
+    on = apply_event(BOARD, event(pickup=pickup_row()), NOW)
+    moved = on and apply_event(on, event(9, "child_moved", child=child_row(group_id=HIBOUX)), NOW)
+    assert moved is not None
+    stale_step = event(10, pickup=pickup_row(status=S.CALLED, group_id=LUTINS))
+    called = apply_event(moved, stale_step, NOW)
+    assert called is not None
+    assert [(a.group_id, a.status) for a in called.alerts] == [(HIBOUX, S.CALLED)]
+    stale_absence = event(11, "attendance", child=child_row(group_id=LUTINS, present=False))
+    absent = apply_event(called, stale_absence, NOW)
+    assert absent is not None
+    hiboux, lutins = absent.sections
+    assert [c.child_id for c in hiboux.absent] == [1]
+    assert all(c.child_id != 1 for c in (*lutins.present, *lutins.absent))
+
+
 def test_names_sort_without_regard_to_case_or_accents() -> None:
     state = replace(BOARD, sections=(section(HIBOUX), section(LUTINS)))
     names = ["élodie", "Zoé", "Émile", "aaron", "Éa"]
