@@ -26,7 +26,7 @@ from functools import partial
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-import httpx
+import aiohttp
 
 from .seed import Seeded
 from .stats import percentile
@@ -52,17 +52,55 @@ class Plan:
         return self.t0 + self.duration_s + len(STEPS) * self.gap_s
 
 
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer, read whole."""
+
+    status_code: int
+    content_type: str
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Client:
+    """The announcers' HTTP client: aiohttp, whose own work per request is a fraction of
+    httpx's, so the time from "sent" to the bytes leaving is the machine's, not the client
+    library's (with httpx the floor itself measured about 4 ms more at the median). Enough
+    connections that calls never queue in the client: open loop to the socket."""
+
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
+        self.session = aiohttp.ClientSession(
+            base_url=base_url,
+            headers=headers,
+            connector=aiohttp.TCPConnector(limit=512),
+            timeout=aiohttp.ClientTimeout(total=30.0),
+        )
+
+    async def post(self, path: str, json: dict[str, Any]) -> Answer:
+        async with self.session.post(path, json=json) as response:
+            body = await response.read()
+            return Answer(response.status, response.headers.get("content-type", ""), body)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.session.close()
+
+
 class Refused(Exception):
     """The server answered, but not with success: the event was not made."""
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: Answer) -> None:
         reason = ""
-        if response.headers.get("content-type", "").startswith("application/json"):
+        if response.content_type.startswith("application/json"):
             reason = str(response.json().get("reason", ""))
         super().__init__(f"HTTP {response.status_code} {reason}".strip())
 
 
-def _check(response: httpx.Response, expected: int) -> httpx.Response:
+def _check(response: Answer, expected: int) -> Answer:
     if response.status_code != expected:
         raise Refused(response)
     return response
@@ -89,13 +127,11 @@ class Target(Protocol):
     installations: list[str]
     headers: dict[str, str]  # sent with every call (Relais: the API token)
 
-    async def announce(self, client: httpx.AsyncClient, installation: str) -> Made:
+    async def announce(self, client: Client, installation: str) -> Made:
         """Announce one pickup. Raises Refused."""
         ...
 
-    async def step(
-        self, client: httpx.AsyncClient, installation: str, handle: str, step: int
-    ) -> Made: ...
+    async def step(self, client: Client, installation: str, handle: str, step: int) -> Made: ...
 
 
 @dataclass(frozen=True)
@@ -150,7 +186,7 @@ class Outcome:
 
 
 class Announcer:
-    def __init__(self, target: Target, plan: Plan, client: httpx.AsyncClient) -> None:
+    def __init__(self, target: Target, plan: Plan, client: Client) -> None:
         self.target, self.plan, self.client = target, plan, client
         self.outcome = Outcome()
 
@@ -169,7 +205,7 @@ class Announcer:
         except Refused as refused:
             self.outcome.failures[str(refused)] += 1
             return None
-        except httpx.HTTPError as error:
+        except (aiohttp.ClientError, TimeoutError) as error:
             self.outcome.failures[type(error).__name__] += 1
             return None
         call_ms = (time.time() - sent) * 1000.0
@@ -216,7 +252,7 @@ class RelaisTarget:
         # Each child is announced once: after Départ a child has left for the day.
         self.children = {i.external_id: list(reversed(i.children)) for i in seeded.installations}
 
-    async def announce(self, client: httpx.AsyncClient, installation: str) -> Made:
+    async def announce(self, client: Client, installation: str) -> Made:
         if not self.children[installation]:
             raise RuntimeError(f"installation {installation}: no child left to announce")
         child, guardian = self.children[installation].pop()
@@ -228,9 +264,7 @@ class RelaisTarget:
         body = _check(response, 201).json()
         return Made(_seq(body), str(body["id"]))
 
-    async def step(
-        self, client: httpx.AsyncClient, installation: str, handle: str, step: int
-    ) -> Made:
+    async def step(self, client: Client, installation: str, handle: str, step: int) -> Made:
         response = await client.post(
             f"/api/v1/pickups/{handle}/status", json={"status": STEPS[step]}
         )
@@ -248,7 +282,7 @@ class AnnounceTarget:
         self.content = content
         self.seq: Counter[str] = Counter()
 
-    async def _post(self, client: httpx.AsyncClient, installation: str, chime: bool) -> Made:
+    async def _post(self, client: Client, installation: str, chime: bool) -> Made:
         self.seq[installation] += 1
         seq = self.seq[installation]
         response = await client.post(
@@ -259,23 +293,15 @@ class AnnounceTarget:
         # The number was chosen here: it is known whatever the answer says.
         return Made(seq, installation)  # nothing to follow: each event stands alone
 
-    async def announce(self, client: httpx.AsyncClient, installation: str) -> Made:
+    async def announce(self, client: Client, installation: str) -> Made:
         return await self._post(client, installation, True)
 
-    async def step(
-        self, client: httpx.AsyncClient, installation: str, handle: str, step: int
-    ) -> Made:
+    async def step(self, client: Client, installation: str, handle: str, step: int) -> Made:
         return await self._post(client, installation, False)
 
 
-def client(base_url: str, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-    """Enough connections that calls never queue in the client: open loop to the socket."""
-    return httpx.AsyncClient(
-        base_url=base_url,
-        headers=headers,
-        timeout=30.0,
-        limits=httpx.Limits(max_connections=512, max_keepalive_connections=512),
-    )
+def client(base_url: str, headers: dict[str, str] | None = None) -> Client:
+    return Client(base_url, headers)
 
 
 def filler(message_bytes: int) -> str:
