@@ -44,7 +44,7 @@ from ..roster import body as roster_body
 from ..roster.apply import apply_roster
 from ..roster.read import MAX_FILE_BYTES as ROSTER_MAX_BYTES
 from ..security import token_hash
-from .context import services
+from .context import public_base_url, services
 from .limits import parse_id
 from .openapi import openapi_document
 
@@ -694,7 +694,7 @@ async def put_roster(request: Request, principal: ApiPrincipal) -> Response:
                 session,
                 principal.organization_id,
                 roster,
-                base_url=svc.settings.public_url or str(request.base_url),
+                base_url=public_base_url(request),
                 now=svc.clock.now(),
             )
             await session.commit()
