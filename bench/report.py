@@ -13,7 +13,7 @@ ANALYSIS = Path(__file__).parent / "ANALYSIS.md"
 BAR_FLOOR_MS = 0.1  # the log axes start here, so every bar is drawn from the same base
 
 COMMANDS = [
-    "make bench          # set-up, then python -m bench.run: every scenario, ~12 min",
+    "make bench          # set-up, then python -m bench.run: every scenario, ~6 min",
     "make bench-quick    # set-up, then python -m bench.run --quick: peak, (a) and (c), < 3 min",
     "# smaller runs while developing (results/<name>.json only):",
     ".venv/bin/python -m bench.run --scale 0.1 --duration 5 --only peak --scenarios a,c --name dev",

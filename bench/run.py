@@ -1,6 +1,6 @@
 """The fan-out benchmark, every scenario side by side in one run.
 
-    python -m bench.run            # make bench: ~12 min; results/full.json, full.png, BENCHMARKS.md
+    python -m bench.run            # make bench: ~6 min; results/full.json, full.png, BENCHMARKS.md
     python -m bench.run --quick    # make bench-quick: peak, (a) and (c), < 3 min; last line JSON
 
 Smaller runs for development: --scale 0.1 (fewer boards), --duration 10, --only stress,
