@@ -3,11 +3,13 @@ its log line, and return the board events to publish once the caller has committ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import cast
+from functools import partial
+from typing import TypeVar, cast
 
-from sqlalchemy import Table, exists, insert, inspect, select, update
+from sqlalchemy import Connection, Table, exists, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -33,6 +35,7 @@ from .writes import SYSTEM, Actor
 __all__ = ["SYSTEM", "Actor", "Outcome"]
 
 S = PickupStatus
+T = TypeVar("T")
 
 # The hot writes (a transition and its log line) go through the tables directly: one plain
 # statement each, without the ORM's bulk-update and unit-of-work machinery.
@@ -59,19 +62,25 @@ async def _log(
     now: datetime,
 ) -> None:
     assert pickup.id is not None
-    await _flush_pending(session)
-    pickup_id, installation_id = pickup.id, pickup.installation_id
-    await session.run_sync(
-        lambda sync: writes.log_line(
-            sync.connection(),
-            pickup_id=pickup_id,
-            installation_id=installation_id,
+    await _write(
+        session,
+        partial(
+            writes.log_line,
+            pickup_id=pickup.id,
+            installation_id=pickup.installation_id,
             from_status=from_status,
             to_status=to_status,
             actor=actor,
             now=now,
-        )
+        ),
     )
+
+
+async def _write(session: AsyncSession, work: Callable[[Connection], T]) -> T:
+    """Run one of the lifecycle's writes (`writes.py`) inside this session's transaction,
+    after what the session itself has pending."""
+    await _flush_pending(session)
+    return await session.run_sync(lambda sync: work(sync.connection()))
 
 
 async def _flush_pending(session: AsyncSession) -> None:
@@ -92,11 +101,7 @@ def _note_seq(session: AsyncSession, event: BoardEvent) -> None:
 async def _event(session: AsyncSession, pickup: Pickup, chime: bool = False) -> BoardEvent:
     """The event for a change of `pickup` made by this session, carrying its row."""
     assert pickup.id is not None
-    await _flush_pending(session)
-    pickup_id = pickup.id
-    event = await session.run_sync(
-        lambda sync: writes.event_for(sync.connection(), pickup_id, chime=chime)
-    )
+    event = await _write(session, partial(writes.event_for, pickup_id=pickup.id, chime=chime))
     _note_seq(session, event)
     return event
 
@@ -175,17 +180,16 @@ async def announce_eta(
 ) -> Outcome:
     """A guardian gives an arrival time (writes.announce_eta, within this session)."""
     assert child.id is not None and guardian.id is not None
-    await _flush_pending(session)
-    child_id, guardian_id = child.id, guardian.id
-    written = await session.run_sync(
-        lambda sync: writes.announce_eta(
-            sync.connection(),
-            child_id=child_id,
-            guardian_id=guardian_id,
+    written = await _write(
+        session,
+        partial(
+            writes.announce_eta,
+            child_id=child.id,
+            guardian_id=guardian.id,
             arrival=arrival,
             actor=actor,
             now=now,
-        )
+        ),
     )
     pickup = await session.get(Pickup, written.row.id)
     assert pickup is not None
@@ -195,7 +199,7 @@ async def announce_eta(
 async def forget_positions(session: AsyncSession, pickup_id: int | None) -> None:
     """GPS positions are kept only while the trip lasts: called when a pickup is over."""
     assert pickup_id is not None
-    await session.run_sync(lambda sync: writes.forget_positions(sync.connection(), pickup_id))
+    await _write(session, partial(writes.forget_positions, pickup_id=pickup_id))
 
 
 async def _compare_and_set(
@@ -238,18 +242,17 @@ async def advance(
     or RuleError(NOT_NEXT_STEP).
     """
     assert pickup.id is not None
-    await _flush_pending(session)
-    pickup_id, organization_id = pickup.id, pickup.organization_id
-    written = await session.run_sync(
-        lambda sync: writes.staff_step(
-            sync.connection(),
-            pickup_id=pickup_id,
-            organization_id=organization_id,
+    written = await _write(
+        session,
+        partial(
+            writes.staff_step,
+            pickup_id=pickup.id,
+            organization_id=pickup.organization_id,
             target=target,
             expected=expected,
             actor=actor,
             now=now,
-        )
+        ),
     )
     assert written is not None  # the caller loaded it within its organization
     return await _written(session, pickup, written)
@@ -257,10 +260,8 @@ async def advance(
 
 async def cancel(session: AsyncSession, pickup: Pickup, *, actor: Actor, now: datetime) -> Outcome:
     assert pickup.id is not None
-    await _flush_pending(session)
-    pickup_id = pickup.id
-    written = await session.run_sync(
-        lambda sync: writes.cancel(sync.connection(), pickup_id, actor=actor, now=now)
+    written = await _write(
+        session, partial(writes.cancel, pickup_id=pickup.id, actor=actor, now=now)
     )
     return await _written(session, pickup, written)
 
@@ -274,11 +275,16 @@ async def _system_step(
     chime: bool = False,
 ) -> list[BoardEvent]:
     assert pickup.id is not None
-    pickup_id = pickup.id
-    written = await session.run_sync(
-        lambda sync: writes.system_step(
-            sync.connection(), pickup_id, expected=expected, target=target, now=now, chime=chime
-        )
+    written = await _write(
+        session,
+        partial(
+            writes.system_step,
+            pickup_id=pickup.id,
+            expected=expected,
+            target=target,
+            now=now,
+            chime=chime,
+        ),
     )
     return [] if written is None else list((await _written(session, pickup, written)).events)
 
