@@ -302,6 +302,15 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "announce_at": {"type": ["string", "null"]},
                         "gps_minutes": {"type": ["integer", "null"]},
+                        "seq": {
+                            "type": ["integer", "null"],
+                            "description": (
+                                "In the answer of an announcement or a status call: the "
+                                "installation's event number of that change (null when "
+                                "nothing changed). Boards show the change once they have "
+                                "this number."
+                            ),
+                        },
                     },
                 },
             },
