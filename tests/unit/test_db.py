@@ -79,7 +79,7 @@ async def test_a_write_waits_for_a_transaction_held_across_awaits(database_url: 
         writer = asyncio.create_task(db.write(add_one))
         # While the writer waits, the loop is free: this very coroutine runs, then lets the
         # import finish. (PostgreSQL locks rows, not the file: there it need not wait.)
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # wait-ok: one turn of the loop, not a wait for a condition
         if db.url.startswith("sqlite"):
             assert not writer.done()
         release.set()

@@ -258,7 +258,7 @@ class HeldBoards(RuleBasedStateMachine):
         """A message already sent to this socket, if any (without waiting for one)."""
 
         async def take() -> Any:
-            await asyncio.sleep(0)  # let writes in flight land
+            await asyncio.sleep(0)  # wait-ok: one turn of the loop lets writes in flight land
             try:
                 return socket._send_rx.receive_nowait()
             except anyio.WouldBlock:

@@ -205,8 +205,8 @@ def test_an_event_published_out_of_order_is_waited_for(
 
         async def later_one_overtakes(svc: Services) -> None:
             await svc.publish(events[2:])
-            # wait-ok: the race itself, a request publishing a moment late, inside the wait
-            await asyncio.sleep(REORDER_WAIT / 5)
+            # The race itself: a request publishing a moment late, inside the reorder wait.
+            await asyncio.sleep(REORDER_WAIT / 5)  # wait-ok
             await svc.publish(events[1:2])
 
         publish_in_app(client, first_alone)
