@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, inspect, update
+from sqlalchemy import Connection, Table, bindparam, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -148,27 +148,36 @@ class BoardEvent:
 
 
 _INSTALLATION = cast(Table, inspect(Installation).local_table)
-# Built once, on the table: this runs in every transaction that changes a board.
+# Built once, on the table: this runs in every transaction that changes a board. (The bound
+# name is not a column's: SQLAlchemy keeps those for the SET clause.)
 _NEXT_SEQ = (
     update(_INSTALLATION)
-    .where(_INSTALLATION.c.id == bindparam("installation_id"))
+    .where(_INSTALLATION.c.id == bindparam("numbered_installation"))
     .values(event_seq=_INSTALLATION.c.event_seq + 1)
     .returning(_INSTALLATION.c.event_seq)
 )
 
 
-async def next_seq(session: AsyncSession, installation_id: int) -> int:
+def take_seq(conn: Connection, installation_id: int) -> int:
     """Take the installation's next event number inside the caller's transaction.
 
     An atomic UPDATE … RETURNING: two workers never get the same number, and the number
-    commits (or rolls back) with the change it describes.
-    """
-    seq = int((await session.execute(_NEXT_SEQ, {"installation_id": installation_id})).scalar_one())
-    # An Installation this session already loaded must show the new number (a board answer
-    # renders it as its seq); the plain UPDATE does not touch loaded objects by itself.
-    loaded = session.sync_session.identity_map.get(
-        session.sync_session.identity_key(Installation, installation_id)
-    )
+    commits (or rolls back) with the change it describes."""
+    return int(conn.execute(_NEXT_SEQ, {"numbered_installation": installation_id}).scalar_one())
+
+
+def note_seq(session: AsyncSession, installation_id: int, seq: int) -> None:
+    """An Installation this session already loaded must show its new number (a board answer
+    renders it as its seq); a plain UPDATE does not touch loaded objects by itself."""
+    sync = session.sync_session
+    loaded = sync.identity_map.get(sync.identity_key(Installation, installation_id))
     if loaded is not None:
         set_committed_value(loaded, "event_seq", seq)
+
+
+async def next_seq(session: AsyncSession, installation_id: int) -> int:
+    """`take_seq` inside an ORM session's transaction."""
+    result = await session.execute(_NEXT_SEQ, {"numbered_installation": installation_id})
+    seq = int(result.scalar_one())
+    note_seq(session, installation_id, seq)
     return seq

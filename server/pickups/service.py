@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import partial
-from typing import TypeVar, cast
+from typing import TypeVar
 
-from sqlalchemy import Connection, Table, exists, insert, inspect, select, update
+from sqlalchemy import Connection, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -23,12 +23,11 @@ from ..models import (
     Guardian,
     Installation,
     Pickup,
-    PickupEvent,
     PickupMode,
     PickupStatus,
 )
 from . import rules, writes
-from .events import BoardEvent
+from .events import BoardEvent, note_seq
 from .rules import Refusal, RuleError
 from .writes import SYSTEM, Actor
 
@@ -36,14 +35,6 @@ __all__ = ["SYSTEM", "Actor", "Outcome"]
 
 S = PickupStatus
 T = TypeVar("T")
-
-# The hot writes (a transition and its log line) go through the tables directly: one plain
-# statement each, without the ORM's bulk-update and unit-of-work machinery.
-PICKUP_TABLE = cast(Table, inspect(Pickup).local_table)
-PICKUP_EVENT_TABLE = cast(Table, inspect(PickupEvent).local_table)
-_PICKUP_COLUMNS = tuple(PICKUP_TABLE.c)
-_PICKUP_KEYS = tuple(inspect(Pickup).get_property_by_column(c).key for c in _PICKUP_COLUMNS)
-_INSERT_EVENT = insert(PICKUP_EVENT_TABLE)
 
 
 @dataclass
@@ -89,20 +80,11 @@ async def _flush_pending(session: AsyncSession) -> None:
         await session.flush()
 
 
-def _note_seq(session: AsyncSession, event: BoardEvent) -> None:
-    """An Installation this session already loaded must show its new event number (a board
-    answer renders it as its seq); the plain UPDATE does not touch loaded objects."""
-    sync = session.sync_session
-    loaded = sync.identity_map.get(sync.identity_key(Installation, event.installation_id))
-    if loaded is not None:
-        set_committed_value(loaded, "event_seq", event.seq)
-
-
 async def _event(session: AsyncSession, pickup: Pickup, chime: bool = False) -> BoardEvent:
     """The event for a change of `pickup` made by this session, carrying its row."""
     assert pickup.id is not None
     event = await _write(session, partial(writes.event_for, pickup_id=pickup.id, chime=chime))
-    _note_seq(session, event)
+    note_seq(session, event.installation_id, event.seq)
     return event
 
 
@@ -116,7 +98,7 @@ async def _written(session: AsyncSession, pickup: Pickup, written: writes.Writte
     if written.updated_at is not None:
         set_committed_value(pickup, "updated_at", written.updated_at)
     for event in written.events:
-        _note_seq(session, event)
+        note_seq(session, event.installation_id, event.seq)
     if written.changed:
         # A departure checked the child out with a plain UPDATE: loaded rows read it again.
         for obj in list(session.identity_map.values()):
@@ -202,30 +184,6 @@ async def forget_positions(session: AsyncSession, pickup_id: int | None) -> None
     await _write(session, partial(writes.forget_positions, pickup_id=pickup_id))
 
 
-async def _compare_and_set(
-    session: AsyncSession, pickup: Pickup, expected: str, target: str, now: datetime
-) -> bool:
-    """Move `pickup` from `expected` to `target` only if nobody moved it first. When it
-    moved, `pickup` holds the row as the UPDATE left it (RETURNING: no second read)."""
-    values: dict[str, object] = {"status": target, "updated_at": now}
-    if target == S.ANNOUNCED:
-        values["announced_at"] = now
-    await _flush_pending(session)
-    row = (
-        await session.execute(
-            update(PICKUP_TABLE)
-            .where(PICKUP_TABLE.c.id == pickup.id, PICKUP_TABLE.c.status == expected)
-            .values(**values)
-            .returning(*_PICKUP_COLUMNS)
-        )
-    ).first()
-    if row is None:
-        return False
-    for key, value in zip(_PICKUP_KEYS, row, strict=True):
-        set_committed_value(pickup, key, value)
-    return True
-
-
 async def advance(
     session: AsyncSession,
     pickup: Pickup,
@@ -266,23 +224,28 @@ async def cancel(session: AsyncSession, pickup: Pickup, *, actor: Actor, now: da
     return await _written(session, pickup, written)
 
 
-async def _system_step(
+async def step_from(
     session: AsyncSession,
     pickup: Pickup,
     expected: PickupStatus,
     target: PickupStatus,
     now: datetime,
+    *,
+    actor: Actor = SYSTEM,
     chime: bool = False,
 ) -> list[BoardEvent]:
+    """writes.step_from, within this session: the events, none when another worker (or the
+    parent, or staff) moved the pickup first."""
     assert pickup.id is not None
     written = await _write(
         session,
         partial(
-            writes.system_step,
+            writes.step_from,
             pickup_id=pickup.id,
             expected=expected,
             target=target,
             now=now,
+            actor=actor,
             chime=chime,
         ),
     )
@@ -324,7 +287,7 @@ async def promote_due(session: AsyncSession, now: datetime) -> list[BoardEvent]:
     ]
     events: list[BoardEvent] = []
     for pickup, expected in candidates:
-        events += await _system_step(session, pickup, expected, S.ANNOUNCED, now, chime=True)
+        events += await step_from(session, pickup, expected, S.ANNOUNCED, now, chime=True)
     return events
 
 
@@ -341,7 +304,7 @@ async def expire_past(session: AsyncSession, now: datetime) -> list[BoardEvent]:
     events: list[BoardEvent] = []
     for pickup, tz in rows:
         if rules.is_expired(pickup.day, tz, now):
-            events += await _system_step(session, pickup, S(pickup.status), S.EXPIRED, now)
+            events += await step_from(session, pickup, S(pickup.status), S.EXPIRED, now)
     return events
 
 

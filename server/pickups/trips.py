@@ -45,12 +45,12 @@ from .rules import Refusal, RuleError
 from .service import (
     Actor,
     Outcome,
-    _compare_and_set,
     _event,
     _insert_pickup,
     _log,
     announce_facts,
     forget_positions,
+    step_from,
 )
 
 S = PickupStatus
@@ -246,13 +246,10 @@ async def record_position(
         await forget_positions(session, pickup.id)
         return []
     if pickup.status == S.TRACKING and due:
-        if await _compare_and_set(session, pickup, S.TRACKING, S.ANNOUNCED, now):
-            await session.refresh(pickup)
-            who = actor or await _guardian_actor(session, pickup)
-            await _log(session, pickup, S.TRACKING, S.ANNOUNCED, who, now)
-            return [await _event(session, pickup, chime=True)]
-        await session.refresh(pickup)  # another worker announced it (or it ended) first
-        return []
+        # Exactly once even with several workers: none when another announced it (or it
+        # ended) first.
+        who = actor or await _guardian_actor(session, pickup)
+        return await step_from(session, pickup, S.TRACKING, S.ANNOUNCED, now, actor=who, chime=True)
     if shown == previous:
         return []
     return [await _event(session, pickup)]

@@ -47,6 +47,7 @@ from ..models import (
 )
 from . import rules
 from .events import BoardEvent, ChildRow, PickupRow
+from .events import take_seq as next_seq
 from .rules import Refusal, RuleError
 
 S = PickupStatus
@@ -171,12 +172,6 @@ def read_pickup(
 # -- the pieces of every transition ----------------------------------------------------------
 
 _LOG = insert(PICKUP_EVENT)
-_NEXT_SEQ = (
-    update(INSTALLATION)
-    .where(INSTALLATION.c.id == bindparam("numbered_installation"))
-    .values(event_seq=INSTALLATION.c.event_seq + 1)
-    .returning(INSTALLATION.c.event_seq)
-)
 _FORGET_POSITIONS = delete(POSITION).where(POSITION.c.pickup_id == bindparam("ended_pickup"))
 _CHECK_OUT = (
     update(ATTENDANCE)
@@ -217,13 +212,6 @@ def log_line(
             "device": actor.device[:300],
         },
     )
-
-
-def next_seq(conn: Connection, installation_id: int) -> int:
-    """The installation's next event number, taken inside the caller's transaction: an atomic
-    UPDATE … RETURNING, so two workers never get the same number, and the number commits (or
-    rolls back) with the change it describes."""
-    return int(conn.execute(_NEXT_SEQ, {"numbered_installation": installation_id}).scalar_one())
 
 
 def forget_positions(conn: Connection, pickup_id: int) -> None:
@@ -618,21 +606,23 @@ def cancel(conn: Connection, pickup_id: int, *, actor: Actor, now: datetime) -> 
     return written
 
 
-def system_step(
+def step_from(
     conn: Connection,
     pickup_id: int,
     *,
     expected: PickupStatus,
     target: PickupStatus,
     now: datetime,
+    actor: Actor = SYSTEM,
     chime: bool = False,
 ) -> Written | None:
-    """A background transition (an alert comes due, the day ends), made once even with several
-    workers racing: None when the pickup is no longer in `expected`."""
+    """A transition no button asked for (an alert comes due, a GPS trip comes near, the day
+    ends), made once even with several workers racing: None when the pickup is no longer in
+    `expected`."""
     found = read_pickup(conn, pickup_id)
     if found is None or found[0].status != expected:
         return None
-    written = transition(conn, found, target=target, actor=SYSTEM, now=now, chime=chime)
+    written = transition(conn, found, target=target, actor=actor, now=now, chime=chime)
     return written if written.changed else None
 
 
