@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, Table, bindparam, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -37,6 +38,7 @@ from ..models import (
     PickupStatus,
 )
 from ..pickups import rules, service, trips, writes
+from ..pickups.events import PickupRow
 from ..pickups.messages import refusal_message
 from ..pickups.rules import Refusal, RuleError
 from ..roster import RosterInvalid
@@ -269,54 +271,22 @@ _CHILD, _GUARDIAN, _INSTALLATION, _GROUP, _PICKUP = (
     cast(Table, inspect(model).local_table)
     for model in (Child, Guardian, Installation, Group, Pickup)
 )
-# What a pickup's JSON shows of its child, guardian, installation and group: one read.
-_PICKUP_NAMES = (
-    select(
-        _CHILD.c.external_id,
-        _CHILD.c.first_name,
-        _CHILD.c.last_name,
-        _GUARDIAN.c.external_id,
-        _INSTALLATION.c.external_id,
-        _INSTALLATION.c.timezone,
-        _GROUP.c.external_id,
-    )
-    .select_from(_CHILD)
-    .join(_GROUP, _GROUP.c.id == _CHILD.c.group_id)
-    .join(_GUARDIAN, _GUARDIAN.c.id == bindparam("guardian_id"))
-    .join(_INSTALLATION, _INSTALLATION.c.id == bindparam("installation_id"))
-    .where(_CHILD.c.id == bindparam("child_id"))
-)
 
 
-async def _pickup_json(session: AsyncSession, pickup: Pickup) -> dict[str, Any]:
-    names = (
-        await session.execute(
-            _PICKUP_NAMES,
-            {
-                "child_id": pickup.child_id,
-                "guardian_id": pickup.guardian_id,
-                "installation_id": pickup.installation_id,
-            },
-        )
-    ).first()
-    assert names is not None
-    child_id, first_name, last_name, guardian_id, installation_id, tz, group_id = names
-    return {
-        "id": pickup.id,
-        "status": pickup.status,
-        "mode": pickup.mode,
-        "child_id": child_id,
-        "child_name": f"{first_name} {last_name}",
-        "guardian_id": guardian_id,
-        "installation_id": installation_id,
-        "group_id": group_id,
-        "eta": _hhmm(pickup.eta, tz),
-        "announce_at": _hhmm(pickup.announce_at, tz),
-        "gps_minutes": pickup.gps_minutes,
-        "day": pickup.day.isoformat(),
-        "created_at": pickup.created_at.isoformat(),
-        "updated_at": pickup.updated_at.isoformat(),
-    }
+async def _pickup_json(
+    session: AsyncSession, pickup: Pickup, seq: int | None = None
+) -> dict[str, Any]:
+    """A pickup's JSON, read within an ORM session (the list, a GPS announcement)."""
+    assert pickup.id is not None
+    pickup_id = pickup.id
+
+    def read(sync: Session) -> dict[str, Any]:
+        conn = sync.connection()
+        found = writes.read_pickup(conn, pickup_id)
+        assert found is not None
+        return _json(conn, found.row, found.timezone, seq)
+
+    return await session.run_sync(read)
 
 
 # -- endpoints ---------------------------------------------------------------------------
@@ -493,12 +463,15 @@ _ANNOUNCED_IDS = select(
 )
 
 
-def _answer(conn: Connection, written: writes.Written) -> dict[str, Any]:
-    """The pickup's JSON, from what the transaction wrote (read inside it, not after)."""
-    row = written.row
+def _json(
+    conn: Connection, row: PickupRow, timezone: str, seq: int | None = None
+) -> dict[str, Any]:
+    """A pickup's JSON (the management system's ids, times in the installation's zone), from
+    its row as the transaction holds it; with the installation's event number of the change
+    a write made, when there is one."""
     names = conn.execute(_ANSWER_NAMES, {"pickup_id": row.id}).one()
     child_id, guardian_id, installation_id, group_id, created_at, updated_at = names
-    return {
+    answer = {
         "id": row.id,
         "status": row.status,
         "mode": row.mode,
@@ -507,15 +480,21 @@ def _answer(conn: Connection, written: writes.Written) -> dict[str, Any]:
         "guardian_id": guardian_id,
         "installation_id": installation_id,
         "group_id": group_id,
-        "eta": _hhmm(row.eta, written.timezone),
-        "announce_at": _hhmm(row.announce_at, written.timezone),
+        "eta": _hhmm(row.eta, timezone),
+        "announce_at": _hhmm(row.announce_at, timezone),
         "gps_minutes": row.gps_minutes,
         "day": row.day.isoformat(),
         "created_at": created_at.isoformat(),
         "updated_at": updated_at.isoformat(),
-        # The installation's event number of this change: boards show it once they have it.
-        "seq": written.seq,
     }
+    if seq is not None:
+        answer["seq"] = seq  # boards show the change once they have this number
+    return answer
+
+
+def _answer(conn: Connection, written: writes.Written) -> dict[str, Any]:
+    """The answer to a write, from what the transaction wrote (read inside it, not after)."""
+    return _json(conn, written.row, written.timezone, written.seq)
 
 
 @write_endpoint
@@ -602,7 +581,7 @@ async def _create_gps_pickup(request: Request, hashed: str, body: GpsPickupIn) -
             now=now,
         )
         seq = outcome.events[-1].seq if outcome.events else None
-        answer = await _pickup_json(session, outcome.pickup) | {"seq": seq}
+        answer = await _pickup_json(session, outcome.pickup, seq)
         await session.commit()
     await svc.publish(outcome.events)
     return JSONResponse(answer, status_code=201)
