@@ -24,7 +24,7 @@ import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.app import create_app
-from server.settings import Settings
+from server.core.settings import Settings
 
 from .databases import sqlite_url
 from .seed import Seeded, seed

@@ -32,10 +32,9 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from server.db import Database
-from server.demo import FIRST_NAMES, GUARDIAN_FIRST, LAST_NAMES
-from server.migrate import upgrade
-from server.models import (
+from server.core.db import Database
+from server.core.migrate import upgrade
+from server.core.models import (
     ApiToken,
     Attendance,
     Child,
@@ -50,8 +49,9 @@ from server.models import (
     StaffSession,
     StaffUser,
 )
+from server.core.security import hash_password, new_token, token_hash
+from server.demo import FIRST_NAMES, GUARDIAN_FIRST, LAST_NAMES
 from server.pickups.rules import local_day
-from server.security import hash_password, new_token, token_hash
 from server.web.context import SESSION_LIFETIME
 from server.web.parent_session import PARENT_SESSION_LIFETIME
 

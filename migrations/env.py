@@ -8,9 +8,9 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from server import models  # noqa: F401  (registers the tables)
-from server.db import create_engine
-from server.settings import Settings
+from server.core import models  # noqa: F401  (registers the tables)
+from server.core.db import create_engine
+from server.core.settings import Settings
 
 config = context.config
 target_metadata = SQLModel.metadata

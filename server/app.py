@@ -15,13 +15,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from . import scheduler
-from .clock import Clock, clock_with_offset
-from .db import Database, DatabaseUnavailable
-from .mail import create_mailer
+from .core.clock import Clock, clock_with_offset
+from .core.db import Database, DatabaseUnavailable
+from .core.mail import create_mailer
+from .core.settings import Settings
 from .realtime.broker import Broker, MemoryBroker
 from .realtime.hub import Hub
 from .services import Services
-from .settings import Settings
 from .web import (
     admin,
     admin_integrations,

@@ -8,14 +8,14 @@ import getpass
 import os
 import sys
 
-from .clock import clock_with_offset
-from .db import Database
-from .settings import Settings
+from .core.clock import clock_with_offset
+from .core.db import Database
+from .core.settings import Settings
 from .web.origin import origin_of
 
 
 def _migrate(settings: Settings) -> None:
-    from .migrate import upgrade
+    from .core.migrate import upgrade
 
     if settings.database_url.startswith("sqlite"):
         settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -155,7 +155,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
-    from .admin_accounts import create_admin
+    from .accounts.admins import create_admin
 
     _migrate(settings)
     email = args.email or input("Email: ").strip()

@@ -8,8 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from .attendance import check_in
-from .models import (
+from .core.models import (
     ApiToken,
     Attendance,
     CenterAccount,
@@ -22,8 +21,9 @@ from .models import (
     Role,
     StaffUser,
 )
+from .core.security import hash_password, token_hash
+from .pickups.attendance import check_in
 from .pickups.rules import local_day
-from .security import hash_password, token_hash
 
 DEMO_PASSWORD = "demo-relais-2026"
 DEMO_API_TOKEN = "demo-api-token"

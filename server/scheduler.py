@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from .db import DatabaseUnavailable
+from .core.db import DatabaseUnavailable
 from .pickups import service
 from .pickups.events import BoardEvent
 from .services import Services

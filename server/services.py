@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from .clock import Clock
-from .db import Database
-from .mail import Mailer
+from .core.clock import Clock
+from .core.db import Database
+from .core.mail import Mailer
+from .core.settings import Settings
 from .pickups.events import BoardEvent
 from .realtime.broker import Broker
 from .realtime.hub import Hub
-from .settings import Settings
 
 
 @dataclass

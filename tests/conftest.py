@@ -18,10 +18,10 @@ from starlette.testclient import TestClient
 
 from server import demo
 from server.app import create_app
-from server.clock import ManualClock
-from server.db import Database
-from server.migrate import upgrade
-from server.settings import Settings
+from server.core.clock import ManualClock
+from server.core.db import Database
+from server.core.migrate import upgrade
+from server.core.settings import Settings
 from tests import databases
 from tests.databases import sqlite_url
 from tests.redis_server import RedisServer, free_port

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import server.db
+import server.core.db
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -34,9 +34,9 @@ def upgrade() -> None:
         sa.Column("organization_id", sa.Integer(), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("created_at", server.db.UTCDateTime(), nullable=False),
-        sa.Column("last_used_at", server.db.UTCDateTime(), nullable=True),
-        sa.Column("revoked_at", server.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", server.core.db.UTCDateTime(), nullable=False),
+        sa.Column("last_used_at", server.core.db.UTCDateTime(), nullable=True),
+        sa.Column("revoked_at", server.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["organization_id"],
             ["organization.id"],
@@ -162,8 +162,8 @@ def upgrade() -> None:
         sa.Column("group_id", sa.Integer(), nullable=True),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("created_at", server.db.UTCDateTime(), nullable=False),
-        sa.Column("revoked_at", server.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", server.core.db.UTCDateTime(), nullable=False),
+        sa.Column("revoked_at", server.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["group_id"],
             ["child_group.id"],
@@ -195,7 +195,7 @@ def upgrade() -> None:
         sa.Column("installation_id", sa.Integer(), nullable=True),
         sa.Column("home_group_id", sa.Integer(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", server.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", server.core.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["home_group_id"],
             ["child_group.id"],
@@ -222,8 +222,8 @@ def upgrade() -> None:
         sa.Column("child_id", sa.Integer(), nullable=False),
         sa.Column("installation_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("checked_in_at", server.db.UTCDateTime(), nullable=False),
-        sa.Column("checked_out_at", server.db.UTCDateTime(), nullable=True),
+        sa.Column("checked_in_at", server.core.db.UTCDateTime(), nullable=False),
+        sa.Column("checked_out_at", server.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["child_id"],
             ["child.id"],
@@ -270,12 +270,12 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("mode", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("eta", server.db.UTCDateTime(), nullable=True),
-        sa.Column("announce_at", server.db.UTCDateTime(), nullable=True),
+        sa.Column("eta", server.core.db.UTCDateTime(), nullable=True),
+        sa.Column("announce_at", server.core.db.UTCDateTime(), nullable=True),
         sa.Column("gps_minutes", sa.Integer(), nullable=True),
-        sa.Column("created_at", server.db.UTCDateTime(), nullable=False),
-        sa.Column("announced_at", server.db.UTCDateTime(), nullable=True),
-        sa.Column("updated_at", server.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", server.core.db.UTCDateTime(), nullable=False),
+        sa.Column("announced_at", server.core.db.UTCDateTime(), nullable=True),
+        sa.Column("updated_at", server.core.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["child_id"],
             ["child.id"],
@@ -317,8 +317,8 @@ def upgrade() -> None:
         "staff_session",
         sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", server.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", server.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", server.core.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", server.core.db.UTCDateTime(), nullable=False),
         sa.Column("user_agent", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
@@ -336,7 +336,7 @@ def upgrade() -> None:
         sa.Column("installation_id", sa.Integer(), nullable=False),
         sa.Column("from_status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
         sa.Column("to_status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("at", server.db.UTCDateTime(), nullable=False),
+        sa.Column("at", server.core.db.UTCDateTime(), nullable=False),
         sa.Column("actor_kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("actor_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),

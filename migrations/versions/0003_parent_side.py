@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import server.db
+import server.core.db
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("to", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
         sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
         sa.Column("body", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("created_at", server.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", server.core.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("outbox_message", schema=None) as batch_op:
@@ -37,7 +37,7 @@ def upgrade() -> None:
         "rate_event",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("at", server.db.UTCDateTime(), nullable=False),
+        sa.Column("at", server.core.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("rate_event", schema=None) as batch_op:
@@ -49,9 +49,9 @@ def upgrade() -> None:
         sa.Column("guardian_id", sa.Integer(), nullable=False),
         sa.Column("purpose", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("created_at", server.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", server.db.UTCDateTime(), nullable=False),
-        sa.Column("used_at", server.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", server.core.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", server.core.db.UTCDateTime(), nullable=False),
+        sa.Column("used_at", server.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["guardian_id"],
             ["guardian.id"],
@@ -68,8 +68,8 @@ def upgrade() -> None:
         "guardian_session",
         sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("guardian_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", server.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", server.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", server.core.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", server.core.db.UTCDateTime(), nullable=False),
         sa.Column("user_agent", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
         sa.ForeignKeyConstraint(
             ["guardian_id"],
@@ -86,7 +86,7 @@ def upgrade() -> None:
         "trip_position",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("pickup_id", sa.Integer(), nullable=False),
-        sa.Column("at", server.db.UTCDateTime(), nullable=False),
+        sa.Column("at", server.core.db.UTCDateTime(), nullable=False),
         sa.Column("latitude", sa.Float(), nullable=False),
         sa.Column("longitude", sa.Float(), nullable=False),
         sa.Column("accuracy_m", sa.Float(), nullable=True),

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import server.db
+import server.core.db
 
 revision: str = "0004"
 down_revision: str | None = "0003"
@@ -27,9 +27,9 @@ def upgrade() -> None:
         sa.Column("staff_user_id", sa.Integer(), nullable=False),
         sa.Column("purpose", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("created_at", server.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", server.db.UTCDateTime(), nullable=False),
-        sa.Column("used_at", server.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", server.core.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", server.core.db.UTCDateTime(), nullable=False),
+        sa.Column("used_at", server.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["staff_user_id"],
             ["staff_user.id"],

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import server.db
+import server.core.db
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -25,8 +25,8 @@ def upgrade() -> None:
         "center_session",
         sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("center_account_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", server.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", server.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", server.core.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", server.core.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["center_account_id"],
             ["center_account.id"],

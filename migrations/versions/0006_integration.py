@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import server.db
+import server.core.db
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -22,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("organization", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("integration_activated_at", server.db.UTCDateTime(), nullable=True)
+            sa.Column("integration_activated_at", server.core.db.UTCDateTime(), nullable=True)
         )
     with op.batch_alter_table("installation", schema=None) as batch_op:
         batch_op.add_column(
@@ -42,8 +42,8 @@ def upgrade() -> None:
         sa.Column("total", sa.Integer(), nullable=False),
         sa.Column("done", sa.Integer(), nullable=False),
         sa.Column("summary", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("started_at", server.db.UTCDateTime(), nullable=False),
-        sa.Column("finished_at", server.db.UTCDateTime(), nullable=True),
+        sa.Column("started_at", server.core.db.UTCDateTime(), nullable=False),
+        sa.Column("finished_at", server.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["organization_id"], ["organization.id"]),
         sa.PrimaryKeyConstraint("id"),
     )

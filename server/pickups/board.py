@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from ..models import Attendance, Child, Group, Guardian, Installation, Pickup, PickupStatus
+from ..core.models import Attendance, Child, Group, Guardian, Installation, Pickup, PickupStatus
 from . import rules
 from .events import BoardEvent, ChildRow, PickupRow
 

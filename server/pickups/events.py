@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Table, bindparam, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..models import Installation
+from ..core.models import Installation
 
 
 def _instant(value: Any) -> datetime | None:

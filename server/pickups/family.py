@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from ..attendance import today_attendance
-from ..models import Child, ChildGuardian, Group, Guardian, Installation, Pickup, PickupStatus
+from ..core.models import Child, ChildGuardian, Group, Guardian, Installation, Pickup, PickupStatus
 from . import rules
+from .attendance import today_attendance
 from .events import BoardEvent, ChildRow, PickupRow
 from .rules import AnnounceFacts, Refusal, RuleError
 from .service import announce_facts

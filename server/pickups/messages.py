@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..i18n import _, pgettext
+from ..core.i18n import _, pgettext
 from .rules import Refusal, RuleError
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from ..models import PickupStatus
+from ..core.models import PickupStatus
 
 S = PickupStatus
 

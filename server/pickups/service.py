@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
-from ..attendance import today_attendance
-from ..models import (
+from ..core.models import (
     Attendance,
     Child,
     ChildGuardian,
@@ -27,6 +26,7 @@ from ..models import (
     PickupStatus,
 )
 from . import rules, writes
+from .attendance import today_attendance
 from .events import BoardEvent, note_seq
 from .rules import Refusal, RuleError
 from .writes import SYSTEM, Actor

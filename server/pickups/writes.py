@@ -30,8 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from ..db import UTCDateTime
-from ..models import (
+from ..core.db import UTCDateTime
+from ..core.models import (
     ActorKind,
     Attendance,
     Child,

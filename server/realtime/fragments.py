@@ -10,10 +10,24 @@ from __future__ import annotations
 
 import json
 
-from ..i18n import use_locale
+from ..core import templating
+from ..core.i18n import use_locale
+from ..core.templating import render
 from ..pickups.board import BoardChanges, BoardState, ViewKey
 from ..pickups.family import FamilyState, FamilyView
-from ..templating import render
+from ..pickups.messages import family_state_label, refusal_text, status_label, step_label
+from ..pickups.rules import STAFF_NEXT, STAFF_STEPS
+
+# The board's vocabulary, the same for a full page (web) and a live fragment (here): every
+# process that renders a board imports this module (the hub does), so it is registered once.
+templating.add_globals(
+    status_label=status_label,
+    step_label=step_label,
+    family_state_label=family_state_label,
+    refusal_text=refusal_text,
+    STEPS=STAFF_STEPS,
+    STAFF_NEXT=STAFF_NEXT,
+)
 
 
 def change_message(

@@ -28,8 +28,8 @@ from sqlalchemy import select
 from sqlmodel import col
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from ..db import Database
-from ..models import CenterSession, Display, GuardianSession, Installation, StaffSession
+from ..core.db import Database
+from ..core.models import CenterSession, Display, GuardianSession, Installation, StaffSession
 from ..pickups import rules
 from ..pickups.board import (
     BoardChanges,

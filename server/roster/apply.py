@@ -24,9 +24,9 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from ..accounts import Email, create_invitation, normalize_email
-from ..i18n import _
-from ..models import Child, ChildGuardian, Group, Guardian, Installation
+from ..accounts.guardians import Email, create_invitation, normalize_email
+from ..core.i18n import _
+from ..core.models import Child, ChildGuardian, Group, Guardian, Installation
 from ..pickups.events import BoardEvent, next_seq
 from .model import Roster, RosterChild, RosterInvalid, error_at
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..i18n import _
+from ..core.i18n import _
 from .model import (
     Roster,
     RosterChild,

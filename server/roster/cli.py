@@ -10,15 +10,16 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlmodel import col
 
-from ..accounts import send_all
-from ..clock import SystemClock
-from ..db import Database
-from ..mail import create_mailer
-from ..models import Organization
-from ..settings import Settings
+from ..accounts.guardians import send_all
+from ..core.clock import SystemClock
+from ..core.db import Database
+from ..core.mail import create_mailer
+from ..core.models import Organization
+from ..core.settings import Settings
 from .apply import KINDS, Plan, apply_roster
+from .csv_rows import MAX_FILE_BYTES
 from .model import Roster, RosterInvalid
-from .read import MAX_FILE_BYTES, read_file
+from .read import read_file
 
 BAR_WIDTH = 30
 

@@ -10,7 +10,8 @@ without a guardian takes one row with empty guardian columns.
 
 from __future__ import annotations
 
-from ..i18n import _
+from ..core.i18n import _
+from .csv_rows import read_csv
 from .model import (
     Roster,
     RosterChild,
@@ -20,7 +21,6 @@ from .model import (
     RowError,
     Source,
 )
-from .read import read_csv
 from .validate import parse_bool
 
 COLUMNS = (

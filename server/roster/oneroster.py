@@ -16,7 +16,8 @@ from __future__ import annotations
 import io
 import zipfile
 
-from ..i18n import _
+from ..core.i18n import _
+from .csv_rows import MAX_FILE_BYTES, CsvRow, read_csv
 from .model import (
     Roster,
     RosterChild,
@@ -27,7 +28,6 @@ from .model import (
     RowError,
     Source,
 )
-from .read import MAX_FILE_BYTES, CsvRow, read_csv
 
 FILES: dict[str, tuple[str, ...]] = {
     "orgs.csv": ("sourcedId", "name", "type"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..i18n import _
+from ..core.i18n import _
 from .model import Roster, RowError, Source, error_at
 
 MAX_ID = 100

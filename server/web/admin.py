@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..i18n import _
-from ..models import Display, Group, Installation
-from ..security import new_token, token_hash
+from ..core.i18n import _
+from ..core.models import Display, Group, Installation
+from ..core.security import new_token, token_hash
 from . import parent_accounts, photos
 from .context import (
     csrf_form,

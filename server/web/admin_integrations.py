@@ -16,12 +16,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import integration, ratelimit
-from ..accounts import Email, send_all
-from ..authz import StaffPrincipal
-from ..i18n import _
-from ..models import Organization, SyncJob
-from ..templating import render
+from ..accounts.authz import StaffPrincipal
+from ..accounts.guardians import Email, send_all
+from ..core import ratelimit
+from ..core.i18n import _
+from ..core.models import Organization, SyncJob
+from ..core.templating import render
+from ..roster import integration
 from . import signin
 from .context import (
     csrf_form,

@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..authz import StaffPrincipal
-from ..i18n import _
-from ..models import (
+from ..accounts.authz import StaffPrincipal
+from ..core.i18n import _
+from ..core.models import (
     ActorKind,
     Child,
     Group,

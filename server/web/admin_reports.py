@@ -19,9 +19,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .. import i18n, reports
-from ..i18n import _
-from ..models import Child, Group, Installation, Pickup, PickupEvent
+from ..core import i18n
+from ..core.i18n import _
+from ..core.models import Child, Group, Installation, Pickup, PickupEvent
+from ..pickups import reports
 from ..pickups.messages import step_label
 from ..pickups.rules import local_day
 from .context import page, require_admin, services

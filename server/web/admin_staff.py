@@ -15,12 +15,13 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import ratelimit, staff_accounts
-from ..accounts import Email, LinkProblem, LinkRefused
-from ..authz import StaffPrincipal
-from ..i18n import _
-from ..models import Group, Installation, Organization, Role, StaffUser
-from ..staff_accounts import Refused
+from ..accounts import staff as staff_accounts
+from ..accounts.authz import StaffPrincipal
+from ..accounts.guardians import Email, LinkProblem, LinkRefused
+from ..accounts.staff import Refused
+from ..core import ratelimit
+from ..core.i18n import _
+from ..core.models import Group, Installation, Organization, Role, StaffUser
 from . import auth, signin
 from .context import (
     csrf_form,

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..i18n import _
-from ..models import ApiToken, Organization
-from ..security import new_token, token_hash
+from ..core.i18n import _
+from ..core.models import ApiToken, Organization
+from ..core.security import new_token, token_hash
 from .context import csrf_form, page, redirect_showing_once, require_admin, services
 from .limits import path_id
 

@@ -18,13 +18,13 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import i18n
-from ..authz import StaffPrincipal
-from ..i18n import _
-from ..models import Role, StaffSession, StaffUser
-from ..security import csrf_matches, new_csrf_token, token_hash
+from ..accounts.authz import StaffPrincipal
+from ..core import i18n
+from ..core.i18n import _
+from ..core.models import Role, StaffSession, StaffUser
+from ..core.security import csrf_matches, new_csrf_token, token_hash
+from ..core.templating import render
 from ..services import Services
-from ..templating import render
 from . import limits
 from .origin import same_site_request
 from .sessions import session_owner

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..i18n import _
-from ..photos import MAX_BYTES as PHOTO_MAX_BYTES
-from ..roster.read import MAX_FILE_BYTES as ROSTER_MAX_BYTES
+from ..core.i18n import _
+from ..photos.service import MAX_BYTES as PHOTO_MAX_BYTES
+from ..roster.csv_rows import MAX_FILE_BYTES as ROSTER_MAX_BYTES
 
 KB = 1024
 MB = 1024 * KB

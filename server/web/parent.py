@@ -19,11 +19,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from .. import i18n, ratelimit
-from ..accounts import invite
-from ..authz import GuardianPrincipal
-from ..i18n import _
-from ..models import (
+from ..accounts.authz import GuardianPrincipal
+from ..accounts.guardians import invite
+from ..core import i18n, ratelimit
+from ..core.i18n import _
+from ..core.models import (
     ActorKind,
     Child,
     ChildGuardian,
@@ -31,14 +31,14 @@ from ..models import (
     Installation,
     Pickup,
 )
+from ..core.ratelimit import RateLimited, check_announce, rate_limited_message
+from ..core.templating import render
 from ..pickups import rules, service, trips
 from ..pickups.eta import Position
 from ..pickups.events import BoardEvent
 from ..pickups.family import FamilyState, FamilyView, family_children, load_family
 from ..pickups.messages import refusal_message
 from ..pickups.rules import RuleError
-from ..ratelimit import RateLimited, check_announce, rate_limited_message
-from ..templating import render
 from .context import csrf_form, is_htmx, page, services
 from .origin import origin_allowed
 from .parent_accounts import public_base_url
@@ -475,7 +475,7 @@ async def invite_person(request: Request) -> Response:
     )
     if invite_id is not None:
         try:
-            await invite(svc, invite_id, public_base_url(request))
+            await invite(svc.db, svc.clock, svc.mailer, invite_id, public_base_url(request))
         except (OSError, aiosmtplib.SMTPException):
             notices = [
                 (

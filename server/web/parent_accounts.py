@@ -26,19 +26,20 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .. import accounts, ratelimit
-from ..accounts import ACTIVATE, RESET, LinkProblem, LinkRefused, ValidLink
-from ..authz import StaffPrincipal
-from ..i18n import _
-from ..models import AccountToken, Guardian, Organization, OutboxMessage
-from ..ratelimit import (
+from ..accounts import guardians as accounts
+from ..accounts.authz import StaffPrincipal
+from ..accounts.guardians import ACTIVATE, RESET, LinkProblem, LinkRefused, ValidLink
+from ..core import ratelimit
+from ..core.i18n import _
+from ..core.models import AccountToken, Guardian, Organization, OutboxMessage
+from ..core.ratelimit import (
     LINK_EMAIL_LIMIT,
     LINK_IP_LIMIT,
     Limit,
     RateDecision,
     rate_limited_message,
 )
-from ..security import verify_password
+from ..core.security import verify_password
 from . import signin
 from .context import csrf_form, page, require_admin, services
 from .context import public_base_url as public_base_url
@@ -356,7 +357,9 @@ async def admin_invite(request: Request) -> Response:
             f"/admin?invite_wait={refused.retry_after}#parents", status_code=303
         )
     try:
-        sent = await accounts.invite(svc, guardian_id, public_base_url(request))
+        sent = await accounts.invite(
+            svc.db, svc.clock, svc.mailer, guardian_id, public_base_url(request)
+        )
     except (aiosmtplib.SMTPException, OSError):
         log.exception("invitation to guardian %s could not be sent", guardian_id)
         sent = False

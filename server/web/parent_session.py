@@ -10,9 +10,9 @@ from sqlmodel import col
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 
-from ..authz import GuardianPrincipal
-from ..models import Guardian, GuardianSession
-from ..security import new_token, token_hash
+from ..accounts.authz import GuardianPrincipal
+from ..core.models import Guardian, GuardianSession
+from ..core.security import new_token, token_hash
 from .context import PARENT_COOKIE as PARENT_COOKIE
 from .context import is_secure, services
 from .sessions import session_owner

@@ -1,8 +1,8 @@
 """Photos of children and guardians over HTTP: a parent's upload, the centre's approval, and
 serving the pictures to those allowed to see them (never publicly, never cached).
 
-The image checks and the rules are in `server.photos`; here only reading requests safely (the
-size is checked before a byte of the body is read, and again while reading) and answering.
+The image checks and the rules are in `server.photos.service`; here only reading requests safely
+(the size is checked before a byte of the body is read, and again while reading) and answering.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .. import photos
-from ..authz import CenterPrincipal, GuardianPrincipal, StaffPrincipal
-from ..i18n import _
-from ..photos import PhotoError, PhotoRejected, TargetKind
-from ..templating import render
+from ..accounts.authz import CenterPrincipal, GuardianPrincipal, StaffPrincipal
+from ..core.i18n import _
+from ..core.templating import render
+from ..photos import service as photos
+from ..photos.service import PhotoError, PhotoRejected, TargetKind
 from .context import csrf_form, csrf_token, is_htmx, page, require_admin, services, staff_principal
 from .limits import body_limit, path_id
 from .parent_session import guardian_principal, require_guardian

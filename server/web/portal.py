@@ -19,14 +19,14 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import ratelimit
-from ..accounts import invite
-from ..authz import CenterPrincipal
-from ..i18n import _
-from ..models import CenterAccount, CenterSession, Child, ChildGuardian, Guardian, Installation
-from ..photos import pending_photos
+from ..accounts.authz import CenterPrincipal
+from ..accounts.guardians import invite
+from ..core import ratelimit
+from ..core.i18n import _
+from ..core.models import CenterAccount, CenterSession, Child, ChildGuardian, Guardian, Installation
+from ..core.security import hash_password, new_token, token_hash, verify_password
+from ..photos.service import pending_photos
 from ..pickups.rules import RuleError, parse_hhmm
-from ..security import hash_password, new_token, token_hash, verify_password
 from . import limits, signin
 from .context import PORTAL_COOKIE, csrf_form, is_secure, page, public_base_url, services
 from .limits import path_id
@@ -378,7 +378,7 @@ async def send_activation(request: Request) -> Response:
         await session.commit()
     if refused is not None:
         return RedirectResponse(f"/portal/students?wait={refused.retry_after}", status_code=303)
-    await invite(svc, guardian_id, public_base_url(request))
+    await invite(svc.db, svc.clock, svc.mailer, guardian_id, public_base_url(request))
     return RedirectResponse(f"/portal/students?sent={guardian_id}", status_code=303)
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import delete, select
 from sqlmodel import SQLModel, col
 from starlette.requests import HTTPConnection
 
-from ..models import CenterSession, GuardianSession, StaffSession
-from ..security import token_hash
+from ..core.models import CenterSession, GuardianSession, StaffSession
+from ..core.security import token_hash
 from ..services import Services
 
 Owner = TypeVar("Owner", bound=SQLModel)

@@ -24,15 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .. import ratelimit
-from ..ratelimit import (
+from ..core import ratelimit
+from ..core.ratelimit import (
     SIGN_IN_ACCOUNT,
     SIGN_IN_ADDRESS,
     SIGN_IN_DEVICE,
     Backoff,
     RateDecision,
 )
-from ..security import new_token, sign, signature_matches
+from ..core.security import new_token, sign, signature_matches
 from .context import is_secure, services
 
 REALMS = ("staff", "parent", "portal")

@@ -19,8 +19,8 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.app import create_app
-from server.clock import ManualClock
-from server.settings import Settings
+from server.core.clock import ManualClock
+from server.core.settings import Settings
 from tests.conftest import API_TOKEN, PASSWORD, in_db
 
 CHROMIUM = "/usr/bin/chromium"

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from server.clock import ManualClock
-from server.settings import Settings
+from server.core.clock import ManualClock
+from server.core.settings import Settings
 from tests import databases
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import LiveServer, TcpProxy, serving

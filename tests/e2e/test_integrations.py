@@ -10,8 +10,8 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from server import i18n
-from server.settings import Settings
+from server.core import i18n
+from server.core.settings import Settings
 from tests.e2e.conftest import LiveServer
 from tests.smtp import Inbox
 

@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from server import i18n
-from server.accounts import ACTIVATION_LIFETIME
-from server.settings import Settings
+from server.accounts.guardians import ACTIVATION_LIFETIME
+from server.core import i18n
+from server.core.settings import Settings
 from tests.e2e.conftest import LiveServer
 from tests.smtp import Inbox
 

@@ -23,7 +23,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from server.models import Installation
+from server.core.models import Installation
 from tests.conftest import in_db
 from tests.e2e.conftest import COUNT_CHIMES, LiveServer, chimes
 

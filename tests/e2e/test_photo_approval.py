@@ -16,9 +16,9 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from server import photos
-from server.i18n import _, use_locale
-from server.security import new_token, token_hash
+from server.core.i18n import _, use_locale
+from server.core.security import new_token, token_hash
+from server.photos import service as photos
 from server.web.context import CSRF_COOKIE
 from server.web.parent_session import PARENT_COOKIE
 from tests.e2e.conftest import LiveServer

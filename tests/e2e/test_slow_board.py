@@ -17,8 +17,8 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from server.clock import ManualClock
-from server.settings import Settings
+from server.core.clock import ManualClock
+from server.core.settings import Settings
 from tests.conftest import api_headers
 from tests.e2e.conftest import LiveServer, serving, staff_cookie
 

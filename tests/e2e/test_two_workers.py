@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from server.clock import ManualClock
-from server.settings import Settings
+from server.core.clock import ManualClock
+from server.core.settings import Settings
 from tests.conftest import PASSWORD, run_async
 from tests.e2e.conftest import LiveServer, announce_at_the_door, serving
 from tests.redis_server import RedisServer

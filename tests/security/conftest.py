@@ -25,8 +25,8 @@ from sqlmodel import col
 from starlette.testclient import TestClient
 
 from server.app import create_app
-from server.clock import ManualClock
-from server.models import (
+from server.core.clock import ManualClock
+from server.core.models import (
     ApiToken,
     Attendance,
     CenterAccount,
@@ -45,9 +45,9 @@ from server.models import (
     StaffSession,
     StaffUser,
 )
+from server.core.security import hash_password, new_token, token_hash
+from server.core.settings import Settings
 from server.pickups.rules import local_day
-from server.security import hash_password, new_token, token_hash
-from server.settings import Settings
 from tests.conftest import API_TOKEN, PASSWORD, T0, another_browser, api_headers, in_db
 
 SESSION_COOKIE, PARENT_COOKIE, PORTAL_COOKIE = "relais_session", "relais_parent", "relais_portal"

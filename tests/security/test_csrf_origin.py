@@ -19,8 +19,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.testclient import TestClient
 
 from server.app import create_app
-from server.i18n import _, use_locale
-from server.settings import Settings
+from server.core.i18n import _, use_locale
+from server.core.settings import Settings
 from tests.conftest import another_browser
 from tests.security.conftest import FOREIGN, SAME_SITE
 

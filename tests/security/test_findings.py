@@ -17,9 +17,9 @@ from sqlmodel import col
 from starlette.testclient import TestClient
 
 from server.app import create_app
-from server.clock import ManualClock
-from server.models import CenterAccount, Guardian, StaffUser
-from server.settings import Settings
+from server.core.clock import ManualClock
+from server.core.models import CenterAccount, Guardian, StaffUser
+from server.core.settings import Settings
 from tests.conftest import API_TOKEN, PASSWORD, another_browser, api_headers, in_db
 from tests.security.conftest import (
     A_CENTRE,

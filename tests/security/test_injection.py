@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
-from server.models import Installation
+from server.core.models import Installation
 from tests.conftest import api_headers, in_db
 from tests.security.conftest import (
     B_DISPLAY,

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
-from server.models import ApiToken, Child, Display, StaffUser
+from server.core.models import ApiToken, Child, Display, StaffUser
 from tests.conftest import API_TOKEN, api_headers, in_db
 from tests.security.conftest import (
     A_CENTRE,
@@ -253,7 +253,7 @@ def portal_activation(world: World, site: Site) -> Seen:
     the button is for invited parents)."""
 
     async def invited(session: AsyncSession) -> None:
-        from server.models import Guardian
+        from server.core.models import Guardian
 
         guardian = await session.get(Guardian, site.guardian)
         assert guardian is not None

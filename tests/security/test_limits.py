@@ -23,8 +23,8 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from server.app import create_app
-from server.clock import ManualClock
-from server.settings import Settings
+from server.core.clock import ManualClock
+from server.core.settings import Settings
 from tests.conftest import API_TOKEN, another_browser, api_headers
 from tests.security.conftest import SAME_SITE, csrf_headers, sign_in_as
 

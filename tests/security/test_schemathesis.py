@@ -15,8 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from server.clock import ManualClock
-from server.settings import Settings
+from server.core.clock import ManualClock
+from server.core.settings import Settings
 from tests.conftest import API_TOKEN
 from tests.security.conftest import serving
 

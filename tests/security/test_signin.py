@@ -13,8 +13,8 @@ import pytest
 from markupsafe import escape
 from starlette.testclient import TestClient
 
-from server.clock import ManualClock
-from server.i18n import _, ngettext, use_locale
+from server.core.clock import ManualClock
+from server.core.i18n import _, ngettext, use_locale
 from tests.conftest import PASSWORD, another_browser
 from tests.security.conftest import (
     A_CENTRE,

@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
-from server import i18n
-from server.accounts import ACTIVATION_LIFETIME, RESET_LIFETIME
+from server.accounts.guardians import ACTIVATION_LIFETIME, RESET_LIFETIME
 from server.app import create_app
-from server.clock import ManualClock
-from server.models import (
+from server.core import i18n
+from server.core.clock import ManualClock
+from server.core.models import (
     AccountToken,
     Guardian,
     GuardianSession,
@@ -31,9 +31,9 @@ from server.models import (
     Role,
     StaffUser,
 )
-from server.ratelimit import RateLimited, rate_limited_message
-from server.security import hash_password, verify_password
-from server.settings import Settings
+from server.core.ratelimit import RateLimited, rate_limited_message
+from server.core.security import hash_password, verify_password
+from server.core.settings import Settings
 from tests.conftest import T0, in_db, login
 from tests.smtp import Inbox, free_port
 

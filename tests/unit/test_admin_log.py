@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
-from server.models import Child, ChildGuardian, Group, Installation, Organization, Pickup
+from server.core.models import Child, ChildGuardian, Group, Installation, Organization, Pickup
 from tests.conftest import T0, another_browser, api_headers, csrf, in_db, login
 
 

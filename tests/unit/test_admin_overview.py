@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from server.clock import ManualClock
+from server.core.clock import ManualClock
 from tests.conftest import api_headers, login
 
 ADMIN = "direction@example.org"

@@ -12,8 +12,8 @@ from sqlmodel import col
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from server.clock import ManualClock
-from server.models import (
+from server.core.clock import ManualClock
+from server.core.models import (
     Group,
     Installation,
     Organization,
@@ -23,8 +23,8 @@ from server.models import (
     StaffToken,
     StaffUser,
 )
+from server.core.security import hash_password
 from server.realtime.hub import CLOSE_SESSION_ENDED
-from server.security import hash_password
 from tests.conftest import T0, another_browser, in_db, login
 from tests.unit.test_board_actions import ORIGIN, receive
 

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
-from server.clock import ManualClock
-from server.models import ApiToken, Organization
-from server.security import token_hash
+from server.core.clock import ManualClock
+from server.core.models import ApiToken, Organization
+from server.core.security import token_hash
 from tests.conftest import T0, api_headers, in_db, login
 
 

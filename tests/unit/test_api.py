@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
-from server.clock import ManualClock
-from server.models import Attendance, Child, Installation
+from server.core.clock import ManualClock
+from server.core.models import Attendance, Child, Installation
 from server.web import api
 from tests.conftest import T0, api_headers, in_db
 

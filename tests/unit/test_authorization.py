@@ -22,7 +22,7 @@ from sqlmodel import col
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
-from server.models import (
+from server.core.models import (
     ApiToken,
     Attendance,
     Child,
@@ -34,8 +34,8 @@ from server.models import (
     Role,
     StaffUser,
 )
+from server.core.security import hash_password, token_hash
 from server.pickups.rules import local_day
-from server.security import hash_password, token_hash
 from tests.conftest import API_TOKEN, T0, api_headers, csrf, in_db, login
 
 ORIGIN = {"origin": "http://testserver"}

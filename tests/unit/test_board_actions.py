@@ -19,13 +19,13 @@ from sqlmodel import col
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from server.i18n import _, use_locale
-from server.models import Attendance, Child, PickupEvent, StaffUser
+from server.core.i18n import _, use_locale
+from server.core.models import Attendance, Child, PickupEvent, StaffUser
+from server.core.security import new_csrf_token
+from server.core.settings import Settings
 from server.pickups.messages import refusal_message, status_label
 from server.pickups.rules import Refusal, RuleError
 from server.realtime.hub import CLOSE_SESSION_ENDED
-from server.security import new_csrf_token
-from server.settings import Settings
 from tests.conftest import api_headers, csrf, in_db, login
 
 ORIGIN = {"origin": "http://testserver"}
@@ -441,7 +441,7 @@ def test_disabled_account_loses_its_existing_session(client: TestClient, databas
     assert refused.value.code == 1008
 
     async def sessions_left(session: AsyncSession) -> int:
-        from server.models import StaffSession
+        from server.core.models import StaffSession
 
         return int(
             (

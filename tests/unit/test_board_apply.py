@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from server.models import PickupStatus as S
+from server.core.models import PickupStatus as S
 from server.pickups.board import (
     AlertItem,
     BoardState,

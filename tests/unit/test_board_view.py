@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from server.models import PickupStatus as S
+from server.core.models import PickupStatus as S
 from server.pickups.board import AlertItem, BoardState, ChildItem, GroupSection
 
 Q = ZoneInfo("America/Toronto")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, text
 
-from server.db import Database
+from server.core.db import Database
 
 
 def _add(*names: str) -> Any:

@@ -36,17 +36,17 @@ from sqlmodel import col
 from starlette.testclient import TestClient, WebSocketTestSession
 
 from server.app import create_app
-from server.clock import ManualClock
-from server.i18n import use_locale
-from server.models import Display, Group, Guardian, Installation
+from server.core.clock import ManualClock
+from server.core.i18n import use_locale
+from server.core.models import Display, Group, Guardian, Installation
+from server.core.security import token_hash
+from server.core.settings import Settings
+from server.core.templating import render
 from server.pickups.board import BoardState, ViewKey, load_board, same_board
 from server.pickups.family import FamilyState, FamilyView, load_family
 from server.realtime.fragments import family_message
 from server.scheduler import run_due_work
-from server.security import token_hash
 from server.services import Services
-from server.settings import Settings
-from server.templating import render
 from tests import databases
 from tests.conftest import T0, api_headers, csrf, login
 from tests.unit.board_dom import Board, shown_by_page

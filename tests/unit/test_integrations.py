@@ -13,8 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
-from server import integration
-from server.models import (
+from server.core.models import (
     CenterAccount,
     Child,
     Guardian,
@@ -23,7 +22,8 @@ from server.models import (
     OutboxMessage,
     SyncJob,
 )
-from server.security import hash_password
+from server.core.security import hash_password
+from server.roster import integration
 from tests.conftest import T0, csrf, in_db, login
 
 ADMIN = "direction@example.org"

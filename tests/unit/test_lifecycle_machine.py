@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from server.models import PickupStatus as S
+from server.core.models import PickupStatus as S
 from server.pickups import rules
 from server.pickups.rules import Refusal, RuleError
 

@@ -12,7 +12,7 @@ from sqlmodel import col
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from server.models import (
+from server.core.models import (
     Child,
     ChildGuardian,
     Guardian,
@@ -207,7 +207,7 @@ def test_an_authorized_person_can_announce_but_not_manage_and_is_revocable(
     assert mails == 1  # the invitation (no SMTP configured: the outbox)
 
     # Give her a password as the activation link would, then sign in as her.
-    from server.security import hash_password
+    from server.core.security import hash_password
 
     async def activate(session: AsyncSession) -> None:
         g = await session.get(Guardian, grandma.id)

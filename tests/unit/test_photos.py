@@ -24,9 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
-from server import photos
-from server.i18n import _, use_locale
-from server.models import (
+from server.core.i18n import _, use_locale
+from server.core.models import (
     Child,
     ChildGuardian,
     Group,
@@ -37,9 +36,10 @@ from server.models import (
     Role,
     StaffUser,
 )
-from server.photos import MAX_BYTES, PhotoRejected, process_image
-from server.security import hash_password, new_token, token_hash
-from server.settings import Settings
+from server.core.security import hash_password, new_token, token_hash
+from server.core.settings import Settings
+from server.photos import service as photos
+from server.photos.service import MAX_BYTES, PhotoRejected, process_image
 from server.web.parent_session import PARENT_COOKIE
 from tests.conftest import T0, api_headers, csrf, in_db, login
 

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
-from server.models import Guardian, Installation, OutboxMessage
+from server.core.models import Guardian, Installation, OutboxMessage
 from tests.conftest import PASSWORD, another_browser, api_headers, csrf, in_db, login
 
 CENTRE = "centre.erables@example.org"
@@ -147,7 +147,7 @@ def test_a_guardian_of_another_installation_is_not_reachable(
                 select(Installation).where(col(Installation.external_id) == "BOU")
             )
         ).scalar_one()
-        from server.models import Child, ChildGuardian
+        from server.core.models import Child, ChildGuardian
 
         guardian_id = (
             await session.execute(
@@ -180,7 +180,7 @@ def _jpeg() -> bytes:
 def test_the_centre_approves_photos_of_its_installation_only(
     client: TestClient, database_url: str
 ) -> None:
-    from server.models import Child
+    from server.core.models import Child
 
     async def ids(session: AsyncSession) -> tuple[int, int]:
         lea = (

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from server import i18n, ratelimit
-from server.db import Database
-from server.models import RateEvent
-from server.ratelimit import (
+from server.core import i18n, ratelimit
+from server.core.db import Database
+from server.core.models import RateEvent
+from server.core.ratelimit import (
     ANNOUNCE_LIMIT,
     LINK_EMAIL_LIMIT,
     LINK_IP_LIMIT,

@@ -19,8 +19,8 @@ from sqlmodel import col
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from server.attendance import mark_absent
-from server.models import Child, Group, Installation
+from server.core.models import Child, Group, Installation
+from server.pickups.attendance import mark_absent
 from server.pickups.events import BoardEvent
 from server.realtime.hub import REORDER_WAIT
 from server.services import Services

@@ -11,9 +11,9 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from server.app import create_app
-from server.clock import ManualClock
+from server.core.clock import ManualClock
+from server.core.settings import Settings
 from server.realtime.hub import CLOSE_SESSION_ENDED
-from server.settings import Settings
 from tests.conftest import another_browser, login, run_async
 from tests.redis_server import RedisServer
 from tests.unit.test_realtime import EDUCATOR, RECEPTION, board, receive

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from server import reports
-from server.reports import EventRow, PickupSteps, StepMedians
+from server.pickups import reports
+from server.pickups.reports import EventRow, PickupSteps, StepMedians
 
 T = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
 

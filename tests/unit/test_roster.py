@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server import cli
-from server.models import (
+from server.core.models import (
     Child,
     ChildGuardian,
     Group,

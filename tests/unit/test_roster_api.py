@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
-from server.models import ApiToken, Child, Guardian, Organization, OutboxMessage
-from server.security import token_hash
+from server.core.models import ApiToken, Child, Guardian, Organization, OutboxMessage
+from server.core.security import token_hash
 from tests.conftest import T0, api_headers, csrf, in_db, login
 from tests.unit.test_roster import (
     SIMPLE_HEADER,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.models import PickupStatus as S
+from server.core.models import PickupStatus as S
 from server.pickups import rules
 from server.pickups.rules import AnnounceFacts, Refusal, RuleError
 

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from server import cli, demo
-from server.db import Database
-from server.migrate import alembic_config, upgrade
-from server.models import (
+from server.core.db import Database
+from server.core.migrate import alembic_config, upgrade
+from server.core.models import (
     ApiToken,
     Attendance,
     CenterAccount,
@@ -26,7 +26,7 @@ from server.models import (
     Organization,
     StaffUser,
 )
-from server.security import token_hash, verify_password
+from server.core.security import token_hash, verify_password
 
 
 def test_migrations_build_exactly_the_models(empty_database_url: str) -> None:

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from server.db import Database
-from server.models import (
+from server.core.db import Database
+from server.core.models import (
     ActorKind,
     Child,
     Guardian,

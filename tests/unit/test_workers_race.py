@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlmodel import col
 from starlette.testclient import TestClient
 
-from server.db import Database
-from server.models import PickupEvent
+from server.core.db import Database
+from server.core.models import PickupEvent
 from server.pickups import service
 from server.pickups.events import BoardEvent
 from tests.conftest import T0, api_headers, run_async

@@ -13,8 +13,6 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from . import i18n
-from .pickups.messages import family_state_label, refusal_text, status_label, step_label
-from .pickups.rules import STAFF_NEXT, STAFF_STEPS
 from .ratelimit import RateDecision, rate_limited_message
 from .settings import PROJECT_ROOT
 
@@ -70,21 +68,24 @@ def create_environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environmen
     env.globals["vendor_url"] = vendor_url
     env.globals["current_locale"] = i18n.current_locale
     env.globals["lang_code"] = lambda: i18n.short_code(i18n.current_locale())
-    # The board's vocabulary, the same for a full page and a live fragment.
-    env.globals["status_label"] = status_label
-    env.globals["step_label"] = step_label
-    env.globals["family_state_label"] = family_state_label
-    env.globals["refusal_text"] = refusal_text
     # "Too many attempts. Try again in N minutes." after a redirect that carries N.
     env.globals["wait_message"] = lambda minutes: rate_limited_message(
         RateDecision(False, int(minutes))
     )
-    env.globals["STEPS"] = STAFF_STEPS
-    env.globals["STAFF_NEXT"] = STAFF_NEXT
+    env.globals.update(_feature_globals)
     return env
 
 
 _environment: jinja2.Environment | None = None
+# Names the layers above give every template (the board's vocabulary, the URL builder): the
+# core cannot import them, so they register themselves (`add_globals`).
+_feature_globals: dict[str, Any] = {}
+
+
+def add_globals(**values: Any) -> None:
+    _feature_globals.update(values)
+    if _environment is not None:
+        _environment.globals.update(values)
 
 
 def environment() -> jinja2.Environment:

@@ -21,12 +21,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
+from ..core.i18n import _
+from ..core.models import (
+    Group,
+    Installation,
+    Organization,
+    Role,
+    StaffSession,
+    StaffToken,
+    StaffUser,
+)
+from ..core.security import hash_password, new_token, token_hash
+from ..core.templating import render
 from . import one_time_links
-from .accounts import Email, LinkProblem, LinkRefused, normalize_email
-from .i18n import _
-from .models import Group, Installation, Organization, Role, StaffSession, StaffToken, StaffUser
-from .security import hash_password, new_token, token_hash
-from .templating import render
+from .guardians import Email, LinkProblem, LinkRefused, normalize_email
 
 INVITE = "invite"
 INVITE_LIFETIME = timedelta(days=7)

@@ -31,10 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
-from .authz import CenterPrincipal, GuardianPrincipal, StaffPrincipal
-from .i18n import _
-from .models import Child, ChildGuardian, Guardian, Installation
-from .pickups.events import BoardEvent, next_seq
+from ..accounts.authz import CenterPrincipal, GuardianPrincipal, StaffPrincipal
+from ..core.i18n import _
+from ..core.models import Child, ChildGuardian, Guardian, Installation
+from ..pickups.events import BoardEvent, next_seq
 
 MAX_BYTES = 5 * 1024 * 1024
 # Decoding a picture costs memory in pixels, not in bytes: a small file can claim billions.

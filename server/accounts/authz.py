@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import Installation, Role
+from ..core.models import Installation, Role
 
 
 @dataclass(frozen=True)

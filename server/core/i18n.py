@@ -15,7 +15,7 @@ from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 
-LOCALE_DIR = Path(__file__).parent / "locale"
+LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DEFAULT_LOCALE = "fr_CA"
 SUPPORTED_LOCALES = ("fr_CA", "en")
 # What the language switch shows and accepts (short codes in URLs and cookies).

@@ -20,12 +20,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
+from ..core.clock import Clock
+from ..core.db import Database
+from ..core.mail import Mailer
+from ..core.models import AccountToken, Guardian, GuardianSession, Organization
+from ..core.security import hash_password, new_token, token_hash
+from ..core.templating import render
 from . import one_time_links
-from .mail import Mailer
-from .models import AccountToken, Guardian, GuardianSession, Organization
-from .security import hash_password, new_token, token_hash
-from .services import Services
-from .templating import render
 
 log = logging.getLogger(__name__)
 
@@ -185,18 +186,20 @@ async def send_all(mailer: Mailer, emails: Iterable[Email]) -> None:
             log.exception("could not send %r to %s", email.subject, email.to)
 
 
-async def invite(svc: Services, guardian_id: int, base_url: str) -> bool:
+async def invite(
+    db: Database, clock: Clock, mailer: Mailer, guardian_id: int, base_url: str
+) -> bool:
     """Invite (or invite again) one guardian: a new activation link, older ones void, the email
     sent. False when there is no such guardian or no address. Mail errors propagate (the
     admin who pressed the button is told). The roster sync calls this for a new guardian or
     one whose email changed, after committing the roster."""
-    async with svc.db.session() as session:
+    async with db.session() as session:
         guardian = await session.get(Guardian, guardian_id)
         if guardian is None or not guardian.email.strip():
             return False
-        email = await create_invitation(session, guardian, base_url=base_url, now=svc.clock.now())
+        email = await create_invitation(session, guardian, base_url=base_url, now=clock.now())
         await session.commit()
-    await svc.mailer.send(email.to, email.subject, email.body)
+    await mailer.send(email.to, email.subject, email.body)
     return True
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from .clock import SystemClock
-from .db import Database
-from .models import Organization, Role, StaffUser
-from .security import hash_password
-from .settings import Settings
+from ..core.clock import SystemClock
+from ..core.db import Database
+from ..core.models import Organization, Role, StaffUser
+from ..core.security import hash_password
+from ..core.settings import Settings
 
 MIN_PASSWORD_LENGTH = 12
 

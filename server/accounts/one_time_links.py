@@ -10,8 +10,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from .i18n import _
-from .models import AccountToken, StaffToken
+from ..core.i18n import _
+from ..core.models import AccountToken, StaffToken
 
 MAX_PASSWORD_LENGTH = 256
 

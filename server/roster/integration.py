@@ -32,11 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
-from .accounts import Email, create_invitation, normalize_email, send_all
-from .db import Database
-from .i18n import _
-from .mail import Mailer
-from .models import (
+from ..accounts.guardians import Email, create_invitation, normalize_email, send_all
+from ..core.db import Database
+from ..core.i18n import _
+from ..core.mail import Mailer
+from ..core.models import (
     CenterAccount,
     Child,
     ChildGuardian,
@@ -45,8 +45,8 @@ from .models import (
     Organization,
     SyncJob,
 )
-from .security import hash_password, verify_password
-from .templating import render
+from ..core.security import hash_password, verify_password
+from ..core.templating import render
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from .models import Attendance, Child, Installation
-from .pickups.events import BoardEvent, ChildRow, next_seq
-from .pickups.rules import local_day
+from ..core.models import Attendance, Child, Installation
+from .events import BoardEvent, ChildRow, next_seq
+from .rules import local_day
 
 
 async def today_attendance(

@@ -6,9 +6,9 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ..core.models import Child, Group, Installation
 from .attendance import today_attendance
-from .models import Child, Group, Installation
-from .pickups.events import BoardEvent, ChildRow, next_seq
+from .events import BoardEvent, ChildRow, next_seq
 
 
 class WrongInstallation(ValueError):
