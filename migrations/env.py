@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -11,6 +13,11 @@ from sqlmodel import SQLModel
 from server.core import models  # noqa: F401  (registers the tables)
 from server.core.db import create_engine
 from server.core.settings import Settings
+
+# The versions import migrations.columns, from the project's root wherever this runs from.
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -1,23 +1,14 @@
-"""${message}
-
-Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
-Create Date: ${create_date}
-"""
-
-from collections.abc import Sequence
+"""${message} (revision ${up_revision}, ${create_date.strftime("%Y-%m-%d")})."""
 
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import server.db
+import server.core.db
 ${imports if imports else ""}
+# migrations/columns.py has short forms of the usual columns, foreign keys and indexes.
 
-revision: str = ${repr(up_revision)}
-down_revision: str | None = ${repr(down_revision)}
-branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
-depends_on: str | Sequence[str] | None = ${repr(depends_on)}
+revision, down_revision = ${repr(up_revision)}, ${repr(down_revision)}
 
 
 def upgrade() -> None:

@@ -1,18 +1,9 @@
-"""staff and centre account emails unique per organization, no longer across all of them
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-02 09:00:00
-"""
-
-from collections.abc import Sequence
+"""Staff and centre account emails unique per organization, no longer across all of them
+(revision 0007, 2026-12-02)."""
 
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision, down_revision = "0007", "0006"
 
 # SQLite's copies of the tables reflect the old constraints unnamed: name them to drop them.
 NAMING = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
