@@ -8,7 +8,8 @@ sees every installation; and an API token.
 
     python -m bench.seed sqlite+aiosqlite:///tmp/bench.db --installations 20 --children 60
 
-Rows go in as bulk INSERTs; children are checked in with Attendance rows written directly
+The rows are written by the server's one builder of an organization's data (server/demo.py,
+the demo's and the tests' too), as bulk INSERTs; children are checked in with Attendance rows written directly
 (what check-in writes, without its board event: no board is open yet) and the sessions as
 StaffSession and GuardianSession rows (what signing in writes, without an argon2 check each),
 so a seed of thousands of children takes seconds.
@@ -26,32 +27,14 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
 
+from server import demo
 from server.core.db import Database
 from server.core.migrate import upgrade
-from server.core.models import (
-    ApiToken,
-    Attendance,
-    Child,
-    ChildGuardian,
-    Display,
-    Group,
-    Guardian,
-    GuardianSession,
-    Installation,
-    Organization,
-    Role,
-    StaffSession,
-    StaffUser,
-)
-from server.core.security import hash_password, new_token, token_hash
-from server.demo import FIRST_NAMES, GUARDIAN_FIRST, LAST_NAMES
-from server.pickups.rules import local_day
+from server.core.models import Group, Installation, Role, StaffUser
+from server.core.security import hash_password, new_token
 from server.web.context import SESSION_LIFETIME
 from server.web.parent_session import PARENT_SESSION_LIFETIME
 
@@ -94,76 +77,6 @@ def noon_zone(now: datetime) -> str:
     return "Etc/GMT" if offset == 0 else f"Etc/GMT{offset:+d}"
 
 
-def _rows(
-    org_id: int, installations: int, children: int, per_group: int
-) -> tuple[list[dict[str, object]], list[dict[str, object]], list[dict[str, object]]]:
-    """Groups, children and guardians, as plain rows keyed by external ids (the database ids
-    come back from the inserts)."""
-    groups: list[dict[str, object]] = []
-    kids: list[dict[str, object]] = []
-    parents: list[dict[str, object]] = []
-    number = 0
-    for i in range(installations):
-        for g in range(math.ceil(children / per_group)):
-            groups.append(
-                {"installation": i, "external_id": f"I{i:04d}-G{g}", "name": f"Groupe {g + 1}"}
-            )
-        for c in range(children):
-            number += 1
-            last = LAST_NAMES[(number * 7) % len(LAST_NAMES)]
-            common = {"organization_id": org_id, "last_name": last}
-            kids.append(
-                common
-                | {
-                    "installation": i,
-                    "group": f"I{i:04d}-G{c // per_group}",
-                    "external_id": f"C{number:06d}",
-                    "first_name": FIRST_NAMES[number % len(FIRST_NAMES)],
-                }
-            )
-            parents.append(
-                common
-                | {
-                    "external_id": f"G{number:06d}",
-                    "first_name": GUARDIAN_FIRST[number % len(GUARDIAN_FIRST)],
-                    "email": f"parent{number:06d}@bench.example",
-                }
-            )
-    return groups, kids, parents
-
-
-async def _insert(
-    session: AsyncSession, model: type[SQLModel], rows: list[dict[str, object]]
-) -> list[int]:
-    """Bulk INSERT … RETURNING id, the ids in the order of `rows`."""
-    table: Any = model
-    result = await session.execute(
-        insert(table).returning(table.id, sort_by_parameter_order=True), rows
-    )
-    return [int(row_id) for row_id in result.scalars().all()]
-
-
-async def _sessions(session: AsyncSession, user_ids: list[int], now: datetime) -> list[str]:
-    """One staff session per user (what signing in writes); the tokens, in the same order."""
-    tokens = [new_token() for _ in user_ids]
-    if not user_ids:
-        return tokens
-    await session.execute(
-        insert(StaffSession),
-        [
-            {
-                "token_hash": token_hash(token),
-                "user_id": user_id,
-                "created_at": now,
-                "expires_at": now + SESSION_LIFETIME,
-                "user_agent": "bench",
-            }
-            for token, user_id in zip(tokens, user_ids, strict=True)
-        ],
-    )
-    return tokens
-
-
 async def _staff(
     session: AsyncSession,
     org_id: int,
@@ -176,95 +89,50 @@ async def _staff(
     educator per group (`group_ids`, per installation); the session tokens, reception's per
     installation and the educators' per installation and group."""
     password_hash = hash_password(password)  # one argon2 hash: every account shares it
-    session.add(
-        StaffUser(
-            organization_id=org_id,
-            email=DIRECTOR_EMAIL,
-            display_name="Direction (banc d'essai)",
-            password_hash=password_hash,
-            role=Role.ADMIN,
-            created_at=now,
+    director = "Direction (banc d'essai)"
+    await demo.staff(session, org_id, DIRECTOR_EMAIL, director, Role.ADMIN, password_hash, now)
+    receptions = [
+        demo.staff_row(
+            org_id,
+            f"accueil.{i:04d}@bench.example",
+            f"Accueil {i:04d}",
+            Role.RECEPTION,
+            password_hash,
+            now,
+            installation_id,
         )
-    )
-    user_ids = await _insert(
-        session,
-        StaffUser,
-        [
-            {
-                "organization_id": org_id,
-                "email": f"accueil.{i:04d}@bench.example",
-                "display_name": f"Accueil {i:04d}",
-                "password_hash": password_hash,
-                "role": Role.RECEPTION,
-                "installation_id": installation_id,
-                "created_at": now,
-            }
-            for i, installation_id in enumerate(installation_ids)
-        ],
-    )
-    reception = await _sessions(session, user_ids, now)
+        for i, installation_id in enumerate(installation_ids)
+    ]
     educators = [
-        {
-            "organization_id": org_id,
-            "email": f"educ.{i:04d}.{g + 1}@bench.example",
-            "display_name": f"Éducatrice {i:04d} groupe {g + 1}",
-            "password_hash": password_hash,
-            "role": Role.EDUCATOR,
-            "installation_id": installation_id,
-            "home_group_id": group_id,
-            "created_at": now,
-        }
+        demo.staff_row(
+            org_id,
+            f"educ.{i:04d}.{g + 1}@bench.example",
+            f"Éducatrice {i:04d} groupe {g + 1}",
+            Role.EDUCATOR,
+            password_hash,
+            now,
+            installation_id,
+            group_id,
+        )
         for i, installation_id in enumerate(installation_ids)
         for g, group_id in enumerate(group_ids[i])
     ]
-    tokens = await _sessions(session, await _insert(session, StaffUser, educators), now)
+    reception, tokens = [
+        await demo.signed_in(
+            session,
+            "staff",
+            await demo.insert_rows(session, StaffUser, rows),
+            now,
+            SESSION_LIFETIME,
+            "bench",
+        )
+        for rows in (receptions, educators)
+    ]
     per_installation, at = [], 0
     for groups in group_ids:
         per_installation.append(tokens[at : at + len(groups)])
         at += len(groups)
     return reception, per_installation
-
-
-async def _displays(
-    session: AsyncSession, org_id: int, installation_ids: list[int], now: datetime
-) -> list[str]:
-    """A wall display per installation, all groups (what /admin creates); their tokens."""
-    tokens = [new_token() for _ in installation_ids]
-    await session.execute(
-        insert(Display),
-        [
-            {
-                "organization_id": org_id,
-                "installation_id": installation_id,
-                "group_id": None,
-                "name": "Écran mural",
-                "token_hash": token_hash(token),
-                "created_at": now,
-            }
-            for token, installation_id in zip(tokens, installation_ids, strict=True)
-        ],
-    )
-    return tokens
-
-
-async def _families(session: AsyncSession, guardian_ids: list[int], now: datetime) -> list[str]:
-    """Each guardian signed in on their phone's family page; the session tokens."""
-    tokens = [new_token() for _ in guardian_ids]
-    if guardian_ids:
-        await session.execute(
-            insert(GuardianSession),
-            [
-                {
-                    "token_hash": token_hash(token),
-                    "guardian_id": guardian_id,
-                    "created_at": now,
-                    "expires_at": now + PARENT_SESSION_LIFETIME,
-                    "user_agent": "bench",
-                }
-                for token, guardian_id in zip(tokens, guardian_ids, strict=True)
-            ],
-        )
-    return tokens
 
 
 def announcement_order(children: int, per_group: int) -> list[int]:
@@ -284,16 +152,15 @@ async def _fill(
     password = new_token(18)
     api_token = new_token()
     zone = noon_zone(now)
-    day = local_day(now, zone)
     order = announcement_order(children, per_group)
     # Per installation, the children (0-based in it) whose guardian is signed in.
     signed_in = [order[: families[i] if i < len(families) else 0] for i in range(installations)]
     async with db.session() as session:
-        org = Organization(name="Centre de services scolaire (banc d'essai)", timezone=zone)
-        session.add(org)
-        await session.flush()
+        org = await demo.organization(
+            session, "Centre de services scolaire (banc d'essai)", timezone=zone
+        )
         assert org.id is not None
-        installation_ids = await _insert(
+        installation_ids = await demo.insert_rows(
             session,
             Installation,
             [
@@ -308,75 +175,64 @@ async def _fill(
                 for i in range(installations)
             ],
         )
-        groups, kids, parents = _rows(org.id, installations, children, per_group)
-        active = {i * children + c for i in range(installations) for c in signed_in[i]}
-        for number, parent in enumerate(parents):
-            # Only an active account signs in to the family page.
-            parent["account_state"] = "active" if number in active else "invited"
-        group_ids = await _insert(
+        per_installation = math.ceil(children / per_group)
+        group_ids = await demo.insert_rows(
             session,
             Group,
             [
-                {"installation_id": installation_ids[int(str(g.pop("installation")))]} | g
-                for g in groups
-            ],
-        )
-        by_external = {str(g["external_id"]): gid for g, gid in zip(groups, group_ids, strict=True)}
-        for kid in kids:
-            kid["installation_id"] = installation_ids[int(str(kid.pop("installation")))]
-            kid["group_id"] = by_external[str(kid.pop("group"))]
-        child_ids = await _insert(session, Child, kids)
-        guardian_ids = await _insert(session, Guardian, parents)
-        await session.execute(
-            insert(ChildGuardian),
-            [
-                {"child_id": c, "guardian_id": g}
-                for c, g in zip(child_ids, guardian_ids, strict=True)
-            ],
-        )
-        await session.execute(
-            insert(Attendance),
-            [
                 {
-                    "child_id": c,
-                    "installation_id": kid["installation_id"],
-                    "day": day,
-                    "checked_in_at": now,
+                    "installation_id": inst,
+                    "external_id": f"I{i:04d}-G{g}",
+                    "name": f"Groupe {g + 1}",
                 }
-                for c, kid in zip(child_ids, kids, strict=True)
+                for i, inst in enumerate(installation_ids)
+                for g in range(per_installation)
             ],
         )
-        per_installation = len(group_ids) // installations
         groups_of = [
             group_ids[i * per_installation : (i + 1) * per_installation]
             for i in range(installations)
         ]
+        # Family number i * children + c + 1: child c of installation i, in group c // per_group.
+        members = [
+            (i * children + c + 1, inst, groups_of[i][c // per_group])
+            for i, inst in enumerate(installation_ids)
+            for c in range(children)
+        ]
+        # Only an active account signs in to the family page.
+        active = {i * children + c + 1 for i in range(installations) for c in signed_in[i]}
+        made = await demo.families(
+            session, org.id, members, width=6, domain="bench.example", active=active
+        )
+        await demo.present(
+            session,
+            [(f.child_id, inst) for f, (_, inst, _) in zip(made, members, strict=True)],
+            zone,
+            now,
+        )
         sessions, educator_sessions = await _staff(
             session, org.id, installation_ids, groups_of, password, now
         )
-        displays = await _displays(session, org.id, installation_ids, now)
-        family_tokens = await _families(
+        displays = await demo.displays(session, org.id, installation_ids, "Écran mural", now)
+        family_tokens = await demo.signed_in(
             session,
-            [guardian_ids[i * children + c] for i in range(installations) for c in signed_in[i]],
+            "parent",
+            [
+                made[i * children + c].guardian_id
+                for i in range(installations)
+                for c in signed_in[i]
+            ],
             now,
+            PARENT_SESSION_LIFETIME,
+            "bench",
         )
-        session.add(
-            ApiToken(
-                organization_id=org.id,
-                name="Banc d'essai",
-                token_hash=token_hash(api_token),
-                created_at=now,
-            )
-        )
+        await demo.api_token(session, org.id, api_token, "Banc d'essai", now)
         await session.commit()
     seeded = []
     taken = 0
     for i in range(installations):
         pairs = [
-            (
-                str(kids[i * children + c]["external_id"]),
-                str(parents[i * children + c]["external_id"]),
-            )
+            (made[i * children + c].child_external, made[i * children + c].guardian_external)
             for c in order
         ]
         mine = family_tokens[taken : taken + len(signed_in[i])]

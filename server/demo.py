@@ -1,27 +1,37 @@
-"""Demo data (CONTRACT.md). Only `make run` / `relais demo` create it; never a migration."""
+"""Demo data (CONTRACT.md), and the one builder of an organization's rows that the demo, the
+benchmark's seed (bench/seed.py) and the tests all use: an organization, an installation and its
+groups, children, guardians, staff, centre accounts, API tokens, wall displays, attendance and
+signed-in sessions, each a small function. Only `make run` / `relais demo` load the demo; never
+a migration."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from collections.abc import Container, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal, NamedTuple, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
 
 from .core.models import (
     ApiToken,
     Attendance,
     CenterAccount,
+    CenterSession,
     Child,
     ChildGuardian,
+    Display,
     Group,
     Guardian,
+    GuardianSession,
     Installation,
     Organization,
     Role,
+    StaffSession,
     StaffUser,
 )
-from .core.security import hash_password, token_hash
+from .core.security import hash_password, new_token, token_hash
 from .pickups.attendance import check_in
 from .pickups.rules import local_day
 
@@ -149,6 +159,314 @@ INSTALLATIONS = (
 )
 CHILDREN_PER_GROUP = 14
 
+Row = TypeVar("Row", bound=SQLModel)
+SessionKind = Literal["staff", "parent", "centre"]
+# Per kind of account: its session table and the column naming whose session it is.
+SESSION_TABLES: dict[str, tuple[type[SQLModel], str]] = {
+    "staff": (StaffSession, "user_id"),
+    "parent": (GuardianSession, "guardian_id"),
+    "centre": (CenterSession, "center_account_id"),
+}
+
+
+# -- the builder: each function writes its rows and flushes (ids known); the caller commits --
+
+
+async def add(session: AsyncSession, row: Row) -> Row:
+    """One row, inserted now: its id is set on return."""
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def insert_rows(
+    session: AsyncSession, model: type[SQLModel], rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """A bulk INSERT … RETURNING id (thousands of rows in one statement); the ids in the order
+    of `rows`."""
+    if not rows:
+        return []
+    table: Any = model
+    result = await session.execute(
+        insert(table).returning(table.id, sort_by_parameter_order=True), list(rows)
+    )
+    return [int(row_id) for row_id in result.scalars().all()]
+
+
+async def organization(session: AsyncSession, name: str, **fields: Any) -> Organization:
+    return await add(session, Organization(name=name, **({"timezone": TIMEZONE} | fields)))
+
+
+async def installation(
+    session: AsyncSession,
+    organization_id: int,
+    external_id: str,
+    name: str,
+    groups: Iterable[tuple[str, str]] = (),
+    **fields: Any,
+) -> tuple[Installation, list[Group]]:
+    """An installation and its groups, each (external id, name)."""
+    inst = await add(
+        session,
+        Installation(organization_id=organization_id, external_id=external_id, name=name, **fields),
+    )
+    assert inst.id is not None
+    made = [Group(installation_id=inst.id, external_id=ext, name=n) for ext, n in groups]
+    session.add_all(made)
+    await session.flush()
+    return inst, made
+
+
+async def child(
+    session: AsyncSession, group: Group, organization_id: int, external_id: str, name: str
+) -> Child:
+    """A child of `group`; `name` is "First Last" (the last word is the last name)."""
+    first, last = name.rsplit(" ", 1)
+    assert group.id is not None
+    return await add(
+        session,
+        Child(
+            organization_id=organization_id,
+            installation_id=group.installation_id,
+            group_id=group.id,
+            external_id=external_id,
+            first_name=first,
+            last_name=last,
+        ),
+    )
+
+
+async def guardian(
+    session: AsyncSession,
+    organization_id: int,
+    external_id: str,
+    name: str,
+    email: str,
+    children: Iterable[Child] = (),
+    **fields: Any,
+) -> Guardian:
+    """A guardian of `children` (linked); `name` is "First Last"."""
+    first, last = name.rsplit(" ", 1)
+    adult = await add(
+        session,
+        Guardian(
+            organization_id=organization_id,
+            external_id=external_id,
+            first_name=first,
+            last_name=last,
+            email=email,
+            **fields,
+        ),
+    )
+    assert adult.id is not None
+    await link(session, adult.id, *children)
+    return adult
+
+
+async def link(session: AsyncSession, guardian_id: int, *children: Child) -> None:
+    """`guardian_id` is a guardian of each of `children`."""
+    session.add_all(ChildGuardian(child_id=c.id or 0, guardian_id=guardian_id) for c in children)
+    await session.flush()
+
+
+def staff_row(
+    organization_id: int,
+    email: str,
+    display_name: str,
+    role: Role,
+    password_hash: str,
+    now: datetime,
+    installation_id: int | None = None,
+    home_group_id: int | None = None,
+) -> dict[str, Any]:
+    """A staff account's row (for `staff`, or many at once with `insert_rows`)."""
+    return {
+        "organization_id": organization_id,
+        "email": email,
+        "display_name": display_name,
+        "password_hash": password_hash,
+        "role": role,
+        "installation_id": installation_id,
+        "home_group_id": home_group_id,
+        "created_at": now,
+    }
+
+
+async def staff(
+    session: AsyncSession,
+    organization_id: int,
+    email: str,
+    display_name: str,
+    role: Role,
+    password_hash: str,
+    now: datetime,
+    installation_id: int | None = None,
+    home_group_id: int | None = None,
+) -> StaffUser:
+    row = staff_row(
+        organization_id,
+        email,
+        display_name,
+        role,
+        password_hash,
+        now,
+        installation_id,
+        home_group_id,
+    )
+    return await add(session, StaffUser(**row))
+
+
+async def api_token(
+    session: AsyncSession, organization_id: int, token: str, name: str, now: datetime, **fields: Any
+) -> ApiToken:
+    return await add(
+        session,
+        ApiToken(
+            organization_id=organization_id,
+            name=name,
+            token_hash=token_hash(token),
+            created_at=now,
+            **fields,
+        ),
+    )
+
+
+async def displays(
+    session: AsyncSession,
+    organization_id: int,
+    installation_ids: Sequence[int],
+    name: str,
+    now: datetime,
+    tokens: Sequence[str] = (),
+) -> list[str]:
+    """A wall display of every group per installation (what /admin creates), opened with
+    /display/<token>: `tokens`, or new ones; the tokens."""
+    tokens = list(tokens) or [new_token() for _ in installation_ids]
+    rows = [
+        {
+            "organization_id": organization_id,
+            "installation_id": installation_id,
+            "name": name,
+            "token_hash": token_hash(token),
+            "created_at": now,
+        }
+        for token, installation_id in zip(tokens, installation_ids, strict=True)
+    ]
+    await insert_rows(session, Display, rows)
+    return tokens
+
+
+async def center_account(
+    session: AsyncSession, installation_id: int, email: str, password_hash: str, now: datetime
+) -> CenterAccount:
+    return await add(
+        session,
+        CenterAccount(
+            installation_id=installation_id,
+            email=email,
+            password_hash=password_hash,
+            created_at=now,
+        ),
+    )
+
+
+async def present(
+    session: AsyncSession, children: Iterable[tuple[int, int]], timezone: str, now: datetime
+) -> None:
+    """Each (child id, installation id) checked in at `now`: the Attendance rows check-in
+    writes, without its board event (for data loaded before any board is open)."""
+    day = local_day(now, timezone)
+    rows = [
+        {"child_id": c, "installation_id": i, "day": day, "checked_in_at": now} for c, i in children
+    ]
+    if rows:
+        await session.execute(insert(Attendance), rows)
+
+
+async def signed_in(
+    session: AsyncSession,
+    kind: SessionKind,
+    owner_ids: Sequence[int],
+    now: datetime,
+    lifetime: timedelta,
+    user_agent: str = "",
+) -> list[str]:
+    """A session per account (what signing in writes, without a password check); their
+    tokens, in the order of `owner_ids`. Centre sessions keep no user agent."""
+    model, owner = SESSION_TABLES[kind]
+    tokens = [new_token() for _ in owner_ids]
+    agent = {} if kind == "centre" else {"user_agent": user_agent}
+    rows = [
+        {"token_hash": token_hash(t), owner: o, "created_at": now, "expires_at": now + lifetime}
+        | agent
+        for t, o in zip(tokens, owner_ids, strict=True)
+    ]
+    if rows:
+        await session.execute(insert(model), rows)
+    return tokens
+
+
+class Family(NamedTuple):
+    child_id: int
+    guardian_id: int
+    child_external: str
+    guardian_external: str
+
+
+async def families(
+    session: AsyncSession,
+    organization_id: int,
+    members: Sequence[tuple[int, int, int]],
+    *,
+    width: int = 4,
+    domain: str = "example.org",
+    active: Container[int] = (),
+) -> list[Family]:
+    """Numbered families, one INSERT per table: for each (number, installation id, group id),
+    child C<number> of that group and its one guardian G<number> (parent<number>@`domain`),
+    named from the lists above; the guardians whose number is in `active` have an activated
+    account."""
+    kids: list[dict[str, Any]] = []
+    parents: list[dict[str, Any]] = []
+    for number, installation_id, group_id in members:
+        last = LAST_NAMES[(number * 7) % len(LAST_NAMES)]
+        common = {"organization_id": organization_id, "last_name": last}
+        kids.append(
+            common
+            | {
+                "installation_id": installation_id,
+                "group_id": group_id,
+                "external_id": f"C{number:0{width}d}",
+                "first_name": FIRST_NAMES[number % len(FIRST_NAMES)],
+            }
+        )
+        parents.append(
+            common
+            | {
+                "external_id": f"G{number:0{width}d}",
+                "first_name": GUARDIAN_FIRST[number % len(GUARDIAN_FIRST)],
+                "email": f"parent{number:0{width}d}@{domain}",
+                "account_state": "active" if number in active else "invited",
+            }
+        )
+    child_ids = await insert_rows(session, Child, kids)
+    guardian_ids = await insert_rows(session, Guardian, parents)
+    if child_ids:
+        await session.execute(
+            insert(ChildGuardian),
+            [
+                {"child_id": c, "guardian_id": g}
+                for c, g in zip(child_ids, guardian_ids, strict=True)
+            ],
+        )
+    return [
+        Family(c, g, str(k["external_id"]), str(p["external_id"]))
+        for c, g, k, p in zip(child_ids, guardian_ids, kids, parents, strict=True)
+    ]
+
+
+# -- the demo ----------------------------------------------------------------------------------
+
 
 async def has_data(session: AsyncSession) -> bool:
     return (await session.execute(select(func.count()).select_from(Organization))).scalar_one() > 0
@@ -190,153 +508,66 @@ async def demo_accounts_exist(session: AsyncSession) -> bool:
 
 async def load_demo(session: AsyncSession, now: datetime) -> None:
     """Create the demo organization. The caller commits."""
-    org = Organization(name="Service de garde Les Érables", timezone=TIMEZONE)
-    session.add(org)
-    await session.flush()
+    org = await organization(session, "Service de garde Les Érables")
     assert org.id is not None
     password = hash_password(DEMO_PASSWORD)
-    child_seq = 0
-    first_installation: Installation | None = None
-    lutins: Group | None = None
-    for ext, name, lat, lon, groups in INSTALLATIONS:
-        inst = Installation(
-            organization_id=org.id,
-            external_id=ext,
-            name=name,
+    made: dict[str, Installation] = {}
+    groups: dict[str, Group] = {}
+    members: list[tuple[int, int, int]] = []  # (family number, installation, group)
+    for ext, name, lat, lon, group_names in INSTALLATIONS:
+        inst, inst_groups = await installation(
+            session,
+            org.id,
+            ext,
+            name,
+            group_names,
             display_name=name,
             latitude=lat,
             longitude=lon,
             timezone=TIMEZONE,
-            preparation_minutes=5,
-            call_window_start=time(0, 0),
-            call_window_end=time(23, 59),
         )
-        session.add(inst)
-        await session.flush()
         assert inst.id is not None
-        first_installation = first_installation or inst
-        for g_ext, g_name in groups:
-            group = Group(installation_id=inst.id, external_id=g_ext, name=g_name)
-            session.add(group)
-            await session.flush()
+        made[ext] = inst
+        for group in inst_groups:
             assert group.id is not None
-            if g_ext == "ERA-LUT":
-                lutins = group
-            for _ in range(CHILDREN_PER_GROUP):
-                child_seq += 1
-                first = FIRST_NAMES[child_seq % len(FIRST_NAMES)]
-                last = LAST_NAMES[(child_seq * 7) % len(LAST_NAMES)]
-                child = Child(
-                    organization_id=org.id,
-                    installation_id=inst.id,
-                    group_id=group.id,
-                    external_id=f"C{child_seq:04d}",
-                    first_name=first,
-                    last_name=last,
-                )
-                guardian = Guardian(
-                    organization_id=org.id,
-                    external_id=f"G{child_seq:04d}",
-                    first_name=GUARDIAN_FIRST[child_seq % len(GUARDIAN_FIRST)],
-                    last_name=last,
-                    email=f"parent{child_seq:04d}@example.org",
-                )
-                session.add_all([child, guardian])
-                await session.flush()
-                assert child.id is not None and guardian.id is not None
-                session.add(ChildGuardian(child_id=child.id, guardian_id=guardian.id))
-
-    assert (
-        first_installation is not None and first_installation.id is not None and lutins is not None
-    )
-    explorers = (
-        await session.execute(select(Group).where(col(Group.external_id) == "ERA-EXP"))
-    ).scalar_one()
+            groups[group.external_id] = group
+            start = len(members) + 1
+            members += [(n, inst.id, group.id) for n in range(start, start + CHILDREN_PER_GROUP)]
+    await families(session, org.id, members)
+    era = made["ERA"]
+    assert era.id is not None
     # The demo family: one parent, two children in two groups of Pavillon des Érables.
-    parent = Guardian(
-        organization_id=org.id,
-        external_id="G-TREMBLAY",
-        first_name="Julie",
-        last_name="Tremblay",
-        email=DEMO_PARENT_EMAIL,
+    lea = await child(session, groups["ERA-LUT"], org.id, "C-LEA", "Léa Tremblay")
+    noah = await child(session, groups["ERA-EXP"], org.id, "C-NOAH", "Noah Tremblay")
+    await guardian(
+        session,
+        org.id,
+        "G-TREMBLAY",
+        "Julie Tremblay",
+        DEMO_PARENT_EMAIL,
+        (lea, noah),
         account_state="active",
         password_hash=password,
     )
-    lea = Child(
-        organization_id=org.id,
-        installation_id=first_installation.id,
-        group_id=lutins.id or 0,
-        external_id="C-LEA",
-        first_name="Léa",
-        last_name="Tremblay",
-    )
-    noah = Child(
-        organization_id=org.id,
-        installation_id=first_installation.id,
-        group_id=explorers.id or 0,
-        external_id="C-NOAH",
-        first_name="Noah",
-        last_name="Tremblay",
-    )
-    session.add_all([parent, lea, noah])
-    await session.flush()
-    assert parent.id is not None and lea.id is not None and noah.id is not None
-    session.add_all(
-        [
-            ChildGuardian(child_id=lea.id, guardian_id=parent.id),
-            ChildGuardian(child_id=noah.id, guardian_id=parent.id),
-        ]
-    )
-
-    staff = (
+    for email, display_name, role, inst_id, group_id in (
         ("direction@example.org", "Direction", Role.ADMIN, None, None),
-        ("accueil@example.org", "Accueil", Role.RECEPTION, first_installation.id, None),
+        ("accueil@example.org", "Accueil", Role.RECEPTION, era.id, None),
         (
             "educatrice@example.org",
             "Éducatrice des Lutins",
             Role.EDUCATOR,
-            first_installation.id,
-            lutins.id,
+            era.id,
+            groups["ERA-LUT"].id,
         ),
-    )
-    for email, display_name, role, inst_id, group_id in staff:
-        session.add(
-            StaffUser(
-                organization_id=org.id,
-                email=email,
-                display_name=display_name,
-                password_hash=password,
-                role=role,
-                installation_id=inst_id,
-                home_group_id=group_id,
-                created_at=now,
-            )
-        )
+    ):
+        await staff(session, org.id, email, display_name, role, password, now, inst_id, group_id)
     # The integration is configured (green) for both installations (CONTRACT.md).
     org.integration_activated_at = now
     session.add(org)
-    installations = (
-        await session.execute(
-            select(Installation).where(col(Installation.organization_id) == org.id)
-        )
-    ).scalars()
-    for inst in installations:
+    for ext, inst in made.items():
         assert inst.id is not None
-        email = DEMO_CENTER_EMAILS[inst.external_id]
-        session.add(
-            CenterAccount(
-                installation_id=inst.id, email=email, password_hash=password, created_at=now
-            )
-        )
-    session.add(
-        ApiToken(
-            organization_id=org.id,
-            name="Démo",
-            token_hash=token_hash(DEMO_API_TOKEN),
-            created_at=now,
-        )
-    )
-    await session.flush()
+        await center_account(session, inst.id, DEMO_CENTER_EMAILS[ext], password, now)
+    await api_token(session, org.id, DEMO_API_TOKEN, "Démo", now)
     await check_in_everyone(session, now)
 
 
