@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from . import scheduler
+from .core import templating
 from .core.clock import Clock, clock_with_offset
 from .core.db import Database, DatabaseUnavailable
 from .core.mail import create_mailer
@@ -22,24 +23,9 @@ from .core.settings import Settings
 from .realtime.broker import Broker, MemoryBroker
 from .realtime.hub import Hub
 from .services import Services
-from .web import (
-    admin,
-    admin_integrations,
-    admin_log,
-    admin_overview,
-    admin_reports,
-    admin_roster,
-    admin_staff,
-    admin_tokens,
-    api,
-    auth,
-    board,
-    health,
-    parent,
-    parent_accounts,
-    photos,
-    portal,
-)
+from .web import admin, auth, board, dev, health, parent, photos, portal
+from .web.api import routes as api
+from .web.auth.portal import PortalSignInRequired, portal_sign_in_required
 from .web.context import (
     RequestContextMiddleware,
     SignInRequired,
@@ -50,7 +36,6 @@ from .web.context import (
 )
 from .web.limits import BodyLimits
 from .web.parent_session import ParentSignInRequired
-from .web.portal import PortalSignInRequired, portal_sign_in_required
 
 
 class NoSniffStaticFiles(StaticFiles):
@@ -110,17 +95,10 @@ def create_app(
         *auth.routes,
         *board.routes,
         *admin.routes,
-        *admin_staff.routes,
-        *admin_tokens.routes,
-        *admin_log.routes,
-        *admin_roster.routes,
-        *admin_overview.routes,
-        *admin_reports.routes,
-        *admin_integrations.routes,
         *parent.routes,
-        *parent_accounts.routes,
-        *photos.routes,
         *portal.routes,
+        *photos.routes,
+        *dev.routes,
         Mount(
             "/static/vendor",
             NoSniffStaticFiles(directory=settings.vendor_dir, check_dir=False),
@@ -142,4 +120,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = svc
+    # Templates build links from route names (`url_for('admin.staff')`), never by hand.
+    templating.add_globals(url_for=app.url_path_for)
     return app

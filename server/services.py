@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from .core.clock import Clock
 from .core.db import Database
 from .core.mail import Mailer
@@ -22,6 +24,11 @@ class Services:
     broker: Broker
     hub: Hub
     mailer: Mailer
+
+    async def commit_and_publish(self, session: AsyncSession, events: list[BoardEvent]) -> None:
+        """Commit the transaction that produced `events`, then tell every board."""
+        await session.commit()
+        await self.publish(events)
 
     async def publish(self, events: list[BoardEvent]) -> None:
         """Call after the transaction that produced the events has committed."""

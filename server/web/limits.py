@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -109,6 +110,23 @@ def parse_id(raw: object) -> int | None:
         return None
     value = int(text)
     return value if 1 <= value <= MAX_ID else None
+
+
+class IdConvertor(Convertor[int]):
+    """`{name:id}` in a route path: an internal id, parsed like `parse_id`. Letters or signs do
+    not match the route (404). Digits beyond the database's range match but become 0, an id
+    no row has, so the handler answers the same 404 as for an unknown or foreign id."""
+
+    regex = "[0-9]{1,10}"
+
+    def convert(self, value: str) -> int:
+        return parse_id(value) or 0
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+register_url_convertor("id", IdConvertor())
 
 
 def not_found() -> HTTPException:

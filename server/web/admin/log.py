@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..accounts.authz import StaffPrincipal
-from ..core.i18n import _
-from ..core.models import (
+from ...accounts.authz import StaffPrincipal
+from ...core.i18n import _
+from ...core.models import (
     ActorKind,
     Child,
     Group,
@@ -33,8 +33,8 @@ from ..core.models import (
     Pickup,
     PickupEvent,
 )
-from .admin_staff import org_places
-from .context import page, require_admin, services
+from ..context import page, require_admin, services
+from .staff import org_places
 
 PAGE_SIZE = 50
 STEPS = ("announced", "called", "ready", "departed")

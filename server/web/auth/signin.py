@@ -24,16 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..core import ratelimit
-from ..core.ratelimit import (
+from ...core import ratelimit
+from ...core.ratelimit import (
     SIGN_IN_ACCOUNT,
     SIGN_IN_ADDRESS,
     SIGN_IN_DEVICE,
     Backoff,
     RateDecision,
 )
-from ..core.security import new_token, sign, signature_matches
-from .context import is_secure, services
+from ...core.security import new_token, sign, signature_matches
+from ..context import is_secure, services
 
 REALMS = ("staff", "parent", "portal")
 KNOWN_DEVICE_LIFETIME = timedelta(days=365)

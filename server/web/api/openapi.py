@@ -73,8 +73,8 @@ PICKUP_STATUSES = [
 
 @cache
 def openapi_document() -> dict[str, Any]:
-    from ..roster.body import RosterIn
-    from .api import AttendanceIn, ChildPatch, EtaPickupIn, GpsPickupIn, StatusIn
+    from ...roster.body import RosterIn
+    from .routes import AttendanceIn, ChildPatch, EtaPickupIn, GpsPickupIn, StatusIn
 
     pickup = {"$ref": "#/components/schemas/Pickup"}
     refused = _answer(

@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..core.i18n import _
-from ..core.models import ApiToken, Organization
-from ..core.security import new_token, token_hash
-from .context import csrf_form, page, redirect_showing_once, require_admin, services
-from .limits import path_id
+from ...core.i18n import _
+from ...core.models import ApiToken, Organization
+from ...core.security import new_token, token_hash
+from ..context import csrf_form, page, redirect_showing_once, require_admin, services
+from ..limits import path_id
 
 NEW_TOKEN_COOKIE = "relais_new_api_token"
 COOKIE_PATH = "/admin/tokens"

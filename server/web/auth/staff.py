@@ -14,14 +14,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..accounts import staff as staff_accounts
-from ..accounts.guardians import MAX_PASSWORD_LENGTH, normalize_email
-from ..core.i18n import _
-from ..core.models import StaffSession, StaffUser
-from ..core.ratelimit import rate_limited_message
-from ..core.security import new_token, token_hash, verify_password
-from . import context, signin
-from .context import SESSION_COOKIE, SESSION_LIFETIME, csrf_form, page, services
+from ...accounts import staff as staff_accounts
+from ...accounts.guardians import MAX_PASSWORD_LENGTH, normalize_email
+from ...core.i18n import _
+from ...core.models import StaffSession, StaffUser
+from ...core.ratelimit import rate_limited_message
+from ...core.security import new_token, token_hash, verify_password
+from .. import context
+from ..context import SESSION_COOKIE, SESSION_LIFETIME, csrf_form, page, services
+from . import signin
 
 
 def _safe_next(target: str | None) -> str:

@@ -17,11 +17,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..core.models import Installation
-from ..core.templating import render
-from ..pickups.board import AlertItem, BoardState, load_board
-from ..pickups.rules import waiting_minutes
-from .context import SECURITY_HEADERS, is_htmx, page, require_admin, services
+from ...core.models import Installation
+from ...core.templating import render
+from ...pickups.board import AlertItem, BoardState, load_board
+from ...pickups.rules import waiting_minutes
+from ..context import SECURITY_HEADERS, is_htmx, page, require_admin, services
 
 POLL_SECONDS = 5
 

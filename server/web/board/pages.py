@@ -14,25 +14,25 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from ..accounts.authz import (
+from ...accounts.authz import (
     DisplayPrincipal,
     StaffPrincipal,
     can_act_on_installation,
     can_view_installation,
 )
-from ..core import i18n
-from ..core.i18n import _
-from ..core.models import ActorKind, Child, Display, Group, Installation, Pickup, PickupStatus
-from ..core.security import token_hash
-from ..core.templating import render
-from ..pickups import service
-from ..pickups.attendance import check_in
-from ..pickups.board import BoardState, ViewKey, load_board
-from ..pickups.messages import refusal_message, status_label
-from ..pickups.moves import WrongInstallation, move_to_group
-from ..pickups.rules import STAFF_STEPS, RuleError
-from .context import csrf_form, is_htmx, page, require_staff, services, staff_principal
-from .origin import origin_allowed
+from ...core import i18n
+from ...core.i18n import _
+from ...core.models import ActorKind, Child, Display, Group, Installation, Pickup, PickupStatus
+from ...core.security import token_hash
+from ...core.templating import render
+from ...pickups import service
+from ...pickups.attendance import check_in
+from ...pickups.board import BoardState, ViewKey, load_board
+from ...pickups.messages import refusal_message, status_label
+from ...pickups.moves import WrongInstallation, move_to_group
+from ...pickups.rules import STAFF_STEPS, RuleError
+from ..context import csrf_form, is_htmx, page, require_staff, services, staff_principal
+from ..origin import origin_allowed
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..accounts.authz import ApiPrincipal
-from ..core.i18n import _, use_locale
-from ..core.models import (
+from ...accounts.authz import ApiPrincipal
+from ...core.i18n import _, use_locale
+from ...core.models import (
     ActorKind,
     ApiToken,
     Child,
@@ -35,19 +35,19 @@ from ..core.models import (
     Pickup,
     PickupStatus,
 )
-from ..core.security import token_hash
-from ..pickups import rules, service, trips, writes
-from ..pickups.attendance import check_in, mark_absent, today_attendance
-from ..pickups.events import PickupRow
-from ..pickups.messages import refusal_message
-from ..pickups.moves import move_to_group
-from ..pickups.rules import Refusal, RuleError
-from ..roster import RosterInvalid
-from ..roster import body as roster_body
-from ..roster.apply import apply_roster
-from ..roster.csv_rows import MAX_FILE_BYTES as ROSTER_MAX_BYTES
-from .context import public_base_url, services
-from .limits import parse_id
+from ...core.security import token_hash
+from ...pickups import rules, service, trips, writes
+from ...pickups.attendance import check_in, mark_absent, today_attendance
+from ...pickups.events import PickupRow
+from ...pickups.messages import refusal_message
+from ...pickups.moves import move_to_group
+from ...pickups.rules import Refusal, RuleError
+from ...roster import RosterInvalid
+from ...roster import body as roster_body
+from ...roster.apply import apply_roster
+from ...roster.csv_rows import MAX_FILE_BYTES as ROSTER_MAX_BYTES
+from ..context import public_base_url, services
+from ..limits import parse_id
 from .openapi import openapi_document
 
 MAX_BODY_BYTES = 64 * 1024
@@ -657,7 +657,7 @@ async def list_pickups(request: Request, principal: ApiPrincipal) -> Response:
 @endpoint
 async def put_roster(request: Request, principal: ApiPrincipal) -> Response:
     """Replace the organization's roster; idempotent. Bad rows: 422, nothing applied."""
-    from ..accounts.guardians import send_all
+    from ...accounts.guardians import send_all
 
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > ROSTER_MAX_BYTES:

@@ -19,11 +19,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from ..accounts.authz import GuardianPrincipal
-from ..accounts.guardians import invite
-from ..core import i18n, ratelimit
-from ..core.i18n import _
-from ..core.models import (
+from ...accounts.authz import GuardianPrincipal
+from ...accounts.guardians import invite
+from ...core import i18n, ratelimit
+from ...core.i18n import _
+from ...core.models import (
     ActorKind,
     Child,
     ChildGuardian,
@@ -31,18 +31,18 @@ from ..core.models import (
     Installation,
     Pickup,
 )
-from ..core.ratelimit import RateLimited, check_announce, rate_limited_message
-from ..core.templating import render
-from ..pickups import rules, service, trips
-from ..pickups.eta import Position
-from ..pickups.events import BoardEvent
-from ..pickups.family import FamilyState, FamilyView, family_children, load_family
-from ..pickups.messages import refusal_message
-from ..pickups.rules import RuleError
-from .context import csrf_form, is_htmx, page, services
-from .origin import origin_allowed
-from .parent_accounts import public_base_url
-from .parent_session import end_guardian_sessions, guardian_principal, require_guardian
+from ...core.ratelimit import RateLimited, check_announce, rate_limited_message
+from ...core.templating import render
+from ...pickups import rules, service, trips
+from ...pickups.eta import Position
+from ...pickups.events import BoardEvent
+from ...pickups.family import FamilyState, FamilyView, family_children, load_family
+from ...pickups.messages import refusal_message
+from ...pickups.rules import RuleError
+from ..auth.parents import public_base_url
+from ..context import csrf_form, is_htmx, page, services
+from ..origin import origin_allowed
+from ..parent_session import end_guardian_sessions, guardian_principal, require_guardian
 
 
 def _actor(principal: GuardianPrincipal, request: Request) -> service.Actor:

@@ -16,15 +16,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ..accounts.authz import StaffPrincipal
-from ..accounts.guardians import Email, send_all
-from ..core import ratelimit
-from ..core.i18n import _
-from ..core.models import Organization, SyncJob
-from ..core.templating import render
-from ..roster import integration
-from . import signin
-from .context import (
+from ...accounts.authz import StaffPrincipal
+from ...accounts.guardians import Email, send_all
+from ...core import ratelimit
+from ...core.i18n import _
+from ...core.models import Organization, SyncJob
+from ...core.templating import render
+from ...roster import integration
+from ..auth import signin
+from ..context import (
     csrf_form,
     csrf_token,
     is_htmx,
@@ -33,7 +33,7 @@ from .context import (
     require_admin,
     services,
 )
-from .limits import path_id
+from ..limits import path_id
 
 HOME = "/admin/integrations"
 

@@ -19,13 +19,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..core import i18n
-from ..core.i18n import _
-from ..core.models import Child, Group, Installation, Pickup, PickupEvent
-from ..pickups import reports
-from ..pickups.messages import step_label
-from ..pickups.rules import local_day
-from .context import page, require_admin, services
+from ...core import i18n
+from ...core.i18n import _
+from ...core.models import Child, Group, Installation, Pickup, PickupEvent
+from ...pickups import reports
+from ...pickups.messages import step_label
+from ...pickups.rules import local_day
+from ..context import page, require_admin, services
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366

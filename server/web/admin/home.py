@@ -9,11 +9,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..core.i18n import _
-from ..core.models import Display, Group, Installation
-from ..core.security import new_token, token_hash
-from . import parent_accounts, photos
-from .context import (
+from ...core.i18n import _
+from ...core.models import Display, Group, Installation
+from ...core.security import new_token, token_hash
+from ..context import (
     csrf_form,
     page,
     public_base_url,
@@ -21,7 +20,8 @@ from .context import (
     require_admin,
     services,
 )
-from .limits import parse_id, path_id
+from ..limits import parse_id, path_id
+from . import guardians, photos
 
 
 async def admin_page(
@@ -53,7 +53,7 @@ async def admin_page(
             .all()
         )
         sections = {
-            **await parent_accounts.admin_context(session, principal),
+            **await guardians.admin_context(session, principal),
             **await photos.admin_context(session, principal),
         }
         displays = (

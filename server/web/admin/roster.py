@@ -22,13 +22,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..accounts.authz import StaffPrincipal
-from ..accounts.guardians import send_all
-from ..core.i18n import _
-from ..roster import RosterInvalid, RowError, read_file
-from ..roster.apply import KINDS, Plan, apply_roster, plan_roster
-from ..roster.csv_rows import MAX_FILE_BYTES
-from .context import csrf_form, page, public_base_url, require_admin, services
+from ...accounts.authz import StaffPrincipal
+from ...accounts.guardians import send_all
+from ...core.i18n import _
+from ...roster import RosterInvalid, RowError, read_file
+from ...roster.apply import KINDS, Plan, apply_roster, plan_roster
+from ...roster.csv_rows import MAX_FILE_BYTES
+from ..context import csrf_form, page, public_base_url, require_admin, services
 
 UPLOAD_LIFETIME = timedelta(hours=1)
 PREVIEW_CHANGES = 50

@@ -9,50 +9,37 @@ answer (a background task), so the time taken does not tell either.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo
 
-import aiosmtplib
-from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..accounts import guardians as accounts
-from ..accounts.authz import StaffPrincipal
-from ..accounts.guardians import ACTIVATE, RESET, LinkProblem, LinkRefused, ValidLink
-from ..core import ratelimit
-from ..core.i18n import _
-from ..core.models import AccountToken, Guardian, Organization, OutboxMessage
-from ..core.ratelimit import (
+from ...accounts import guardians as accounts
+from ...accounts.guardians import ACTIVATE, RESET, LinkProblem, LinkRefused, ValidLink
+from ...core import ratelimit
+from ...core.i18n import _
+from ...core.models import Guardian
+from ...core.ratelimit import (
     LINK_EMAIL_LIMIT,
     LINK_IP_LIMIT,
     Limit,
     RateDecision,
     rate_limited_message,
 )
-from ..core.security import verify_password
+from ...core.security import verify_password
+from ..context import csrf_form, page, services
+from ..context import public_base_url as public_base_url
+from ..parent_session import end_session, guardian_principal, start_session
 from . import signin
-from .context import csrf_form, page, require_admin, services
-from .context import public_base_url as public_base_url
-from .limits import path_id
-from .parent_session import end_session, guardian_principal, start_session
 from .signin import client_address
 
 log = logging.getLogger(__name__)
 
-# The /admin list stays readable: at most this many rows, those still to activate first.
-PARENTS_SHOWN = 100
-OUTBOX_SHOWN = 100
-_URL = re.compile(r"https?://[^\s<>\"']+")
 
 _TEMPLATES = {ACTIVATE: "parent/activate.html", RESET: "parent/reset.html"}
 
@@ -291,132 +278,7 @@ async def send_link(request: Request) -> Response:
 # -- the demo outbox -----------------------------------------------------------------------
 
 
-def _with_links(body: str) -> list[tuple[str, bool]]:
-    """The body cut into (text, is_link) pieces, so the template can make links clickable
-    while escaping everything."""
-    pieces: list[tuple[str, bool]] = []
-    position = 0
-    for match in _URL.finditer(body):
-        pieces.append((body[position : match.start()], False))
-        pieces.append((match.group(0), True))
-        position = match.end()
-    pieces.append((body[position:], False))
-    return [piece for piece in pieces if piece[0]]
-
-
-async def outbox(request: Request) -> Response:
-    """Every email written, links included: a demo's convenience, for its director only."""
-    svc = services(request)
-    if not svc.settings.demo:
-        raise HTTPException(404, _("Not found, or not yours to see."))
-    await require_admin(request)
-    async with svc.db.session() as session:
-        rows = (
-            (
-                await session.execute(
-                    select(OutboxMessage)
-                    .order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id).desc())
-                    .limit(OUTBOX_SHOWN)
-                )
-            )
-            .scalars()
-            .all()
-        )
-    messages = [
-        {
-            "id": m.id,
-            "to": m.to,
-            "subject": m.subject,
-            "created_at": m.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-            "pieces": _with_links(m.body),
-        }
-        for m in rows
-    ]
-    return page(request, "dev/outbox.html", messages=messages)
-
-
 # -- staff side: invitations from /admin -----------------------------------------------------
-
-
-async def admin_invite(request: Request) -> Response:
-    """Send (or send again) a guardian's activation email; back to /admin with the outcome."""
-    principal = await require_admin(request)
-    await csrf_form(request)
-    svc = services(request)
-    guardian_id = path_id(request.path_params, "guardian_id")
-    async with svc.db.session() as session:
-        guardian = await session.get(Guardian, guardian_id)
-        if guardian is None or guardian.organization_id != principal.organization_id:
-            raise HTTPException(404, _("Not found, or not yours to see."))
-        refused = await ratelimit.reinvite(
-            session, f"guardian:{guardian_id}", f"staff:{principal.user_id}", svc.clock.now()
-        )
-        await session.commit()
-    if refused is not None:
-        return RedirectResponse(
-            f"/admin?invite_wait={refused.retry_after}#parents", status_code=303
-        )
-    try:
-        sent = await accounts.invite(
-            svc.db, svc.clock, svc.mailer, guardian_id, public_base_url(request)
-        )
-    except (aiosmtplib.SMTPException, OSError):
-        log.exception("invitation to guardian %s could not be sent", guardian_id)
-        sent = False
-    outcome = "invited" if sent else "invite_failed"
-    return RedirectResponse(f"/admin?{outcome}={guardian_id}#parents", status_code=303)
-
-
-async def admin_context(session: AsyncSession, principal: StaffPrincipal) -> dict[str, Any]:
-    """What the /admin page's "Parents" section shows: the organization's guardians with their
-    account state, those still to activate first, and when their last link was sent."""
-    org_id = principal.organization_id
-    counts = (
-        await session.execute(
-            select(
-                func.count(),
-                func.coalesce(
-                    func.sum(case((col(Guardian.account_state) == "active", 1), else_=0)), 0
-                ),
-            ).where(col(Guardian.organization_id) == org_id)
-        )
-    ).one()
-    guardians = (
-        (
-            await session.execute(
-                select(Guardian)
-                .where(col(Guardian.organization_id) == org_id)
-                .order_by(
-                    case((col(Guardian.account_state) == "active", 1), else_=0),
-                    col(Guardian.last_name),
-                    col(Guardian.first_name),
-                    col(Guardian.id),
-                )
-                .limit(PARENTS_SHOWN)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    ids = [g.id for g in guardians]
-    last_sent: dict[int, datetime] = {}
-    if ids:
-        rows = await session.execute(
-            select(col(AccountToken.guardian_id), func.max(col(AccountToken.created_at)))
-            .where(col(AccountToken.guardian_id).in_(ids), col(AccountToken.purpose) == ACTIVATE)
-            .group_by(col(AccountToken.guardian_id))
-        )
-        last_sent = {guardian_id: at for guardian_id, at in rows.all()}
-    organization = await session.get(Organization, org_id)
-    zone = ZoneInfo(organization.timezone if organization else "America/Toronto")
-    return {
-        "parents": guardians,
-        "parents_total": int(counts[0]),
-        "parents_active": int(counts[1]),
-        "parents_last_sent": {
-            gid: at.astimezone(zone).strftime("%Y-%m-%d %H:%M") for gid, at in last_sent.items()
-        },
-    }
 
 
 routes: list[BaseRoute] = [
@@ -431,6 +293,4 @@ routes: list[BaseRoute] = [
     Route("/parent/forgot", send_link, methods=["POST"]),
     Route("/parent/reset/{token}", reset_page, methods=["GET"]),
     Route("/parent/reset/{token}", reset_submit, methods=["POST"]),
-    Route("/dev/outbox", outbox, methods=["GET"]),
-    Route("/admin/guardians/{guardian_id}/invite", admin_invite, methods=["POST"]),
 ]

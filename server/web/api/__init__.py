@@ -1,0 +1,1 @@
+"""The integrations' JSON API (/api/v1/...), described by its OpenAPI document."""

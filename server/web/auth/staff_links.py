@@ -1,0 +1,102 @@
+"""A staff member's one-time link (invitation or reset): the page that sets the password."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from ...accounts import staff as staff_accounts
+from ...accounts.guardians import LinkProblem, LinkRefused
+from ...core.i18n import _
+from ...core.models import Role
+from ..context import (
+    csrf_form,
+    page,
+    services,
+)
+from . import signin, staff
+
+
+def _link_page(
+    request: Request,
+    *,
+    link: staff_accounts.ValidStaffLink | None = None,
+    problem: LinkProblem | None = None,
+    error: str | None = None,
+) -> Response:
+    messages = {
+        LinkProblem.EXPIRED: _(
+            "This link has expired, or a newer link has replaced it. Ask your administrator "
+            "to send the invitation again."
+        ),
+        LinkProblem.USED: _(
+            "This link has already been used: each link works only once. If you have chosen "
+            "your password, sign in with it."
+        ),
+        LinkProblem.UNKNOWN: _(
+            "This link does not work. It may have been cut short: open it from the email again."
+        ),
+    }
+    status = 200
+    if problem is not None:
+        status = 404 if problem == LinkProblem.UNKNOWN else 410
+    elif error:
+        status = 400
+    return page(
+        request,
+        "staff/set_password.html",
+        status_code=status,
+        action=request.url.path,
+        problem_message=messages[problem] if problem is not None else None,
+        name=link.user.display_name if link else "",
+        email=link.user.email if link else "",
+        organization=link.organization.name if link else "",
+        min_length=staff_accounts.MIN_PASSWORD_LENGTH,
+        error=error,
+    )
+
+
+async def set_password_page(request: Request) -> Response:
+    svc = services(request)
+    async with svc.db.session() as session:
+        link = await staff_accounts.open_link(
+            session, request.path_params["token"], svc.clock.now()
+        )
+    if isinstance(link, LinkProblem):
+        return _link_page(request, problem=link)
+    return _link_page(request, link=link)
+
+
+async def set_password_submit(request: Request) -> Response:
+    form = await csrf_form(request)
+    password = str(form.get("password", ""))
+    confirmation = str(form.get("password_confirmation", ""))
+    svc = services(request)
+    now = svc.clock.now()
+    async with svc.db.session() as session:
+        link = await staff_accounts.open_link(session, request.path_params["token"], now)
+        if isinstance(link, LinkProblem):
+            return _link_page(request, problem=link)
+        problem = staff_accounts.password_problem(password, confirmation, link.user.email)
+        if problem is not None:
+            return _link_page(request, link=link, error=problem)
+        try:
+            user = await staff_accounts.use_link(session, link, password, now)
+        except LinkRefused as refused:
+            return _link_page(request, problem=refused.problem)
+        # Signed in at once, exactly as /login does it.
+        token = staff.add_session(session, request, user, now)
+        await session.commit()
+        target = "/admin" if user.role == Role.ADMIN else "/board"
+        email = user.email
+    response = staff.signed_in_redirect(request, token, target)
+    # The link proved the address: this browser is known from now on (see `signin`).
+    signin.remember(request, response, "staff", email)
+    return response
+
+
+routes: list[BaseRoute] = [
+    Route("/staff/set-password/{token}", set_password_page, methods=["GET"]),
+    Route("/staff/set-password/{token}", set_password_submit, methods=["POST"]),
+]
