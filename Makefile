@@ -35,9 +35,11 @@ extract-messages: $(VENV)/.installed
 run: setup
 	RELAIS_DEMO=1 HOST=$(HOST) PORT=$(PORT) $(BIN)/relais serve
 
-# The whole suite twice: on SQLite (the embedded default) and on PostgreSQL (production).
+# The layers' contract, then the whole suite twice: on SQLite (the embedded default) and on
+# PostgreSQL (production).
 test: setup
 	bash scripts/ensure-test-services.sh
+	$(BIN)/lint-imports
 	PYTEST=$(BIN)/pytest bash scripts/run-suites.sh
 
 test-sqlite: setup

@@ -22,6 +22,7 @@ from .core.mail import create_mailer
 from .core.settings import Settings
 from .realtime.broker import Broker, MemoryBroker
 from .realtime.hub import Hub
+from .realtime.redis_broker import RedisBroker
 from .services import Services
 from .web import admin, auth, board, dev, health, parent, photos, portal
 from .web.api import routes as api
@@ -51,8 +52,6 @@ def create_broker(settings: Settings) -> Broker:
     """In-process for one worker; Redis pub/sub when RELAIS_REDIS_URL is set (several workers
     or hosts share the fan-out)."""
     if settings.redis_url:
-        from .realtime.redis_broker import RedisBroker
-
         return RedisBroker(settings.redis_url)
     return MemoryBroker()
 

@@ -8,23 +8,23 @@ import getpass
 import os
 import sys
 
+from . import demo
+from .accounts.admins import create_admin
 from .core.clock import clock_with_offset
 from .core.db import Database
+from .core.migrate import upgrade
 from .core.settings import Settings
+from .roster.cli import import_roster
 from .web.origin import origin_of
 
 
 def _migrate(settings: Settings) -> None:
-    from .core.migrate import upgrade
-
     if settings.database_url.startswith("sqlite"):
         settings.var_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
 
 
 async def _prepare_demo(settings: Settings) -> str:
-    from . import demo
-
     db = Database(settings.database_url)
     try:
         async with db.session() as session:
@@ -43,8 +43,6 @@ async def _prepare_demo(settings: Settings) -> str:
 
 
 async def _demo_accounts_exist(settings: Settings) -> bool:
-    from . import demo
-
     db = Database(settings.database_url)
     try:
         async with db.session() as session:
@@ -155,8 +153,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
-    from .accounts.admins import create_admin
-
     _migrate(settings)
     email = args.email or input("Email: ").strip()
     name = args.name or input("Name: ").strip()
@@ -174,8 +170,6 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_import_roster(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
-
-    from .roster.cli import import_roster
 
     _migrate(settings)
     return import_roster(settings, Path(args.file), args.organization)
