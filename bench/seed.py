@@ -9,10 +9,10 @@ sees every installation; and an API token.
     python -m bench.seed sqlite+aiosqlite:///tmp/bench.db --installations 20 --children 60
 
 The rows are written by the server's one builder of an organization's data (server/demo.py,
-the demo's and the tests' too), as bulk INSERTs; children are checked in with Attendance rows written directly
-(what check-in writes, without its board event: no board is open yet) and the sessions as
-StaffSession and GuardianSession rows (what signing in writes, without an argon2 check each),
-so a seed of thousands of children takes seconds.
+the demo's and the tests' too), as bulk INSERTs; children are checked in with Attendance rows
+written directly (what check-in writes, without its board event: no board is open yet) and
+the sessions as StaffSession and GuardianSession rows (what signing in writes, without an
+argon2 check each), so a seed of thousands of children takes seconds.
 
 Each installation's children are listed in the order the announcer takes them: one from each
 group in turn, so the changes of a run fall on every group's tablet.

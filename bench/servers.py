@@ -16,16 +16,11 @@ from pathlib import Path
 
 import httpx
 
+from tests.helpers import free_port  # the one free-port probe, the tests' too
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
 PEER_SCRIPT = ROOT / "bench" / "peer_channels" / "run.sh"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -179,6 +179,12 @@ async def add(session: AsyncSession, row: Row) -> Row:
     return row
 
 
+def id_of(row: Any) -> int:
+    """The id of a row already inserted."""
+    assert row.id is not None
+    return int(row.id)
+
+
 async def insert_rows(
     session: AsyncSession, model: type[SQLModel], rows: Sequence[dict[str, Any]]
 ) -> list[int]:
@@ -292,28 +298,9 @@ def staff_row(
     }
 
 
-async def staff(
-    session: AsyncSession,
-    organization_id: int,
-    email: str,
-    display_name: str,
-    role: Role,
-    password_hash: str,
-    now: datetime,
-    installation_id: int | None = None,
-    home_group_id: int | None = None,
-) -> StaffUser:
-    row = staff_row(
-        organization_id,
-        email,
-        display_name,
-        role,
-        password_hash,
-        now,
-        installation_id,
-        home_group_id,
-    )
-    return await add(session, StaffUser(**row))
+async def staff(session: AsyncSession, *fields: Any, **named: Any) -> StaffUser:
+    """A staff account (`staff_row`'s fields)."""
+    return await add(session, StaffUser(**staff_row(*fields, **named)))
 
 
 async def api_token(

@@ -1,18 +1,13 @@
 """Shared fixtures: a migrated SQLite database holding the demo data at a fixed moment, an
-injectable clock, and the app built on them. Nothing here reads the real time of day."""
+injectable clock, and the app built on them. Nothing here reads the real time of day. The
+helpers tests call (sign-in, announcing, the test database…) are in tests/helpers.py."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -24,15 +19,9 @@ from server.core.migrate import upgrade
 from server.core.settings import Settings
 from tests import databases
 from tests.databases import sqlite_url
-from tests.redis_server import RedisServer, free_port
+from tests.helpers import T0, free_port, run_async
+from tests.redis_server import RedisServer
 from tests.smtp import Inbox
-
-QUEBEC = ZoneInfo("America/Toronto")
-# A Tuesday afternoon in Québec: the moment every test starts at.
-T0 = datetime(2026, 11, 24, 16, 0, tzinfo=QUEBEC)
-T = TypeVar("T")
-PASSWORD = demo.DEMO_PASSWORD
-API_TOKEN = demo.DEMO_API_TOKEN
 
 
 def pytest_report_header() -> str:
@@ -123,58 +112,6 @@ def client(app: Starlette) -> Iterator[TestClient]:
         yield test_client
 
 
-def another_browser(client: TestClient) -> TestClient:
-    """A second browser (its own cookies) on the same running app. It shares the first
-    client's event loop: pooled database connections (asyncpg) belong to one loop."""
-    other = TestClient(client.app, base_url=str(client.base_url))
-    other.portal = client.portal
-    return other
-
-
-def login(client: TestClient, email: str, password: str = PASSWORD) -> None:
-    """Sign in as a browser would: fetch the form (CSRF cookie), post it."""
-    page = client.get("/login")
-    assert page.status_code == 200
-    token = client.cookies.get("relais_csrf")
-    response = client.post(
-        "/login",
-        data={"email": email, "password": password, "csrf_token": token, "next": "/board"},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-
-
-def csrf(client: TestClient) -> dict[str, str]:
-    """The header htmx sends with every board button press."""
-    if client.cookies.get("relais_csrf") is None:
-        client.get("/login")
-    return {"X-CSRF-Token": client.cookies.get("relais_csrf") or ""}
-
-
-def in_db(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run `work` in one committed session on the test database (its own engine and loop):
-    how a test sets up or inspects what the app cannot be asked for."""
-
-    async def run() -> T:
-        db = Database(database_url)
-        try:
-            async with db.session() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await db.dispose()
-
-    return run_async(run)
-
-
-def run_async(make: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine to completion on a fresh loop in its own thread: safe even while
-    Playwright's synchronous API keeps a loop running in the main thread."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, make()).result()  # type: ignore[arg-type]
-
-
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
     """A throwaway redis-server of the test's own: killable without touching anyone else's."""
@@ -190,7 +127,3 @@ def inbox() -> Iterator[Inbox]:
     smtp.controller.start()
     yield smtp
     smtp.controller.stop()
-
-
-def api_headers(token: str = API_TOKEN) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}

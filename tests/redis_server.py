@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 
 import pytest
@@ -14,12 +13,6 @@ from redis.exceptions import RedisError
 
 STEP = 0.02  # polling step, seconds
 TIMEOUT = 5.0  # upper bound of any wait
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RedisServer:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import socket
 import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.helpers import free_port
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,3 @@ class Inbox:
             arrived = self._arrived.wait_for(lambda: len(self.messages) >= count, timeout)
         assert arrived, f"expected {count} emails, got {len(self.messages)}"
         return list(self.messages)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

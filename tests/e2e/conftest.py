@@ -3,7 +3,6 @@ so the test can move its clock), Debian's Chromium driven by Playwright, real We
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import text
 from sqlalchemy.engine import CursorResult
@@ -21,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.app import create_app
 from server.core.clock import ManualClock
 from server.core.settings import Settings
-from tests.conftest import API_TOKEN, PASSWORD, in_db
+from tests.helpers import API_TOKEN, PASSWORD, free_port, in_db, serving_app
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -50,13 +48,6 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
             "--autoplay-policy=no-user-gesture-required",
         ],
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -95,58 +86,13 @@ def staff_cookie(url: str, email: str = "accueil@example.org") -> str:
         return "; ".join(f"{name}={value}" for name, value in web.cookies.items())
 
 
-def announce_at_the_door(url: str, child_id: str, guardian_id: str) -> int:
-    """A parent at the door (GPS at Pavillon des Érables): the alert is due at once."""
-    response = httpx.post(
-        f"{url}/api/v1/pickups",
-        headers={"Authorization": f"Bearer {API_TOKEN}"},
-        json={
-            "child_id": child_id,
-            "guardian_id": guardian_id,
-            "mode": "gps",
-            "latitude": 46.8139,
-            "longitude": -71.2082,
-        },
-    )
-    assert response.status_code == 201, response.text
-    pickup_id: int = response.json()["id"]
-    return pickup_id
-
-
-class _ThreadedServer(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # not the main thread
-        pass
-
-
 @contextmanager
 def serving(settings: Settings, clock: ManualClock) -> Iterator[LiveServer]:
     """A real uvicorn server on a free port, in a thread of the test process."""
     # A short tick: scheduled arrivals are promoted soon after the test moves the clock.
     fast = Settings(**{**settings.__dict__, "tick_seconds": 0.1})
-    app = create_app(fast, clock=clock)
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio"
-    )
-    server = _ThreadedServer(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    started = threading.Event()
-
-    # Wait for the server by asking it, not by sleeping.
-    for _attempt in range(200):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
-                started.set()
-                break
-        except httpx.TransportError:
-            thread.join(0.05)
-    assert started.is_set(), "the test server did not start"
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", clock, fast)
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving_app(create_app(fast, clock=clock), ws="websockets-sansio") as url:
+        yield LiveServer(url, clock, fast)
 
 
 @pytest.fixture

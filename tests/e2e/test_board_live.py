@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from websockets.exceptions import InvalidStatus
@@ -17,6 +18,7 @@ from websockets.sync.client import connect as ws_connect
 from websockets.typing import Origin
 
 from tests.e2e.conftest import LiveServer, TcpProxy, chimes
+from tests.helpers import announce, announce_gps
 
 pytestmark = pytest.mark.e2e
 
@@ -28,22 +30,9 @@ def child_of_group(server: LiveServer, group_id: str) -> dict[str, object]:
     return next(c for c in children if c["group_id"] == group_id and c["present"])
 
 
-def announce_gps_here(server: LiveServer, child: dict[str, object]) -> dict[str, object]:
+def announce_gps_here(server: LiveServer, child: dict[str, Any]) -> dict[str, Any]:
     """A parent at the door (GPS at the installation): the alert is due at once."""
-    response = server.api(
-        "POST",
-        "/pickups",
-        json={
-            "child_id": child["id"],
-            "guardian_id": child["guardian_ids"][0],  # type: ignore[index]
-            "mode": "gps",
-            "latitude": 46.8139,
-            "longitude": -71.2082,
-        },
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, object] = response.json()
-    return body
+    return announce_gps(server.url, child["id"], child["guardian_ids"][0])
 
 
 def test_alert_reaches_reception_and_educator_then_three_steps(
@@ -334,12 +323,10 @@ def test_a_board_changed_live_looks_exactly_like_a_fresh_load(
     children = live_server.api("GET", "/children?installation_id=ERA").json()
     present = [c for c in children if c["present"] and c["guardian_ids"]]
 
-    def announce(child: dict[str, Any], **how: object) -> int:
-        body = {"child_id": child["id"], "guardian_id": child["guardian_ids"][0], **how}
-        response = live_server.api("POST", "/pickups", json=body)
-        assert response.status_code == 201, response.text
-        pickup_id: int = response.json()["id"]
-        return pickup_id
+    def announce_child(child: dict[str, Any], **how: Any) -> int:
+        with httpx.Client(base_url=live_server.url) as web:
+            pickup_id: int = announce(web, child["id"], child["guardian_ids"][0], **how)["id"]
+            return pickup_id
 
     def change(method: str, path: str, body: dict[str, object]) -> None:
         response = live_server.api(method, path, json=body)
@@ -347,11 +334,11 @@ def test_a_board_changed_live_looks_exactly_like_a_fresh_load(
 
     # Arrivals due at once, announced in the opposite order of their arrival times.
     pickups = [
-        announce(c, mode="eta", eta=eta)
+        announce_child(c, mode="eta", eta=eta)
         for c, eta in zip(present, ("16:04", "16:02", "16:03"), strict=False)
     ]
-    pickups += [announce(present[3], mode="gps", latitude=46.8139, longitude=-71.2082)]
-    announce(present[4], mode="eta", eta="16:50")  # upcoming
+    pickups += [announce_child(present[3], mode="gps", latitude=46.8139, longitude=-71.2082)]
+    announce_child(present[4], mode="eta", eta="16:50")  # upcoming
     for status in ("called", "ready"):
         change("POST", f"/pickups/{pickups[1]}/status", {"status": status})
     change("POST", f"/pickups/{pickups[2]}/status", {"status": "called"})

@@ -15,8 +15,8 @@ from sqlalchemy.engine import make_url
 from server.core.clock import ManualClock
 from server.core.settings import Settings
 from tests import databases
-from tests.conftest import PASSWORD
 from tests.e2e.conftest import LiveServer, TcpProxy, serving
+from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.e2e
 

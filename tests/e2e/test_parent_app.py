@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.core.models import Installation
-from tests.conftest import in_db
 from tests.e2e.conftest import COUNT_CHIMES, LiveServer, chimes
+from tests.helpers import in_db
 
 pytestmark = pytest.mark.e2e
 

@@ -20,8 +20,8 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from tests.conftest import API_TOKEN, T0, run_async
-from tests.e2e.conftest import announce_at_the_door, free_port, staff_cookie
+from tests.e2e.conftest import staff_cookie
+from tests.helpers import API_TOKEN, T0, announce_at_the_door, free_port, run_async
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e

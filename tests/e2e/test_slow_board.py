@@ -19,8 +19,8 @@ from websockets.typing import Origin
 
 from server.core.clock import ManualClock
 from server.core.settings import Settings
-from tests.conftest import api_headers
 from tests.e2e.conftest import LiveServer, serving, staff_cookie
+from tests.helpers import api_headers
 
 pytestmark = pytest.mark.e2e
 

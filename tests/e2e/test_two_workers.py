@@ -13,8 +13,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from server.core.clock import ManualClock
 from server.core.settings import Settings
-from tests.conftest import PASSWORD, run_async
-from tests.e2e.conftest import LiveServer, announce_at_the_door, serving
+from tests.e2e.conftest import LiveServer, serving
+from tests.helpers import PASSWORD, announce_at_the_door, run_async
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e

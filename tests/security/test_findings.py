@@ -20,18 +20,24 @@ from server.app import create_app
 from server.core.clock import ManualClock
 from server.core.models import CenterAccount, Guardian, StaffUser
 from server.core.settings import Settings
-from tests.conftest import API_TOKEN, PASSWORD, another_browser, api_headers, in_db
+from tests.helpers import (
+    API_TOKEN,
+    B_TOKEN,
+    PASSWORD,
+    another_browser,
+    api_headers,
+    in_db,
+    sign_in_as,
+)
 from tests.security.conftest import (
     A_CENTRE,
     A_RECEPTION,
-    B_TOKEN,
     World,
     browser,
     outbox_bodies,
     outbox_count,
     post,
     sign_in,
-    sign_in_as,
 )
 
 PUBLIC = "https://relais.example.org"

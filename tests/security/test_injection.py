@@ -15,15 +15,8 @@ from sqlmodel import col
 from starlette.testclient import TestClient
 
 from server.core.models import Installation
-from tests.conftest import api_headers, in_db
-from tests.security.conftest import (
-    B_DISPLAY,
-    B_TOKEN,
-    ORIGIN,
-    World,
-    browser,
-    post,
-)
+from tests.helpers import B_TOKEN, api_headers, in_db
+from tests.security.conftest import B_DISPLAY, ORIGIN, World, browser, post
 
 # Markup, an attribute break-out, quotes, a template expression, an SQL fragment.
 ATTACK = """<script>alert(1)</script>"'><img src=x onerror=alert(2)>{{7*7}}${7*7}');--"""

@@ -21,15 +21,13 @@ from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from server.core.models import ApiToken, Child, Display, StaffUser
-from tests.conftest import API_TOKEN, api_headers, in_db
+from tests.helpers import API_TOKEN, B_GROUP, B_TOKEN, api_headers, in_db
 from tests.security.conftest import (
     A_CENTRE,
     A_DISPLAY,
     A_MARKERS,
     B_DISPLAY,
-    B_GROUP,
     B_MARKERS,
-    B_TOKEN,
     ORIGIN,
     Site,
     World,

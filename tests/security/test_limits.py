@@ -25,9 +25,11 @@ from starlette.websockets import WebSocketDisconnect
 from server.app import create_app
 from server.core.clock import ManualClock
 from server.core.settings import Settings
-from tests.conftest import API_TOKEN, another_browser, api_headers
-from tests.security.conftest import SAME_SITE, csrf_headers, sign_in_as
+from tests.helpers import API_TOKEN, another_browser, api_headers, sign_in_as
+from tests.security.conftest import SAME_SITE, csrf_headers
 
+# A path as written, its parameters without their convertor: `{pickup_id:id}` is `{pickup_id}`.
+CONVERTOR = re.compile(r"\{(\w+):\w+\}")
 MB = 1024 * 1024
 MAX_JSON_DEPTH = 32  # server.web.limits
 # Too large for SQLite's 64 bits; too large for PostgreSQL's 32; not a number; negative.
@@ -223,7 +225,7 @@ def id_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, 
             yield from id_routes(route.routes or [], prefix + route.path)
         elif isinstance(route, Route) and "{" in route.path:
             for method in sorted((route.methods or set()) - {"HEAD"}):
-                yield method, prefix + route.path
+                yield method, prefix + CONVERTOR.sub(r"{\1}", route.path)
 
 
 def _routes() -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from server.core.clock import ManualClock
 from server.core.settings import Settings
-from tests.conftest import API_TOKEN
+from tests.helpers import API_TOKEN
 from tests.security.conftest import serving
 
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")

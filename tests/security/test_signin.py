@@ -15,17 +15,8 @@ from starlette.testclient import TestClient
 
 from server.core.clock import ManualClock
 from server.core.i18n import _, ngettext, use_locale
-from tests.conftest import PASSWORD, another_browser
-from tests.security.conftest import (
-    A_CENTRE,
-    A_PARENT,
-    A_RECEPTION,
-    B_ADMIN,
-    World,
-    outbox_bodies,
-    post,
-    sign_in_as,
-)
+from tests.helpers import B_ADMIN, PASSWORD, another_browser, sign_in_as
+from tests.security.conftest import A_CENTRE, A_PARENT, A_RECEPTION, World, outbox_bodies, post
 
 REALMS = {
     # realm: (sign-in page, account, where a success leads, sign-out)

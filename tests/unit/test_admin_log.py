@@ -14,8 +14,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
-from server.core.models import Child, ChildGuardian, Group, Installation, Organization, Pickup
-from tests.conftest import T0, another_browser, api_headers, csrf, in_db, login
+from server import demo
+from server.core.models import Child, ChildGuardian, Pickup
+from tests.helpers import (
+    T0,
+    announce,
+    another_browser,
+    api_headers,
+    csrf,
+    demo_ids,
+    in_db,
+    login,
+    other_organization,
+)
 
 
 @pytest.fixture
@@ -23,17 +34,6 @@ def admin(client: TestClient) -> TestClient:
     login(client, "direction@example.org")
     client.get("/admin/log?lang=en")  # English column names and labels below
     return client
-
-
-def announce(client: TestClient, child: str, guardian: str) -> int:
-    response = client.post(
-        "/api/v1/pickups",
-        headers=api_headers(),
-        json={"child_id": child, "guardian_id": guardian, "mode": "eta", "eta": "16:00"},
-    )
-    assert response.status_code == 201, response.text
-    pickup_id: int = response.json()["id"]
-    return pickup_id
 
 
 def api_step(client: TestClient, pickup_id: int, status: str) -> None:
@@ -64,31 +64,17 @@ def row_of(page: str, pickup_id: int) -> str:
     return match.group(1)
 
 
-def demo_ids(database_url: str) -> dict[str, int]:
-    async def work(session: AsyncSession) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for inst in (await session.execute(select(Installation))).scalars():
-            assert inst.id is not None
-            found[inst.external_id] = inst.id
-        for group in (await session.execute(select(Group))).scalars():
-            assert group.id is not None
-            found[group.external_id] = group.id
-        return found
-
-    return in_db(database_url, work)
-
-
 @pytest.fixture
 def history(admin: TestClient) -> dict[str, int]:
     """Today: one pickup taken through every step (the director on the board called, the API
     made ready, reception departed), one in the other installation, just announced."""
-    first = announce(admin, "C0001", "G0001")
+    first = announce(admin, "C0001", "G0001")["id"]
     board_step(admin, first, "announced", "called")
     api_step(admin, first, "ready")
     reception = another_browser(admin)
     login(reception, "accueil@example.org")
     board_step(reception, first, "ready", "departed")
-    second = announce(admin, "C0043", "G0043")
+    second = announce(admin, "C0043", "G0043")["id"]
     return {"first": first, "second": second}
 
 
@@ -137,15 +123,8 @@ def test_bad_filters_are_explained_next_to_the_field(admin: TestClient, database
     ids = demo_ids(database_url)
 
     async def foreign(session: AsyncSession) -> int:
-        org = Organization(name="Autre CPE")
-        session.add(org)
-        await session.flush()
-        assert org.id is not None
-        inst = Installation(organization_id=org.id, external_id="OTH", name="Ailleurs")
-        session.add(inst)
-        await session.flush()
-        assert inst.id is not None
-        return inst.id
+        _, inst, _ = await other_organization(session)
+        return demo.id_of(inst)
 
     other = in_db(database_url, foreign)
     for params, field in (

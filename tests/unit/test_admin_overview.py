@@ -12,29 +12,18 @@ import pytest
 from starlette.testclient import TestClient
 
 from server.core.clock import ManualClock
-from tests.conftest import api_headers, login
+from tests.helpers import ERABLES, announce, api_headers, login
 
 ADMIN = "direction@example.org"
-ERABLES = (46.8139, -71.2082)  # Pavillon des Érables: a GPS pickup here is at the door
 
 
 def announce_at_door(client: TestClient, number: int) -> dict[str, Any]:
     """A GPS pickup of Les Lutins' child C000n by its guardian, at the door: on the board."""
-    response = client.post(
-        "/api/v1/pickups",
-        headers=api_headers(),
-        json={
-            "child_id": f"C{number:04d}",
-            "guardian_id": f"G{number:04d}",
-            "mode": "gps",
-            "latitude": ERABLES[0],
-            "longitude": ERABLES[1],
-        },
+    lat, lon = ERABLES
+    child, guardian = f"C{number:04d}", f"G{number:04d}"
+    return announce(
+        client, child, guardian, status="announced", mode="gps", latitude=lat, longitude=lon
     )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    assert body["status"] == "announced"
-    return body
 
 
 def advance(client: TestClient, pickup_id: int, status: str) -> None:

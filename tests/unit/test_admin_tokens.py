@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
+from server import demo
 from server.core.clock import ManualClock
-from server.core.models import ApiToken, Organization
+from server.core.models import ApiToken
 from server.core.security import token_hash
-from tests.conftest import T0, api_headers, in_db, login
+from tests.helpers import T0, api_headers, in_db, login
 
 
 def form(client: TestClient, **fields: Any) -> dict[str, Any]:
@@ -108,20 +109,8 @@ def test_a_name_is_required_and_kept(admin: TestClient) -> None:
 
 def test_another_organizations_token_is_not_found(admin: TestClient, database_url: str) -> None:
     async def work(session: AsyncSession) -> int:
-        org = Organization(name="Autre CPE")
-        session.add(org)
-        await session.flush()
-        assert org.id is not None
-        other = ApiToken(
-            organization_id=org.id,
-            name="Leur jeton",
-            token_hash=token_hash("theirs"),
-            created_at=T0,
-        )
-        session.add(other)
-        await session.flush()
-        assert other.id is not None
-        return other.id
+        org_id = demo.id_of(await demo.organization(session, "Autre CPE"))
+        return demo.id_of(await demo.api_token(session, org_id, "theirs", "Leur jeton", T0))
 
     other_id = in_db(database_url, work)
     response = admin.post(f"/admin/tokens/{other_id}/revoke", data=form(admin))

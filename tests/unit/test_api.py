@@ -17,8 +17,8 @@ from starlette.testclient import TestClient
 
 from server.core.clock import ManualClock
 from server.core.models import Attendance, Child, Installation
-from server.web import api
-from tests.conftest import T0, api_headers, in_db
+from server.web.api import routes as api
+from tests.helpers import T0, api_headers, in_db, send_announcement
 
 HEADERS = api_headers()
 
@@ -26,8 +26,7 @@ HEADERS = api_headers()
 def announce(
     client: TestClient, child: str = "C0001", guardian: str = "G0001", **extra: Any
 ) -> Any:
-    body = {"child_id": child, "guardian_id": guardian, "mode": "eta", "eta": "16:30", **extra}
-    return client.post("/api/v1/pickups", headers=HEADERS, json=body)
+    return send_announcement(client, child, guardian, **{"mode": "eta", "eta": "16:30", **extra})
 
 
 def pickups(client: TestClient, **params: str) -> list[dict[str, Any]]:

@@ -22,29 +22,26 @@ from sqlmodel import col
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
-from server.core.models import (
-    ApiToken,
-    Attendance,
-    Child,
-    ChildGuardian,
-    Group,
-    Guardian,
-    Installation,
-    Organization,
-    Role,
-    StaffUser,
+from server import demo
+from server.core.models import Child, Installation, Organization
+from tests.helpers import (
+    API_TOKEN,
+    B_ADMIN,
+    B_GROUP,
+    B_INSTALLATION,
+    B_PASSWORD,
+    B_TOKEN,
+    T0,
+    announce,
+    api_headers,
+    beta,
+    csrf,
+    in_db,
+    login,
 )
-from server.core.security import hash_password, token_hash
-from server.pickups.rules import local_day
-from tests.conftest import API_TOKEN, T0, api_headers, csrf, in_db, login
 
 ORIGIN = {"origin": "http://testserver"}
 
-B_INSTALLATION = "Garderie Bêta — Centre Nord"
-B_GROUP = "Les Pingouins"
-B_ADMIN = "direction@beta.example"
-B_PASSWORD = "beta-secret-2026"
-B_TOKEN = "beta-api-token"
 REVOKED_TOKEN = "revoked-demo-api-token"
 
 SITE_NAMES = {"ERA": "Pavillon des Érables", "BOU": "Pavillon des Bouleaux", "B": B_INSTALLATION}
@@ -88,76 +85,8 @@ def org_b(database_url: str) -> OrgB:
     guardian, an admin and an API token. Plus a revoked token of the demo organization."""
 
     async def create(session: AsyncSession) -> OrgB:
-        org = Organization(name="Garderie Bêta", timezone="America/Toronto")
-        session.add(org)
-        await session.flush()
-        assert org.id is not None
-        inst = Installation(
-            organization_id=org.id,
-            external_id="B-NORD",
-            name=B_INSTALLATION,
-            latitude=45.5017,
-            longitude=-73.5673,
-        )
-        session.add(inst)
-        await session.flush()
-        assert inst.id is not None
-        group = Group(installation_id=inst.id, external_id="B-PING", name=B_GROUP)
-        session.add(group)
-        await session.flush()
-        assert group.id is not None
-        present = Child(
-            organization_id=org.id,
-            installation_id=inst.id,
-            group_id=group.id,
-            external_id="B-C1",
-            first_name="Zacharie",
-            last_name="Bêta",
-        )
-        absent = Child(
-            organization_id=org.id,
-            installation_id=inst.id,
-            group_id=group.id,
-            external_id="B-C2",
-            first_name="Ophélie",
-            last_name="Bêta",
-        )
-        guardian = Guardian(
-            organization_id=org.id,
-            external_id="B-G1",
-            first_name="Hélène",
-            last_name="Bêta",
-            email="helene@beta.example",
-        )
-        session.add_all([present, absent, guardian])
-        await session.flush()
-        assert present.id and absent.id and guardian.id
-        session.add_all(
-            [
-                ChildGuardian(child_id=present.id, guardian_id=guardian.id),
-                ChildGuardian(child_id=absent.id, guardian_id=guardian.id),
-                Attendance(
-                    child_id=present.id,
-                    installation_id=inst.id,
-                    day=local_day(T0, inst.timezone),
-                    checked_in_at=T0,
-                ),
-                StaffUser(
-                    organization_id=org.id,
-                    email=B_ADMIN,
-                    display_name="Direction Bêta",
-                    password_hash=hash_password(B_PASSWORD),
-                    role=Role.ADMIN,
-                    created_at=T0,
-                ),
-                ApiToken(
-                    organization_id=org.id,
-                    name="Bêta",
-                    token_hash=token_hash(B_TOKEN),
-                    created_at=T0,
-                ),
-            ]
-        )
+        b = await beta(session)
+        await demo.api_token(session, demo.id_of(b.organization), B_TOKEN, "Bêta", T0)
         demo_org = (
             await session.execute(
                 select(col(Organization.id)).where(
@@ -166,16 +95,13 @@ def org_b(database_url: str) -> OrgB:
             )
         ).scalar_one()
         assert demo_org is not None
-        session.add(
-            ApiToken(
-                organization_id=demo_org,
-                name="Ancien",
-                token_hash=token_hash(REVOKED_TOKEN),
-                created_at=T0 - timedelta(days=30),
-                revoked_at=T0 - timedelta(days=1),
-            )
+        revoked = {"revoked_at": T0 - timedelta(days=1)}
+        await demo.api_token(
+            session, demo_org, REVOKED_TOKEN, "Ancien", T0 - timedelta(days=30), **revoked
         )
-        return OrgB(org.id, inst.id, group.id, present.id, absent.id)
+        present, absent = (demo.id_of(c) for c in b.children)
+        ids = (demo.id_of(b.organization), demo.id_of(b.installation), demo.id_of(b.groups[0]))
+        return OrgB(*ids, present, absent)
 
     return in_db(database_url, create)
 
@@ -205,17 +131,9 @@ class World:
     display_token: str | None = None
 
 
-def announce(client: TestClient, site: str, eta: str = "16:00") -> dict[str, Any]:
-    child_id, guardian_id = PICKUP_CHILD[site]
-    response = client.post(
-        "/api/v1/pickups",
-        headers=api_headers(SITE_TOKEN[site]),
-        json={"child_id": child_id, "guardian_id": guardian_id, "mode": "eta", "eta": eta},
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    assert body["status"] == "announced"
-    return body
+def announce_at(client: TestClient, site: str, eta: str = "16:00") -> dict[str, Any]:
+    child, guardian = PICKUP_CHILD[site]
+    return announce(client, child, guardian, SITE_TOKEN[site], status="announced", eta=eta)
 
 
 def mark_absent(client: TestClient, site: str) -> None:
@@ -230,7 +148,7 @@ def mark_absent(client: TestClient, site: str) -> None:
 @pytest.fixture
 def world(client: TestClient, database_url: str, org_b: OrgB) -> World:
     """An announced pickup and an absent child at every site, nobody signed in."""
-    pickups = {site: announce(client, site)["id"] for site in ("ERA", "BOU", "B")}
+    pickups = {site: announce_at(client, site)["id"] for site in ("ERA", "BOU", "B")}
     for site in ("ERA", "BOU"):  # B-C2 was never checked in
         mark_absent(client, site)
     installations, children = internal_ids(database_url)

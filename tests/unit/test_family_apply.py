@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from server.core.models import PickupStatus as S
 from server.pickups.events import BoardEvent, ChildRow, PickupRow
 from server.pickups.family import ChildCard, FamilyState, apply_family_event
-from server.pickups.rules import AnnounceFacts, Refusal
+from server.pickups.rules import Refusal
+from tests.helpers import ANNOUNCEABLE
 
 Q = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 24, 16, 0, tzinfo=Q)
@@ -38,14 +39,7 @@ def card(child_id: int, first: str) -> ChildCard:
         refusal=None,
         day=DAY,
         attendance="present",
-        facts=AnnounceFacts(
-            pickup_enabled=True,
-            present=True,
-            departed_today=False,
-            photo_pending=False,
-            has_live_pickup=False,
-            is_guardian=True,
-        ),
+        facts=ANNOUNCEABLE,
     )
 
 

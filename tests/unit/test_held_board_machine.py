@@ -48,7 +48,7 @@ from server.realtime.fragments import family_message
 from server.scheduler import run_due_work
 from server.services import Services
 from tests import databases
-from tests.conftest import T0, api_headers, csrf, login
+from tests.helpers import T0, api_headers, csrf, login
 from tests.unit.board_dom import Board, shown_by_page
 
 ORIGIN = {"origin": "http://testserver"}

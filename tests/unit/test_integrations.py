@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
+from server import demo
 from server.core.models import (
     CenterAccount,
     Child,
@@ -24,7 +25,7 @@ from server.core.models import (
 )
 from server.core.security import hash_password
 from server.roster import integration
-from tests.conftest import T0, csrf, in_db, login
+from tests.helpers import T0, csrf, in_db, login, other_organization
 
 ADMIN = "direction@example.org"
 CENTRE = "centre.erables@example.org"
@@ -340,16 +341,9 @@ def test_another_organizations_installation_and_job_are_not_found(
     client: TestClient, database_url: str
 ) -> None:
     async def stranger(session: AsyncSession) -> tuple[int, int]:
-        org = Organization(name="Ailleurs")
-        session.add(org)
-        await session.flush()
-        assert org.id is not None
-        inst = Installation(organization_id=org.id, external_id="X", name="Ailleurs")
-        job = SyncJob(organization_id=org.id, status="done", started_at=T0)
-        session.add_all([inst, job])
-        await session.flush()
-        assert inst.id is not None and job.id is not None
-        return inst.id, job.id
+        org_id, inst, _ = await other_organization(session, "Ailleurs")
+        job = await demo.add(session, SyncJob(organization_id=org_id, status="done", started_at=T0))
+        return demo.id_of(inst), demo.id_of(job)
 
     inst_id, job_id = in_db(database_url, stranger)
     as_admin(client)

@@ -20,7 +20,7 @@ from server.core.models import (
     Pickup,
     TripPosition,
 )
-from tests.conftest import PASSWORD, another_browser, csrf, in_db
+from tests.helpers import PASSWORD, another_browser, csrf, in_db
 
 PARENT = "parent@example.org"
 ORIGIN = {"origin": "http://testserver"}

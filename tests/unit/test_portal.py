@@ -9,7 +9,7 @@ from sqlmodel import col
 from starlette.testclient import TestClient
 
 from server.core.models import Guardian, Installation, OutboxMessage
-from tests.conftest import PASSWORD, another_browser, api_headers, csrf, in_db, login
+from tests.helpers import PASSWORD, another_browser, api_headers, csrf, in_db, login
 
 CENTRE = "centre.erables@example.org"
 

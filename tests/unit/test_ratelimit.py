@@ -26,7 +26,7 @@ from server.core.ratelimit import (
     hit,
     rate_limited_message,
 )
-from tests.conftest import T0
+from tests.helpers import T0
 
 WINDOW = timedelta(minutes=15)
 

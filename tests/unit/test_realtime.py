@@ -24,7 +24,7 @@ from server.pickups.attendance import mark_absent
 from server.pickups.events import BoardEvent
 from server.realtime.hub import REORDER_WAIT
 from server.services import Services
-from tests.conftest import api_headers, in_db, login
+from tests.helpers import announce, api_headers, in_db, login
 
 ORIGIN = {"origin": "http://testserver"}
 RECEPTION = "accueil@example.org"
@@ -87,17 +87,6 @@ def settle(ws: WebSocketTestSession) -> list[dict[str, Any]]:
         received.append(message)
     received.append(message)
     return received
-
-
-def announce(client: TestClient, child: str, guardian: str, eta: str = "16:00") -> dict[str, Any]:
-    response = client.post(
-        "/api/v1/pickups",
-        headers=api_headers(),
-        json={"child_id": child, "guardian_id": guardian, "mode": "eta", "eta": eta},
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def api(client: TestClient, method: str, path: str, body: dict[str, Any]) -> None:

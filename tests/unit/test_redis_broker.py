@@ -11,7 +11,8 @@ import pytest
 
 from server.pickups.events import BoardEvent
 from server.realtime.redis_broker import RedisBroker
-from tests.redis_server import STEP, TIMEOUT, RedisServer, free_port
+from tests.helpers import free_port
+from tests.redis_server import STEP, TIMEOUT, RedisServer
 
 
 class RecordingListener:

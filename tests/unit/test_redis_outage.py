@@ -14,7 +14,7 @@ from server.app import create_app
 from server.core.clock import ManualClock
 from server.core.settings import Settings
 from server.realtime.hub import CLOSE_SESSION_ENDED
-from tests.conftest import another_browser, login, run_async
+from tests.helpers import another_browser, login, run_async
 from tests.redis_server import RedisServer
 from tests.unit.test_realtime import EDUCATOR, RECEPTION, board, receive
 

@@ -33,7 +33,7 @@ from server.core.models import (
 )
 from server.roster import RosterInvalid, read_file
 from server.roster.apply import Outcome, Plan, apply_roster, plan_roster
-from tests.conftest import T0, in_db
+from tests.helpers import T0, in_db
 
 BASE_URL = "http://testserver/"
 

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
-from server.core.models import ApiToken, Child, Guardian, Organization, OutboxMessage
-from server.core.security import token_hash
-from tests.conftest import T0, api_headers, csrf, in_db, login
+from server import demo
+from server.core.models import Child, Guardian, Organization, OutboxMessage
+from tests.helpers import T0, api_headers, csrf, in_db, login
 from tests.unit.test_roster import (
     SIMPLE_HEADER,
     _csv,
@@ -175,18 +175,8 @@ def test_another_organizations_token_cannot_touch_this_one(
     client: TestClient, database_url: str
 ) -> None:
     async def other_org(session: AsyncSession) -> None:
-        org = Organization(name="Autre service de garde")
-        session.add(org)
-        await session.flush()
-        assert org.id is not None
-        session.add(
-            ApiToken(
-                organization_id=org.id,
-                name="Autre",
-                token_hash=token_hash("other-token"),
-                created_at=T0,
-            )
-        )
+        org = await demo.organization(session, "Autre service de garde")
+        await demo.api_token(session, demo.id_of(org), "other-token", "Autre", T0)
 
     in_db(database_url, other_org)
     before = counts(database_url)

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from server.core.models import PickupStatus as S
 from server.pickups import rules
-from server.pickups.rules import AnnounceFacts, Refusal, RuleError
+from server.pickups.rules import Refusal, RuleError
+from tests.helpers import ANNOUNCEABLE
 
 TZ = "America/Toronto"
 Q = ZoneInfo(TZ)
@@ -410,14 +411,7 @@ def test_status_sets_partition_the_lifecycle() -> None:
 
 # --- check_can_announce -----------------------------------------------------------------------
 
-GOOD = AnnounceFacts(
-    pickup_enabled=True,
-    present=True,
-    departed_today=False,
-    photo_pending=False,
-    has_live_pickup=False,
-    is_guardian=True,
-)
+GOOD = ANNOUNCEABLE
 # Each refusal with the one fact that triggers it, most important first.
 BLOCKERS: list[tuple[Refusal, dict[str, bool]]] = [
     (Refusal.NOT_GUARDIAN, {"is_guardian": False}),

@@ -1,6 +1,6 @@
 from starlette.testclient import TestClient
 
-from tests.conftest import api_headers, login
+from tests.helpers import api_headers, login
 
 
 def test_board_shows_demo_children_after_sign_in(client: TestClient) -> None:

@@ -35,7 +35,7 @@ from server.pickups.eta import Position
 from server.pickups.events import BoardEvent
 from server.pickups.rules import Refusal, RuleError
 from server.pickups.service import Actor
-from tests.conftest import T0, in_db
+from tests.helpers import T0, in_db
 from tests.unit.test_trip_estimator import ERA, approach, point
 
 S = PickupStatus

@@ -15,7 +15,7 @@ from server.core.db import Database
 from server.core.models import PickupEvent
 from server.pickups import service
 from server.pickups.events import BoardEvent
-from tests.conftest import T0, api_headers, run_async
+from tests.helpers import T0, announce, api_headers, run_async
 
 WORKERS = 4
 
@@ -27,19 +27,9 @@ def announce_for_later(client: TestClient) -> list[int]:
     for child in children:
         if not child["present"] or not child["guardian_ids"]:
             continue
-        response = client.post(
-            "/api/v1/pickups",
-            headers=api_headers(),
-            json={
-                "child_id": child["id"],
-                "guardian_id": child["guardian_ids"][0],
-                "mode": "eta",
-                "eta": "16:30",
-            },
-        )
-        assert response.status_code == 201, response.text
-        assert response.json()["status"] == "scheduled"
-        made.append(response.json()["id"])
+        child_id, guardian_id = child["id"], child["guardian_ids"][0]
+        scheduled = announce(client, child_id, guardian_id, status="scheduled", eta="16:30")
+        made.append(scheduled["id"])
     return made
 
 

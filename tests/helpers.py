@@ -1,0 +1,324 @@
+"""What the tests share, in one place: the fixed moment and the demo's secrets, running work on
+the test database, acting as a browser (sign-in, CSRF), a parent's announcement through the
+API, a free port and a real server in a thread, and a second organization ("Bêta") built with
+the server's own builder (server/demo.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import httpx
+import uvicorn
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+from starlette.testclient import TestClient
+
+from server import demo
+from server.core.db import Database
+from server.core.models import (
+    CenterAccount,
+    Child,
+    Group,
+    Guardian,
+    Installation,
+    Organization,
+    Role,
+    StaffUser,
+)
+from server.core.security import hash_password
+from server.pickups.rules import AnnounceFacts
+
+QUEBEC = ZoneInfo("America/Toronto")
+# A Tuesday afternoon in Québec: the moment every test starts at.
+T0 = datetime(2026, 11, 24, 16, 0, tzinfo=QUEBEC)
+T = TypeVar("T")
+PASSWORD = demo.DEMO_PASSWORD
+API_TOKEN = demo.DEMO_API_TOKEN
+SESSION_COOKIE, PARENT_COOKIE, PORTAL_COOKIE = "relais_session", "relais_parent", "relais_portal"
+ERABLES = (46.8139, -71.2082)  # Pavillon des Érables: a GPS pickup here is at the door
+
+
+# -- the test database -----------------------------------------------------------------------
+
+
+def run_async(make: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine to completion on a fresh loop in its own thread: safe even while
+    Playwright's synchronous API keeps a loop running in the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, make()).result()  # type: ignore[arg-type]
+
+
+def in_db(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed session on the test database (its own engine and loop):
+    how a test sets up or inspects what the app cannot be asked for."""
+
+    async def run() -> T:
+        db = Database(database_url)
+        try:
+            async with db.session() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await db.dispose()
+
+    return run_async(run)
+
+
+def demo_ids(database_url: str) -> dict[str, int]:
+    """Installation and group ids of the demo, by external id."""
+
+    async def work(session: AsyncSession) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for inst in (await session.execute(select(Installation))).scalars():
+            found[inst.external_id] = demo.id_of(inst)
+        for group in (await session.execute(select(Group))).scalars():
+            found[group.external_id] = demo.id_of(group)
+        return found
+
+    return in_db(database_url, work)
+
+
+# -- a browser -------------------------------------------------------------------------------
+
+
+def another_browser(client: TestClient) -> TestClient:
+    """A second browser (its own cookies) on the same running app. It shares the first
+    client's event loop: pooled database connections (asyncpg) belong to one loop."""
+    other = TestClient(client.app, base_url=str(client.base_url))
+    other.portal = client.portal
+    return other
+
+
+def login(client: TestClient, email: str, password: str = PASSWORD) -> None:
+    """Sign in as a browser would: fetch the form (CSRF cookie), post it."""
+    page = client.get("/login")
+    assert page.status_code == 200
+    token = client.cookies.get("relais_csrf")
+    response = client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token, "next": "/board"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+
+
+def csrf(client: TestClient) -> dict[str, str]:
+    """The header htmx sends with every board button press."""
+    if client.cookies.get("relais_csrf") is None:
+        client.get("/login")
+    return {"X-CSRF-Token": client.cookies.get("relais_csrf") or ""}
+
+
+# Who signs in with a session of each kind (any other kind: a staff account).
+ACCOUNTS: dict[str, tuple[demo.SessionKind, type[StaffUser | Guardian | CenterAccount]]] = {
+    "parent": ("parent", Guardian),
+    "centre": ("centre", CenterAccount),
+}
+
+
+def sign_in_as(
+    client: TestClient,
+    database_url: str,
+    kind: str,
+    email: str,
+    lifetime: timedelta = timedelta(days=1),
+) -> TestClient:
+    """A session for `email` (a "parent" or "centre" account, else staff: "admin",
+    "reception"…), written straight into the database (no password hashing to wait for), its
+    cookie given to `client`, and the page's CSRF cookie fetched."""
+    session_kind, account = ACCOUNTS.get(kind, ("staff", StaffUser))
+
+    async def create(session: AsyncSession) -> str:
+        owner = (
+            await session.execute(select(account).where(col(account.email) == email))
+        ).scalar_one()
+        (token,) = await demo.signed_in(session, session_kind, [demo.id_of(owner)], T0, lifetime)
+        return token
+
+    token = in_db(database_url, create)
+    cookie = {"parent": PARENT_COOKIE, "centre": PORTAL_COOKIE}.get(kind, SESSION_COOKIE)
+    client.cookies.set(cookie, token)
+    client.get("/login")  # the CSRF cookie bound to the new sign-in
+    return client
+
+
+# -- the API ---------------------------------------------------------------------------------
+
+
+def api_headers(token: str = API_TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def send_announcement(
+    client: TestClient | httpx.Client,
+    child: str = "C-LEA",
+    guardian: str = "G-TREMBLAY",
+    token: str = API_TOKEN,
+    **how: Any,
+) -> Any:
+    """A parent's announcement through the API (`how`: the mode and its fields; by default
+    arriving at 16:00, or at the `eta` given); the answer, whatever it is."""
+    if "mode" not in how:
+        how = {"mode": "eta", "eta": "16:00", **how}
+    body = {"child_id": child, "guardian_id": guardian, **how}
+    return client.post("/api/v1/pickups", headers=api_headers(token), json=body)
+
+
+def announce(
+    client: TestClient | httpx.Client,
+    child: str = "C-LEA",
+    guardian: str = "G-TREMBLAY",
+    token: str = API_TOKEN,
+    status: str | None = None,
+    **how: Any,
+) -> dict[str, Any]:
+    """`send_announcement`, accepted (201) and, when `status` is given, in that status: the
+    pickup."""
+    response = send_announcement(client, child, guardian, token, **how)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    if status is not None:
+        assert body["status"] == status
+    return body
+
+
+def announce_gps(url: str, child_id: str, guardian_id: str) -> dict[str, Any]:
+    """A parent at the door (GPS at Pavillon des Érables), to the live server at `url`: the
+    alert is due at once; the pickup."""
+    lat, lon = ERABLES
+    with httpx.Client(base_url=url) as web:
+        return announce(web, child_id, guardian_id, mode="gps", latitude=lat, longitude=lon)
+
+
+def announce_at_the_door(url: str, child_id: str, guardian_id: str) -> int:
+    """`announce_gps`: the pickup's id."""
+    pickup_id: int = announce_gps(url, child_id, guardian_id)["id"]
+    return pickup_id
+
+
+# Every fact that lets a parent announce a child.
+ANNOUNCEABLE = AnnounceFacts(
+    **dict.fromkeys(("pickup_enabled", "present", "is_guardian"), True),
+    **dict.fromkeys(("departed_today", "photo_pending", "has_live_pickup"), False),
+)
+
+
+# -- a real server ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class _ThreadedServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # not the main thread
+        pass
+
+
+@contextmanager
+def serving_app(app: Any, **config: Any) -> Iterator[str]:
+    """A real uvicorn server of `app` on a free port, in a thread of the test process (so the
+    test can move its clock); its URL once it answers."""
+    port = free_port()
+    server = _ThreadedServer(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _attempt in range(200):  # ask it, do not sleep
+        try:
+            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
+                break
+        except httpx.TransportError:
+            thread.join(0.05)
+    else:
+        raise AssertionError("the test server did not start")
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+# -- a second organization -------------------------------------------------------------------
+
+B_PASSWORD = "beta-secret-2026"
+B_ADMIN = "direction@beta.example"
+B_PARENT = "parent@beta.example"
+B_TOKEN = "beta-api-token"
+B_INSTALLATION = "Garderie Bêta — Centre Nord"
+B_GROUP = "Les Pingouins"
+
+
+@cache
+def b_password_hash() -> str:
+    """argon2 on purpose takes tens of milliseconds: the shared password is hashed once."""
+    return hash_password(B_PASSWORD)
+
+
+@dataclass(frozen=True)
+class Beta:
+    organization: Organization
+    installation: Installation
+    groups: list[Group]
+    children: list[Child]  # B-C1, B-C2, … in the first group
+    parent: Guardian  # B-G1, guardian of every child
+    admin: StaffUser
+
+
+async def beta(
+    session: AsyncSession,
+    children: tuple[str, ...] = ("Zacharie Bêta", "Ophélie Bêta"),
+    present: tuple[int, ...] = (0,),
+    groups: tuple[tuple[str, str], ...] = (("B-PING", B_GROUP),),
+    **parent: Any,
+) -> Beta:
+    """Another daycare organization ("Garderie Bêta"): one installation (B-NORD) and its
+    groups, `children` in the first group (those at the indexes in `present` checked in at T0),
+    their parent Hélène (B-G1, `B_PARENT`; `parent`: more of her fields) and an administrator
+    (`B_ADMIN`, `B_PASSWORD`)."""
+    org = await demo.organization(session, "Garderie Bêta")
+    org_id = demo.id_of(org)
+    inst, made = await demo.installation(
+        session, org_id, "B-NORD", B_INSTALLATION, groups, latitude=45.5017, longitude=-73.5673
+    )
+    kids = [
+        await demo.child(session, made[0], org_id, f"B-C{number}", name)
+        for number, name in enumerate(children, 1)
+    ]
+    hélène = await demo.guardian(session, org_id, "B-G1", "Hélène Bêta", B_PARENT, kids, **parent)
+    admin = await demo.staff(
+        session, org_id, B_ADMIN, "Direction Bêta", Role.ADMIN, b_password_hash(), T0
+    )
+    here = [(demo.id_of(kids[i]), demo.id_of(inst)) for i in present]
+    await demo.present(session, here, inst.timezone, T0)
+    return Beta(org, inst, made, kids, hélène, admin)
+
+
+async def other_organization(
+    session: AsyncSession,
+    name: str = "Autre CPE",
+    installation: str = "Ailleurs",
+    groups: tuple[tuple[str, str], ...] = (),
+) -> tuple[int, Installation, list[Group]]:
+    """A bare other organization with one installation (external id OTH) and its `groups`:
+    (the organization's id, the installation, its groups)."""
+    org_id = demo.id_of(await demo.organization(session, name))
+    inst, made = await demo.installation(session, org_id, "OTH", installation, groups)
+    return org_id, inst, made
