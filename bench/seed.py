@@ -9,10 +9,10 @@ sees every installation; and an API token.
     python -m bench.seed sqlite+aiosqlite:///tmp/bench.db --installations 20 --children 60
 
 The rows are written by the server's one builder of an organization's data (server/demo.py,
-the demo's and the tests' too), as bulk INSERTs; children are checked in with Attendance rows
-written directly (what check-in writes, without its board event: no board is open yet) and
-the sessions as StaffSession and GuardianSession rows (what signing in writes, without an
-argon2 check each), so a seed of thousands of children takes seconds.
+the demo's and the tests' too), as bulk INSERTs; children are checked in with Attendance rows written directly
+(what check-in writes, without its board event: no board is open yet) and the sessions as
+session rows (what signing in writes, without an argon2 check each),
+so a seed of thousands of children takes seconds.
 
 Each installation's children are listed in the order the announcer takes them: one from each
 group in turn, so the changes of a run fall on every group's tablet.
@@ -35,8 +35,7 @@ from server.core.db import Database
 from server.core.migrate import upgrade
 from server.core.models import Group, Installation, Role, StaffUser
 from server.core.security import hash_password, new_token
-from server.web.context import SESSION_LIFETIME
-from server.web.parent_session import PARENT_SESSION_LIFETIME
+from server.web.sessions import PARENT, STAFF
 
 DIRECTOR_EMAIL = "direction@bench.example"
 
@@ -123,7 +122,7 @@ async def _staff(
             "staff",
             await demo.insert_rows(session, StaffUser, rows),
             now,
-            SESSION_LIFETIME,
+            STAFF.lifetime,
             "bench",
         )
         for rows in (receptions, educators)
@@ -223,7 +222,7 @@ async def _fill(
                 for c in signed_in[i]
             ],
             now,
-            PARENT_SESSION_LIFETIME,
+            PARENT.lifetime,
             "bench",
         )
         await demo.api_token(session, org.id, api_token, "Banc d'essai", now)

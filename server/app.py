@@ -26,17 +26,9 @@ from .realtime.redis_broker import RedisBroker
 from .services import Services
 from .web import admin, auth, board, dev, health, parent, photos, portal
 from .web.api import routes as api
-from .web.auth.portal import PortalSignInRequired, portal_sign_in_required
-from .web.context import (
-    RequestContextMiddleware,
-    SignInRequired,
-    database_unavailable,
-    http_error,
-    parent_sign_in_required,
-    sign_in_required,
-)
+from .web.context import RequestContextMiddleware, database_unavailable, http_error
 from .web.limits import BodyLimits
-from .web.parent_session import ParentSignInRequired
+from .web.sessions import SignInRequired, sign_in_required
 
 
 class NoSniffStaticFiles(StaticFiles):
@@ -113,8 +105,6 @@ def create_app(
             HTTPException: http_error,
             DatabaseUnavailable: database_unavailable,
             SignInRequired: sign_in_required,
-            ParentSignInRequired: parent_sign_in_required,
-            PortalSignInRequired: portal_sign_in_required,
         },
         lifespan=lifespan,
     )

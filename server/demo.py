@@ -18,17 +18,15 @@ from .core.models import (
     ApiToken,
     Attendance,
     CenterAccount,
-    CenterSession,
     Child,
     ChildGuardian,
     Display,
     Group,
     Guardian,
-    GuardianSession,
     Installation,
     Organization,
     Role,
-    StaffSession,
+    SignInSession,
     StaffUser,
 )
 from .core.security import hash_password, new_token, token_hash
@@ -160,13 +158,7 @@ INSTALLATIONS = (
 CHILDREN_PER_GROUP = 14
 
 Row = TypeVar("Row", bound=SQLModel)
-SessionKind = Literal["staff", "parent", "centre"]
-# Per kind of account: its session table and the column naming whose session it is.
-SESSION_TABLES: dict[str, tuple[type[SQLModel], str]] = {
-    "staff": (StaffSession, "user_id"),
-    "parent": (GuardianSession, "guardian_id"),
-    "centre": (CenterSession, "center_account_id"),
-}
+SessionKind = Literal["staff", "parent", "centre"]  # AccountKind's values
 
 
 # -- the builder: each function writes its rows and flushes (ids known); the caller commits --
@@ -177,12 +169,6 @@ async def add(session: AsyncSession, row: Row) -> Row:
     session.add(row)
     await session.flush()
     return row
-
-
-def id_of(row: Any) -> int:
-    """The id of a row already inserted."""
-    assert row.id is not None
-    return int(row.id)
 
 
 async def insert_rows(
@@ -298,9 +284,28 @@ def staff_row(
     }
 
 
-async def staff(session: AsyncSession, *fields: Any, **named: Any) -> StaffUser:
-    """A staff account (`staff_row`'s fields)."""
-    return await add(session, StaffUser(**staff_row(*fields, **named)))
+async def staff(
+    session: AsyncSession,
+    organization_id: int,
+    email: str,
+    display_name: str,
+    role: Role,
+    password_hash: str,
+    now: datetime,
+    installation_id: int | None = None,
+    home_group_id: int | None = None,
+) -> StaffUser:
+    row = staff_row(
+        organization_id,
+        email,
+        display_name,
+        role,
+        password_hash,
+        now,
+        installation_id,
+        home_group_id,
+    )
+    return await add(session, StaffUser(**row))
 
 
 async def api_token(
@@ -378,18 +383,22 @@ async def signed_in(
     lifetime: timedelta,
     user_agent: str = "",
 ) -> list[str]:
-    """A session per account (what signing in writes, without a password check); their
-    tokens, in the order of `owner_ids`. Centre sessions keep no user agent."""
-    model, owner = SESSION_TABLES[kind]
+    """A session per account of `kind` (what signing in writes, without a password check);
+    their tokens, in the order of `owner_ids`."""
     tokens = [new_token() for _ in owner_ids]
-    agent = {} if kind == "centre" else {"user_agent": user_agent}
     rows = [
-        {"token_hash": token_hash(t), owner: o, "created_at": now, "expires_at": now + lifetime}
-        | agent
+        {
+            "token_hash": token_hash(t),
+            "kind": kind,
+            "account_id": o,
+            "created_at": now,
+            "expires_at": now + lifetime,
+            "user_agent": user_agent,
+        }
         for t, o in zip(tokens, owner_ids, strict=True)
     ]
     if rows:
-        await session.execute(insert(model), rows)
+        await session.execute(insert(SignInSession), rows)
     return tokens
 
 

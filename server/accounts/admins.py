@@ -10,8 +10,7 @@ from ..core.db import Database
 from ..core.models import Organization, Role, StaffUser
 from ..core.security import hash_password
 from ..core.settings import Settings
-
-MIN_PASSWORD_LENGTH = 12
+from .passwords import password_problem
 
 
 async def create_admin(
@@ -22,8 +21,9 @@ async def create_admin(
         raise ValueError("enter a valid email address")
     if not name.strip():
         raise ValueError("enter a name")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+    problem = password_problem(password, password, email)
+    if problem is not None:
+        raise ValueError(problem.message)
     db = Database(settings.database_url)
     try:
         async with db.session() as session:

@@ -24,6 +24,10 @@ class StaffPrincipal:
     session_hash: str
 
     @property
+    def account_id(self) -> int:
+        return self.user_id
+
+    @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 
@@ -53,6 +57,10 @@ class GuardianPrincipal:
     session_hash: str
 
     @property
+    def account_id(self) -> int:
+        return self.guardian_id
+
+    @property
     def manages_family(self) -> bool:
         """Authorized persons may announce and pick up, not invite others or change the
         children's photos (their own photo, yes)."""
@@ -68,6 +76,10 @@ class CenterPrincipal:
     installation_id: int
     email: str
     session_hash: str
+
+    @property
+    def account_id(self) -> int:
+        return self.center_account_id
 
 
 @dataclass(frozen=True)

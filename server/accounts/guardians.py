@@ -10,12 +10,11 @@ does all three for the common case.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
@@ -23,10 +22,11 @@ from starlette.concurrency import run_in_threadpool
 from ..core.clock import Clock
 from ..core.db import Database
 from ..core.mail import Mailer
-from ..core.models import AccountToken, Guardian, GuardianSession, Organization
-from ..core.security import hash_password, new_token, token_hash
+from ..core.models import AccountKind, Guardian, OneTimeLink, Organization, SignInSession
+from ..core.security import hash_password
 from ..core.templating import render
 from . import one_time_links
+from .one_time_links import LinkProblem, LinkRefused
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,6 @@ ACTIVATE = "activate"
 RESET = "reset"
 ACTIVATION_LIFETIME = timedelta(days=7)
 RESET_LIFETIME = timedelta(hours=2)
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = one_time_links.MAX_PASSWORD_LENGTH
-
 _LIFETIMES = {ACTIVATE: ACTIVATION_LIFETIME, RESET: RESET_LIFETIME}
 _PATHS = {ACTIVATE: "/parent/activate/", RESET: "/parent/reset/"}
 
@@ -48,23 +45,11 @@ class Email:
     body: str
 
 
-class LinkProblem(StrEnum):
-    UNKNOWN = "unknown"  # never issued, mistyped, or cut short by a mail program
-    EXPIRED = "expired"  # too old, or replaced by a newer link
-    USED = "used"
-
-
 @dataclass(frozen=True)
 class ValidLink:
-    token: AccountToken
+    token: OneTimeLink
     guardian: Guardian
     organization: Organization
-
-
-class LinkRefused(Exception):
-    def __init__(self, problem: LinkProblem) -> None:
-        super().__init__(problem.value)
-        self.problem = problem
 
 
 def normalize_email(email: str) -> str:
@@ -81,28 +66,9 @@ def link_url(base_url: str, purpose: str, token: str) -> str:
 async def _new_link(session: AsyncSession, guardian: Guardian, purpose: str, now: datetime) -> str:
     """A fresh token for `guardian`; unused older tokens of the same purpose stop working."""
     assert guardian.id is not None
-    await session.execute(
-        update(AccountToken)
-        .where(
-            col(AccountToken.guardian_id) == guardian.id,
-            col(AccountToken.purpose) == purpose,
-            col(AccountToken.used_at).is_(None),
-            col(AccountToken.expires_at) > now,
-        )
-        .values(expires_at=now)
+    return await one_time_links.issue(
+        session, AccountKind.PARENT, guardian.id, purpose, _LIFETIMES[purpose], now
     )
-    token = new_token()
-    session.add(
-        AccountToken(
-            guardian_id=guardian.id,
-            purpose=purpose,
-            token_hash=token_hash(token),
-            created_at=now,
-            expires_at=now + _LIFETIMES[purpose],
-        )
-    )
-    await session.flush()
-    return token
 
 
 async def _organization_name(session: AsyncSession, guardian: Guardian) -> str:
@@ -210,45 +176,35 @@ async def open_link(
     session: AsyncSession, token: str, purpose: str, now: datetime
 ) -> ValidLink | LinkProblem:
     """What a link leads to: its guardian, or why it does not work any more."""
-    if not token or len(token) > 200:
+    link = await one_time_links.find(session, AccountKind.PARENT, token, purpose, now)
+    if isinstance(link, LinkProblem):
+        return link
+    guardian = await session.get(Guardian, link.account_id)
+    organization = await session.get(Organization, guardian.organization_id) if guardian else None
+    if guardian is None or organization is None:
         return LinkProblem.UNKNOWN
-    row = (
-        await session.execute(
-            select(AccountToken, Guardian, Organization)
-            .join(Guardian, col(Guardian.id) == col(AccountToken.guardian_id))
-            .join(Organization, col(Organization.id) == col(Guardian.organization_id))
-            .where(
-                col(AccountToken.token_hash) == token_hash(token),
-                col(AccountToken.purpose) == purpose,
-            )
-        )
-    ).first()
-    if row is None:
-        return LinkProblem.UNKNOWN
-    account_token, guardian, organization = row
-    if account_token.used_at is not None:
-        return LinkProblem.USED
-    if account_token.expires_at <= now:
-        return LinkProblem.EXPIRED
-    return ValidLink(account_token, guardian, organization)
+    return ValidLink(link, guardian, organization)
 
 
-def password_problem(password: str, confirmation: str, email: str) -> str | None:
-    """Why this new password cannot be used, in plain words (None: it can)."""
-    return one_time_links.password_problem(password, confirmation, email, MIN_PASSWORD_LENGTH)
+async def last_invited(
+    session: AsyncSession, guardian_ids: Sequence[int | None]
+) -> dict[int, datetime]:
+    """When each guardian's latest invitation (activation link) was sent."""
+    return await one_time_links.last_issued(session, AccountKind.PARENT, guardian_ids, ACTIVATE)
 
 
 async def use_link(session: AsyncSession, link: ValidLink, password: str, now: datetime) -> None:
     """Set the password and activate the account, spending the link. Raises `LinkRefused` if
     the link was spent or replaced meanwhile (two taps, two tabs). Every other link of the
     guardian stops working and every other sign-in ends. The caller commits."""
-    assert link.token.id is not None and link.guardian.id is not None
-    if not await one_time_links.spend(
-        session, AccountToken, col(AccountToken.guardian_id), link.token.id, link.guardian.id, now
-    ):
+    assert link.guardian.id is not None
+    if not await one_time_links.spend(session, link.token, now):
         raise LinkRefused(LinkProblem.USED)
     await session.execute(
-        delete(GuardianSession).where(col(GuardianSession.guardian_id) == link.guardian.id)
+        delete(SignInSession).where(
+            col(SignInSession.kind) == AccountKind.PARENT,
+            col(SignInSession.account_id) == link.guardian.id,
+        )
     )
     guardian = await session.get(Guardian, link.guardian.id)
     assert guardian is not None

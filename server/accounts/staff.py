@@ -16,29 +16,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
 from ..core.i18n import _
 from ..core.models import (
+    AccountKind,
     Group,
     Installation,
+    OneTimeLink,
     Organization,
     Role,
-    StaffSession,
-    StaffToken,
+    SignInSession,
     StaffUser,
 )
-from ..core.security import hash_password, new_token, token_hash
+from ..core.security import hash_password
 from ..core.templating import render
 from . import one_time_links
-from .guardians import Email, LinkProblem, LinkRefused, normalize_email
+from .guardians import Email, normalize_email
+from .one_time_links import LinkProblem, LinkRefused
 
 INVITE = "invite"
 INVITE_LIFETIME = timedelta(days=7)
-MIN_PASSWORD_LENGTH = 12
 SET_PASSWORD_PATH = "/staff/set-password/"
 # An invited account has no password until its link is used: this never verifies (not argon2).
 UNUSABLE_PASSWORD = "!invited"
@@ -63,7 +64,7 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class ValidStaffLink:
-    token: StaffToken
+    token: OneTimeLink
     user: StaffUser
     organization: Organization
 
@@ -211,26 +212,9 @@ async def create_invitation(
 ) -> Email:
     """A fresh invitation link (older unused ones stop working) and its email."""
     assert user.id is not None
-    await session.execute(
-        update(StaffToken)
-        .where(
-            col(StaffToken.staff_user_id) == user.id,
-            col(StaffToken.used_at).is_(None),
-            col(StaffToken.expires_at) > now,
-        )
-        .values(expires_at=now)
+    token = await one_time_links.issue(
+        session, AccountKind.STAFF, user.id, INVITE, INVITE_LIFETIME, now
     )
-    token = new_token()
-    session.add(
-        StaffToken(
-            staff_user_id=user.id,
-            purpose=INVITE,
-            token_hash=token_hash(token),
-            created_at=now,
-            expires_at=now + INVITE_LIFETIME,
-        )
-    )
-    await session.flush()
     organization = await session.get(Organization, user.organization_id)
     body = render(
         "email/staff_invitation.txt",
@@ -253,28 +237,16 @@ def has_password(user: StaffUser) -> bool:
 async def open_link(
     session: AsyncSession, token: str, now: datetime
 ) -> ValidStaffLink | LinkProblem:
-    if not token or len(token) > 200:
+    link = await one_time_links.find(session, AccountKind.STAFF, token, INVITE, now)
+    if isinstance(link, LinkProblem):
+        return link
+    user = await session.get(StaffUser, link.account_id)
+    organization = await session.get(Organization, user.organization_id) if user else None
+    if user is None or organization is None:
         return LinkProblem.UNKNOWN
-    row = (
-        await session.execute(
-            select(StaffToken, StaffUser, Organization)
-            .join(StaffUser, col(StaffUser.id) == col(StaffToken.staff_user_id))
-            .join(Organization, col(Organization.id) == col(StaffUser.organization_id))
-            .where(col(StaffToken.token_hash) == token_hash(token))
-        )
-    ).first()
-    if row is None:
-        return LinkProblem.UNKNOWN
-    staff_token, user, organization = row
-    if staff_token.used_at is not None:
-        return LinkProblem.USED
-    if staff_token.expires_at <= now or not user.active:
+    if not user.active:
         return LinkProblem.EXPIRED
-    return ValidStaffLink(staff_token, user, organization)
-
-
-def password_problem(password: str, confirmation: str, email: str) -> str | None:
-    return one_time_links.password_problem(password, confirmation, email, MIN_PASSWORD_LENGTH)
+    return ValidStaffLink(link, user, organization)
 
 
 async def use_link(
@@ -282,10 +254,8 @@ async def use_link(
 ) -> StaffUser:
     """Spend the link and set the password; every other link of the account stops working.
     Raises `LinkRefused` when the link was spent meanwhile (two tabs). The caller commits."""
-    assert link.token.id is not None and link.user.id is not None
-    if not await one_time_links.spend(
-        session, StaffToken, col(StaffToken.staff_user_id), link.token.id, link.user.id, now
-    ):
+    assert link.user.id is not None
+    if not await one_time_links.spend(session, link.token, now):
         raise LinkRefused(LinkProblem.USED)
     user = await session.get(StaffUser, link.user.id)
     assert user is not None
@@ -340,7 +310,7 @@ async def change_placement(session: AsyncSession, user: StaffUser, placement: Pl
 
 async def disable(session: AsyncSession, user: StaffUser, *, by_user_id: int) -> list[str]:
     """Disable the account; returns the hashes of its sessions, which the caller ends (with
-    `auth.end_sessions`, closing open boards) after committing."""
+    `web.sessions.end_sessions`, closing open boards) after committing."""
     if user.id == by_user_id:
         raise Refused({"active": _("You cannot disable your own account.")})
     if user.role == Role.ADMIN and await _other_active_admins(session, user) == 0:
@@ -353,7 +323,10 @@ async def disable(session: AsyncSession, user: StaffUser, *, by_user_id: int) ->
 async def session_hashes(session: AsyncSession, user: StaffUser) -> list[str]:
     hashes = (
         await session.execute(
-            select(col(StaffSession.token_hash)).where(col(StaffSession.user_id) == user.id)
+            select(col(SignInSession.token_hash)).where(
+                col(SignInSession.kind) == AccountKind.STAFF,
+                col(SignInSession.account_id) == user.id,
+            )
         )
     ).scalars()
     return list(hashes)
@@ -369,8 +342,11 @@ async def last_sign_ins(session: AsyncSession, user_ids: list[int]) -> dict[int,
     if not user_ids:
         return {}
     rows = await session.execute(
-        select(col(StaffSession.user_id), func.max(col(StaffSession.created_at)))
-        .where(col(StaffSession.user_id).in_(user_ids))
-        .group_by(col(StaffSession.user_id))
+        select(col(SignInSession.account_id), func.max(col(SignInSession.created_at)))
+        .where(
+            col(SignInSession.kind) == AccountKind.STAFF,
+            col(SignInSession.account_id).in_(user_ids),
+        )
+        .group_by(col(SignInSession.account_id))
     )
     return {user_id: at for user_id, at in rows.all() if at is not None}

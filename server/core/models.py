@@ -225,40 +225,40 @@ class PickupEvent(SQLModel, table=True):
     device: str = Field(default="", max_length=300)
 
 
-class StaffToken(SQLModel, table=True):
-    """A one-time link sent to a staff member: set the password of an invited account."""
+class AccountKind(StrEnum):
+    """Who signs in: each kind has its own accounts table, cookie and sign-in page."""
 
-    __tablename__ = "staff_token"
-
-    id: int | None = Field(default=None, primary_key=True)
-    staff_user_id: int = Field(foreign_key="staff_user.id", index=True)
-    purpose: str = Field(max_length=16)  # invite | reset
-    token_hash: str = Field(max_length=64, unique=True)
-    created_at: datetime = Field(sa_column=_instant())
-    expires_at: datetime = Field(sa_column=_instant())
-    used_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    STAFF = "staff"  # StaffUser
+    PARENT = "parent"  # Guardian
+    CENTRE = "centre"  # CenterAccount
 
 
-class GuardianSession(SQLModel, table=True):
-    """A parent's sign-in, server-side like staff sessions (the cookie holds the token)."""
+class SignInSession(SQLModel, table=True):
+    """A sign-in (staff, parent or centre account), server-side: the cookie holds a random
+    token, the table only its SHA-256. Signing out or disabling an account deletes the row."""
 
-    __tablename__ = "guardian_session"
+    __tablename__ = "sign_in_session"
+    __table_args__ = (Index("ix_sign_in_session_kind_account_id", "kind", "account_id"),)
 
     token_hash: str = Field(primary_key=True, max_length=64)
-    guardian_id: int = Field(foreign_key="guardian.id", index=True)
+    kind: str = Field(max_length=16)  # AccountKind
+    account_id: int  # the id in that kind's accounts table
     created_at: datetime = Field(sa_column=_instant())
     expires_at: datetime = Field(sa_column=_instant())
     user_agent: str = Field(default="", max_length=300)
 
 
-class AccountToken(SQLModel, table=True):
-    """A one-time link sent by email: activate an invited account, or reset a password."""
+class OneTimeLink(SQLModel, table=True):
+    """A one-time link sent by email: a parent's activation or password reset, a staff
+    member's invitation. Works once, until it expires."""
 
-    __tablename__ = "account_token"
+    __tablename__ = "one_time_link"
+    __table_args__ = (Index("ix_one_time_link_kind_account_id", "kind", "account_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    guardian_id: int = Field(foreign_key="guardian.id", index=True)
-    purpose: str = Field(max_length=16)  # activate | reset
+    kind: str = Field(max_length=16)  # AccountKind: staff | parent
+    account_id: int
+    purpose: str = Field(max_length=16)  # parent: activate | reset; staff: invite
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(sa_column=_instant())
     expires_at: datetime = Field(sa_column=_instant())
@@ -323,18 +323,6 @@ class StaffUser(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_instant())
 
 
-class StaffSession(SQLModel, table=True):
-    """Server-side session: the cookie holds a random token, the table only its SHA-256."""
-
-    __tablename__ = "staff_session"
-
-    token_hash: str = Field(primary_key=True, max_length=64)
-    user_id: int = Field(foreign_key="staff_user.id", index=True)
-    created_at: datetime = Field(sa_column=_instant())
-    expires_at: datetime = Field(sa_column=_instant())
-    user_agent: str = Field(default="", max_length=300)
-
-
 class CenterAccount(SQLModel, table=True):
     """The installation's account on the pickup side (seed: the "HopHop" account): an email and
     a password that sign in to the centre portal. One per installation."""
@@ -347,17 +335,6 @@ class CenterAccount(SQLModel, table=True):
     email: str = Field(max_length=254, index=True)
     password_hash: str = Field(max_length=200)
     created_at: datetime = Field(sa_column=_instant())
-
-
-class CenterSession(SQLModel, table=True):
-    """A centre account's sign-in to the portal (server-side, like staff sessions)."""
-
-    __tablename__ = "center_session"
-
-    token_hash: str = Field(primary_key=True, max_length=64)
-    center_account_id: int = Field(foreign_key="center_account.id", index=True)
-    created_at: datetime = Field(sa_column=_instant())
-    expires_at: datetime = Field(sa_column=_instant())
 
 
 class ApiToken(SQLModel, table=True):

@@ -29,7 +29,7 @@ from sqlmodel import col
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ..core.db import Database
-from ..core.models import CenterSession, Display, GuardianSession, Installation, StaffSession
+from ..core.models import Display, Installation, SignInSession
 from ..pickups import rules
 from ..pickups.board import (
     BoardChanges,
@@ -605,17 +605,16 @@ class Hub:
             return
         now = self.now()
         async with self.db.session() as session:
-            live: set[str] = set()
-            for table in (StaffSession, GuardianSession, CenterSession):
-                live.update(
-                    (
-                        await session.execute(
-                            select(col(table.token_hash)).where(
-                                col(table.token_hash).in_(hashes), col(table.expires_at) > now
-                            )
+            live = set(
+                (
+                    await session.execute(
+                        select(col(SignInSession.token_hash)).where(
+                            col(SignInSession.token_hash).in_(hashes),
+                            col(SignInSession.expires_at) > now,
                         )
-                    ).scalars()
-                )
+                    )
+                ).scalars()
+            )
             shown = set(
                 (
                     await session.execute(

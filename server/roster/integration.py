@@ -33,6 +33,7 @@ from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
 from ..accounts.guardians import Email, create_invitation, normalize_email, send_all
+from ..accounts.passwords import MAX_PASSWORD_LENGTH, password_problem
 from ..core.db import Database
 from ..core.i18n import _
 from ..core.mail import Mailer
@@ -50,8 +51,6 @@ from ..core.templating import render
 
 log = logging.getLogger(__name__)
 
-MIN_CENTER_PASSWORD = 12
-MAX_PASSWORD = 256
 SYNC_BATCH = 50
 
 # Stored in Installation.integration_error (English source text; the page translates it).
@@ -192,7 +191,7 @@ async def link_existing(
         else None
     )
     matches = await run_in_threadpool(
-        verify_password, account.password_hash if account else None, password[:MAX_PASSWORD]
+        verify_password, account.password_hash if account else None, password[:MAX_PASSWORD_LENGTH]
     )
     if account is None or not matches:
         problem = WRONG_CREDENTIALS
@@ -220,8 +219,8 @@ class NewAccountForm:
         return cls(
             display_name=str(values.get("display_name", "")).strip()[:300],
             email=str(values.get("email", "")).strip()[:300],
-            password=str(values.get("password", ""))[: MAX_PASSWORD + 1],
-            confirmation=str(values.get("password_confirmation", ""))[: MAX_PASSWORD + 1],
+            password=str(values.get("password", ""))[: MAX_PASSWORD_LENGTH + 1],
+            confirmation=str(values.get("password_confirmation", ""))[: MAX_PASSWORD_LENGTH + 1],
         )
 
 
@@ -234,20 +233,10 @@ def new_account_problems(form: NewAccountForm) -> dict[str, str]:
         errors["display_name"] = _("That name is too long: 200 characters at most.")
     if not _EMAIL_SHAPE.match(form.email) or len(form.email) > 254:
         errors["email"] = _("Enter an email address, e.g. centre@example.org.")
-    if len(form.password) < MIN_CENTER_PASSWORD:
-        errors["password"] = _("Choose a password of at least {n} characters.").format(
-            n=MIN_CENTER_PASSWORD
-        )
-    elif len(form.password) > MAX_PASSWORD:
-        errors["password"] = _("That password is too long: {n} characters at most.").format(
-            n=MAX_PASSWORD
-        )
-    elif normalize_email(form.password) == normalize_email(form.email):
-        errors["password"] = _("The password cannot be the email address.")
-    elif form.password != form.confirmation:
-        errors["password_confirmation"] = _(
-            "The two passwords are not the same. Type the same password twice."
-        )
+    problem = password_problem(form.password, form.confirmation, form.email)
+    if problem is not None:
+        field = "password_confirmation" if problem.field == "confirmation" else "password"
+        errors[field] = problem.message
     return errors
 
 

@@ -1,16 +1,14 @@
-"""What every route needs: the app's services, the caller's identity, CSRF, language, and
-pages and errors rendered the same way everywhere."""
+"""What every route needs: the app's services, CSRF, language, and pages and errors rendered
+the same way everywhere. Who is signed in: `sessions`."""
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlmodel import col
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
@@ -18,17 +16,15 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..accounts.authz import StaffPrincipal
 from ..core import i18n
 from ..core.i18n import _
-from ..core.models import Role, StaffSession, StaffUser
 from ..core.security import csrf_matches, new_csrf_token, token_hash
 from ..core.templating import render
 from ..services import Services
 from . import limits
 from .origin import same_site_request
-from .sessions import session_owner
 
+# The sign-in cookies, one per kind of account (see `sessions`).
 SESSION_COOKIE = "relais_session"
 PARENT_COOKIE = "relais_parent"
 PORTAL_COOKIE = "relais_portal"
@@ -265,62 +261,6 @@ def redirect_showing_once(request: Request, path: str, cookie: str, secret: str)
     return response
 
 
-# -- staff identity --------------------------------------------------------------------
-
-
-class SignInRequired(Exception):
-    """Raised by routes that need staff; answered by a redirect to the sign-in page."""
-
-
-async def staff_principal(conn: HTTPConnection) -> StaffPrincipal | None:
-    """The signed-in staff member, from the server-side session (None if none, expired, or
-    the account was disabled)."""
-    cached = conn.scope["state"].get("staff")
-    if cached is not None:
-        return cached if isinstance(cached, StaffPrincipal) else None
-    principal: StaffPrincipal | None = None
-    found = await session_owner(
-        conn,
-        SESSION_COOKIE,
-        StaffSession,
-        StaffUser,
-        col(StaffSession.user_id),
-        lambda user: user.active,
-    )
-    if found is not None:
-        hashed, user = found
-        assert user.id is not None
-        principal = StaffPrincipal(
-            user_id=user.id,
-            organization_id=user.organization_id,
-            role=Role(user.role),
-            name=user.display_name,
-            email=user.email,
-            installation_id=None if user.role == Role.ADMIN else user.installation_id,
-            home_group_id=user.home_group_id,
-            session_hash=hashed,
-        )
-    conn.scope["state"]["staff"] = principal if principal is not None else False
-    return principal
-
-
-async def require_staff(conn: HTTPConnection) -> StaffPrincipal:
-    principal = await staff_principal(conn)
-    if principal is None:
-        raise SignInRequired()
-    return principal
-
-
-async def require_admin(conn: HTTPConnection) -> StaffPrincipal:
-    principal = await require_staff(conn)
-    if not principal.is_admin:
-        raise HTTPException(403, _("This page is for the daycare's administrators."))
-    return principal
-
-
-SESSION_LIFETIME = timedelta(hours=12)
-
-
 # -- rendering ---------------------------------------------------------------------------
 
 
@@ -422,18 +362,3 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
     response = await http_error(request, error)
     response.headers["Retry-After"] = "5"
     return response
-
-
-async def parent_sign_in_required(request: Request, exc: Exception) -> Response:
-    if is_htmx(request):
-        return Response(status_code=401, headers={"HX-Redirect": "/parent/login"})
-    return RedirectResponse("/parent/login", status_code=303)
-
-
-async def sign_in_required(request: Request, exc: Exception) -> Response:
-    if is_htmx(request):
-        return Response(status_code=401, headers={"HX-Redirect": "/login"})
-    target = request.url.path
-    if request.url.query:
-        target += "?" + request.url.query
-    return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)

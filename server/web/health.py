@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .context import services, staff_principal
+from .context import services
+from .sessions import staff_principal
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from server.core.i18n import _, use_locale
 from server.core.security import new_token, token_hash
 from server.photos import service as photos
-from server.web.context import CSRF_COOKIE
-from server.web.parent_session import PARENT_COOKIE
+from server.web.context import CSRF_COOKIE, PARENT_COOKIE
 from tests.e2e.conftest import LiveServer
 
 pytestmark = pytest.mark.e2e

@@ -18,23 +18,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
-from server import demo
 from server.accounts.guardians import ACTIVATION_LIFETIME, RESET_LIFETIME
+from server.accounts.passwords import MIN_PASSWORD_LENGTH
 from server.app import create_app
 from server.core import i18n
 from server.core.clock import ManualClock
 from server.core.models import (
-    AccountToken,
     Guardian,
-    GuardianSession,
+    OneTimeLink,
+    Organization,
     OutboxMessage,
     Role,
+    SignInSession,
+    StaffUser,
 )
 from server.core.ratelimit import RateLimited, rate_limited_message
 from server.core.security import hash_password, verify_password
 from server.core.settings import Settings
-from tests.helpers import T0, free_port, in_db, login
-from tests.smtp import Inbox
+from tests.conftest import T0, in_db, login
+from tests.smtp import Inbox, free_port
 
 DEMO_ORG = "Service de garde Les Érables"
 PARENT = "parent@example.org"
@@ -191,7 +193,7 @@ def test_a_weak_or_mistyped_password_is_refused_and_the_link_still_works(
     link = inbox.wait_for(1)[0].link()
     response = choose_password(client, link, password, again)
     assert response.status_code == 400
-    assert fr(problem).format(n=10) in text(response)
+    assert fr(problem).format(n=MIN_PASSWORD_LENGTH) in text(response)
     assert guardian(database_url, INVITED).account_state == "invited"
     assert choose_password(client, link).status_code == 303
 
@@ -261,7 +263,7 @@ def test_links_are_stored_as_hashes_only(
     token = inbox.wait_for(1)[0].link().rsplit("/", 1)[1]
 
     async def stored(session: AsyncSession) -> list[str]:
-        return list((await session.execute(select(col(AccountToken.token_hash)))).scalars())
+        return list((await session.execute(select(col(OneTimeLink.token_hash)))).scalars())
 
     hashes = in_db(database_url, stored)
     assert hashes and token not in hashes
@@ -290,7 +292,7 @@ def test_forgot_password_answers_the_same_for_known_and_unknown_emails(
     assert guardian(database_url, PARENT).account_state == "active"
 
     async def sessions(session: AsyncSession) -> int:
-        count = select(func.count()).select_from(GuardianSession)
+        count = select(func.count()).where(col(SignInSession.kind) == "parent")
         return int((await session.execute(count)).scalar_one())
 
     assert in_db(database_url, sessions) == 1
@@ -470,11 +472,31 @@ def test_an_admin_cannot_invite_another_organizations_guardian(
     client: TestClient, database_url: str, inbox: Inbox
 ) -> None:
     async def other_org(session: AsyncSession) -> int:
-        org_id = demo.id_of(await demo.organization(session, "Garderie Bêta"))
-        stranger = await demo.guardian(session, org_id, "B-G1", "Béa Tremblay", "bea@beta.example")
-        admin = ("Direction Bêta", Role.ADMIN, hash_password("beta-secret-2026"), T0)
-        await demo.staff(session, org_id, "direction@beta.example", *admin)
-        return demo.id_of(stranger)
+        org = Organization(name="Garderie Bêta")
+        session.add(org)
+        await session.flush()
+        assert org.id is not None
+        stranger = Guardian(
+            organization_id=org.id,
+            external_id="B-G1",
+            first_name="Béa",
+            last_name="Tremblay",
+            email="bea@beta.example",
+        )
+        session.add(stranger)
+        session.add(
+            StaffUser(
+                organization_id=org.id,
+                email="direction@beta.example",
+                display_name="Direction Bêta",
+                password_hash=hash_password("beta-secret-2026"),
+                role=Role.ADMIN,
+                created_at=T0,
+            )
+        )
+        await session.flush()
+        assert stranger.id is not None
+        return stranger.id
 
     stranger_id = in_db(database_url, other_org)
     login(client, "direction@example.org")

@@ -4,7 +4,6 @@ invitations."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,13 +18,13 @@ from starlette.routing import BaseRoute, Route
 
 from ...accounts import guardians as accounts
 from ...accounts.authz import StaffPrincipal
-from ...accounts.guardians import ACTIVATE
 from ...core import ratelimit
 from ...core.i18n import _
-from ...core.models import AccountToken, Guardian, Organization
-from ..context import csrf_form, require_admin, services
+from ...core.models import Guardian, Organization
+from ..context import csrf_form, services
 from ..context import public_base_url as public_base_url
 from ..limits import path_id
+from ..sessions import require_admin
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +93,7 @@ async def admin_context(session: AsyncSession, principal: StaffPrincipal) -> dic
         .all()
     )
     ids = [g.id for g in guardians]
-    last_sent: dict[int, datetime] = {}
-    if ids:
-        rows = await session.execute(
-            select(col(AccountToken.guardian_id), func.max(col(AccountToken.created_at)))
-            .where(col(AccountToken.guardian_id).in_(ids), col(AccountToken.purpose) == ACTIVATE)
-            .group_by(col(AccountToken.guardian_id))
-        )
-        last_sent = {guardian_id: at for guardian_id, at in rows.all()}
+    last_sent = await accounts.last_invited(session, ids)
     organization = await session.get(Organization, org_id)
     zone = ZoneInfo(organization.timezone if organization else "America/Toronto")
     return {

@@ -17,10 +17,10 @@ from ..context import (
     page,
     public_base_url,
     redirect_showing_once,
-    require_admin,
     services,
 )
 from ..limits import parse_id, path_id
+from ..sessions import require_admin
 from . import guardians, photos
 
 

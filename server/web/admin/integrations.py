@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from ...accounts.authz import StaffPrincipal
 from ...accounts.guardians import Email, send_all
+from ...accounts.passwords import MIN_PASSWORD_LENGTH
 from ...core import ratelimit
 from ...core.i18n import _
 from ...core.models import Organization, SyncJob
@@ -30,10 +31,10 @@ from ..context import (
     is_htmx,
     page,
     public_base_url,
-    require_admin,
     services,
 )
 from ..limits import path_id
+from ..sessions import require_admin
 
 HOME = "/admin/integrations"
 
@@ -95,7 +96,7 @@ async def integrations_page(
         values=values or {},
         errors=errors or {},
         job=_job_view(job),
-        min_password=integration.MIN_CENTER_PASSWORD,
+        min_password=MIN_PASSWORD_LENGTH,
     )
 
 

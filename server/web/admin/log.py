@@ -33,7 +33,8 @@ from ...core.models import (
     Pickup,
     PickupEvent,
 )
-from ..context import page, require_admin, services
+from ..context import page, services
+from ..sessions import require_admin
 from .staff import org_places
 
 PAGE_SIZE = 50

@@ -21,7 +21,8 @@ from ...core.models import Installation
 from ...core.templating import render
 from ...pickups.board import AlertItem, BoardState, load_board
 from ...pickups.rules import waiting_minutes
-from ..context import SECURITY_HEADERS, is_htmx, page, require_admin, services
+from ..context import SECURITY_HEADERS, is_htmx, page, services
+from ..sessions import require_admin
 
 POLL_SECONDS = 5
 

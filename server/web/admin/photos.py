@@ -11,8 +11,8 @@ from starlette.routing import BaseRoute, Route
 
 from ...accounts.authz import StaffPrincipal
 from ...photos import service as photos
-from ..context import require_admin
 from ..photo_requests import decide
+from ..sessions import require_admin
 
 
 async def approve(request: Request) -> Response:

@@ -25,7 +25,8 @@ from ...core.models import Child, Group, Installation, Pickup, PickupEvent
 from ...pickups import reports
 from ...pickups.messages import step_label
 from ...pickups.rules import local_day
-from ..context import page, require_admin, services
+from ..context import page, services
+from ..sessions import require_admin
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366

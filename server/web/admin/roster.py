@@ -28,7 +28,8 @@ from ...core.i18n import _
 from ...roster import RosterInvalid, RowError, read_file
 from ...roster.apply import KINDS, Plan, apply_roster, plan_roster
 from ...roster.csv_rows import MAX_FILE_BYTES
-from ..context import csrf_form, page, public_base_url, require_admin, services
+from ..context import csrf_form, page, public_base_url, services
+from ..sessions import require_admin
 
 UPLOAD_LIFETIME = timedelta(hours=1)
 PREVIEW_CHANGES = 50

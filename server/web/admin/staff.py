@@ -22,15 +22,14 @@ from ...accounts.staff import Refused
 from ...core import ratelimit
 from ...core.i18n import _
 from ...core.models import Group, Installation, Organization, Role, StaffUser
-from ..auth.staff import end_sessions
 from ..context import (
     csrf_form,
     page,
     public_base_url,
-    require_admin,
     services,
 )
 from ..limits import parse_id, path_id
+from ..sessions import STAFF, end_sessions, require_admin
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +252,7 @@ async def disable(request: Request) -> Response:
         await session.commit()
     # Signed out everywhere at once: the sessions go, open boards close.
     if hashes:
-        await end_sessions(request, hashes)
+        await end_sessions(request, STAFF, user_id, hashes)
     return RedirectResponse(f"/admin/staff#staff-{user_id}", status_code=303)
 
 

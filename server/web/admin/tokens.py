@@ -18,8 +18,9 @@ from starlette.routing import Route
 from ...core.i18n import _
 from ...core.models import ApiToken, Organization
 from ...core.security import new_token, token_hash
-from ..context import csrf_form, page, redirect_showing_once, require_admin, services
+from ..context import csrf_form, page, redirect_showing_once, services
 from ..limits import path_id
+from ..sessions import require_admin
 
 NEW_TOKEN_COOKIE = "relais_new_api_token"
 COOKIE_PATH = "/admin/tokens"

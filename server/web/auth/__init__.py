@@ -1,8 +1,9 @@
-"""Signing in and out: staff (/login, set-password links), parents (/parent/login, activation
-and reset links) and centre accounts (/portal/login)."""
+"""Signing in and out: the three sign-in pages (staff /login, parents /parent/login, centre
+accounts /portal/login), parents' activation and reset links, staff set-password links. Who
+is signed in: `web.sessions`."""
 
 from starlette.routing import BaseRoute
 
-from . import parents, portal, staff, staff_links
+from . import login, parents, staff_links
 
-routes: list[BaseRoute] = [*staff.routes, *parents.routes, *portal.routes, *staff_links.routes]
+routes: list[BaseRoute] = [*login.routes, *parents.routes, *staff_links.routes]

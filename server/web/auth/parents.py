@@ -1,9 +1,9 @@
-"""Parents' accounts: sign-in, invitation (activation) links, forgotten passwords, the demo
-outbox, and the "Parents" section of /admin.
+"""Parents' one-time links: invitation (activation) links, forgotten passwords (reset), and
+"send me a link". Signing in with a password: `login`.
 
-No answer here tells whether an email address has an account: sign-in failures share one
-message, and "send me a link" always answers the same sentence. Links are sent after the
-answer (a background task), so the time taken does not tell either.
+No answer here tells whether an email address has an account: "send me a link" always
+answers the same sentence. Links are sent after the answer (a background task), so the time
+taken does not tell either.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ...accounts import guardians as accounts
-from ...accounts.guardians import ACTIVATE, RESET, LinkProblem, LinkRefused, ValidLink
+from ...accounts.guardians import ACTIVATE, RESET, ValidLink
+from ...accounts.one_time_links import LinkProblem, LinkRefused
+from ...accounts.passwords import MIN_PASSWORD_LENGTH, password_problem
 from ...core import ratelimit
 from ...core.i18n import _
-from ...core.models import Guardian
 from ...core.ratelimit import (
     LINK_EMAIL_LIMIT,
     LINK_IP_LIMIT,
@@ -31,17 +31,15 @@ from ...core.ratelimit import (
     RateDecision,
     rate_limited_message,
 )
-from ...core.security import verify_password
-from ..context import csrf_form, page, services
-from ..context import public_base_url as public_base_url
-from ..parent_session import end_session, guardian_principal, start_session
+from ..context import csrf_form, page, public_base_url, services
+from ..sessions import PARENT, start_session
 from . import signin
 from .signin import client_address
 
 log = logging.getLogger(__name__)
 
 
-_TEMPLATES = {ACTIVATE: "parent/activate.html", RESET: "parent/reset.html"}
+_TEMPLATES = {ACTIVATE: "auth/parent_activate.html", RESET: "auth/parent_reset.html"}
 
 
 def generic_sent_message() -> str:
@@ -59,69 +57,6 @@ async def _limited(
         if not decision.allowed and (worst is None or decision.retry_after > worst.retry_after):
             worst = decision
     return worst
-
-
-# -- sign-in ------------------------------------------------------------------------------
-
-
-def _login_page(
-    request: Request, *, status_code: int = 200, email: str = "", error: str | None = None
-) -> Response:
-    return page(request, "parent/login.html", status_code=status_code, email=email, error=error)
-
-
-async def login_page(request: Request) -> Response:
-    if await guardian_principal(request) is not None:
-        return RedirectResponse("/parent", status_code=303)
-    return _login_page(request)
-
-
-async def login_submit(request: Request) -> Response:
-    form = await csrf_form(request)
-    email = accounts.normalize_email(str(form.get("email", "")))[:254]
-    password = str(form.get("password", ""))[: accounts.MAX_PASSWORD_LENGTH + 1]
-    svc = services(request)
-    now = svc.clock.now()
-    attempt = signin.start(request, "parent", email)
-    async with svc.db.session() as session:
-        refused = await signin.refused(session, attempt, now)
-        if refused is not None:
-            wait = _login_page(request, email=email, error=rate_limited_message(refused))
-            return signin.too_many(wait, refused)
-        candidates: list[Guardian | None] = [
-            g
-            for g in await accounts.guardians_by_email(session, email)
-            if g.account_state == "active" and g.password_hash
-        ]
-        signed_in: Guardian | None = None
-        # With no candidate, check against a dummy hash anyway: same time, nothing learned.
-        for guardian in candidates or [None]:
-            hashed = guardian.password_hash if guardian is not None else None
-            if await run_in_threadpool(verify_password, hashed, password) and guardian:
-                signed_in = guardian
-                break
-        if signed_in is None:
-            await signin.failed(session, attempt, now)
-            await session.commit()
-            return _login_page(
-                request,
-                status_code=400,
-                email=email,
-                error=_("Wrong email or password."),
-            )
-        await signin.succeeded(session, attempt)
-        await session.commit()
-    response = RedirectResponse("/parent", status_code=303)
-    await start_session(request, response, signed_in)
-    signin.remember(request, response, "parent", email)
-    return response
-
-
-async def logout(request: Request) -> Response:
-    await csrf_form(request)
-    response = RedirectResponse("/parent/login", status_code=303)
-    await end_session(request, response)
-    return response
 
 
 # -- one-time links (activation, reset) ---------------------------------------------------
@@ -144,7 +79,7 @@ def _problem_page(request: Request, problem: LinkProblem, purpose: str) -> Respo
     }
     return page(
         request,
-        "parent/link_problem.html",
+        "auth/parent_link_problem.html",
         status_code=404 if problem == LinkProblem.UNKNOWN else 410,
         problem=problem.value,
         problem_message=messages[problem],
@@ -163,7 +98,7 @@ def _password_page(
         first_name=link.guardian.first_name,
         email=link.guardian.email,
         organization=link.organization.name,
-        min_length=accounts.MIN_PASSWORD_LENGTH,
+        min_length=MIN_PASSWORD_LENGTH,
         error=error,
     )
 
@@ -189,16 +124,17 @@ async def _link_post(request: Request, purpose: str) -> Response:
         link = await accounts.open_link(session, request.path_params["token"], purpose, now)
         if isinstance(link, LinkProblem):
             return _problem_page(request, link, purpose)
-        problem = accounts.password_problem(password, confirmation, link.guardian.email)
+        problem = password_problem(password, confirmation, link.guardian.email)
         if problem is not None:
-            return _password_page(request, link, purpose, error=problem)
+            return _password_page(request, link, purpose, error=problem.message)
         try:
             await accounts.use_link(session, link, password, now)
         except LinkRefused as refused:
             return _problem_page(request, refused.problem, purpose)
         await session.commit()
     response = RedirectResponse("/parent", status_code=303)
-    await start_session(request, response, link.guardian)
+    assert link.guardian.id is not None
+    await start_session(request, response, PARENT, link.guardian.id)
     # The link proved the address: this phone is known from now on (see `signin`).
     signin.remember(request, response, "parent", accounts.normalize_email(link.guardian.email))
     return response
@@ -233,7 +169,7 @@ def _forgot_page(
 ) -> Response:
     return page(
         request,
-        "parent/forgot.html",
+        "auth/parent_forgot.html",
         status_code=status_code,
         sent=sent,
         sent_message=generic_sent_message(),
@@ -275,21 +211,12 @@ async def send_link(request: Request) -> Response:
     return response
 
 
-# -- the demo outbox -----------------------------------------------------------------------
-
-
-# -- staff side: invitations from /admin -----------------------------------------------------
-
-
 routes: list[BaseRoute] = [
-    Route("/parent/login", login_page, methods=["GET"]),
-    Route("/parent/login", login_submit, methods=["POST"]),
-    Route("/parent/logout", logout, methods=["POST"]),
     # Before /parent/activate/{token}: "resend" is not a token.
-    Route("/parent/activate/resend", send_link, methods=["POST"]),
+    Route("/parent/activate/resend", send_link, methods=["POST"], name="auth.parent_resend"),
     Route("/parent/activate/{token}", activate_page, methods=["GET"]),
     Route("/parent/activate/{token}", activate_submit, methods=["POST"]),
-    Route("/parent/forgot", forgot_page, methods=["GET"]),
+    Route("/parent/forgot", forgot_page, methods=["GET"], name="auth.parent_forgot"),
     Route("/parent/forgot", send_link, methods=["POST"]),
     Route("/parent/reset/{token}", reset_page, methods=["GET"]),
     Route("/parent/reset/{token}", reset_submit, methods=["POST"]),

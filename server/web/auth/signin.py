@@ -1,6 +1,6 @@
-"""Sign-in throttling, the same for staff (/login), parents (/parent/login) and centre
-accounts (/portal/login): growing delays that stop password guessing without letting a
-stranger lock a person out.
+"""Signing in with a password, the one routine behind the three sign-in pages (staff /login,
+parents /parent/login, centre accounts /portal/login), and its throttling: growing delays
+that stop password guessing without letting a stranger lock a person out.
 
 - A browser that never signed in to the account typed is slowed per account and per network
   address: a few free failures, then each failure doubles the wait (1, 2, 4, 8, then at most
@@ -17,10 +17,13 @@ A person on a new phone while someone hammers their account waits at most the ca
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -32,10 +35,10 @@ from ...core.ratelimit import (
     Backoff,
     RateDecision,
 )
-from ...core.security import new_token, sign, signature_matches
+from ...core.security import new_token, sign, signature_matches, verify_password
 from ..context import is_secure, services
+from ..sessions import Kind
 
-REALMS = ("staff", "parent", "portal")
 KNOWN_DEVICE_LIFETIME = timedelta(days=365)
 # A shared tablet remembers this many accounts; the oldest is forgotten first.
 KNOWN_ACCOUNTS_PER_DEVICE = 5
@@ -64,6 +67,48 @@ def _entries(request: Request, realm: str) -> list[tuple[str, str]]:
 
 
 @dataclass(frozen=True)
+class Realm:
+    """A sign-in page: the kind of account it signs in, and what differs between them."""
+
+    # Names the failure counters and the known-device cookie: staff | parent | portal.
+    name: str
+    kind: Kind[Any, Any]
+    # The accounts with this (normalized) address that may sign in with a password, as
+    # (id, password hash): an address may have an account in two organizations.
+    accounts: Callable[[AsyncSession, str], Awaitable[Sequence[tuple[int, str]]]]
+    # The one message for every failure: no probing which addresses have an account.
+    wrong: Callable[[], str]
+
+
+async def check_password(
+    request: Request, realm: Realm, email: str, password: str
+) -> int | RateDecision | None:
+    """The account signed in to (its id), or the wait still running (nothing checked), or
+    None: no account with this address and password (one more failure counted)."""
+    svc = services(request)
+    now = svc.clock.now()
+    attempt = start(request, realm.name, email)
+    async with svc.db.session() as session:
+        wait = await refused(session, attempt, now)
+        if wait is not None:
+            return wait
+        candidates: Sequence[tuple[int, str] | None] = await realm.accounts(session, email)
+        signed_in: int | None = None
+        # With no candidate, check against a dummy hash anyway: same time, nothing learned.
+        for candidate in candidates or [None]:
+            hashed = candidate[1] if candidate is not None else None
+            if await run_in_threadpool(verify_password, hashed, password) and candidate:
+                signed_in = candidate[0]
+                break
+        if signed_in is None:
+            await failed(session, attempt, now)
+        else:
+            await succeeded(session, attempt)
+        await session.commit()
+    return signed_in
+
+
+@dataclass(frozen=True)
 class Attempt:
     """One sign-in attempt: which counters apply, and whether the browser is known."""
 
@@ -74,7 +119,6 @@ class Attempt:
 
 
 def start(request: Request, realm: str, email: str) -> Attempt:
-    assert realm in REALMS
     secret = services(request).settings.secret_key
     known = next(
         (

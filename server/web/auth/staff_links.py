@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ...accounts import staff as staff_accounts
-from ...accounts.guardians import LinkProblem, LinkRefused
+from ...accounts.one_time_links import LinkProblem, LinkRefused
+from ...accounts.passwords import MIN_PASSWORD_LENGTH, password_problem
 from ...core.i18n import _
 from ...core.models import Role
-from ..context import (
-    csrf_form,
-    page,
-    services,
-)
-from . import signin, staff
+from ..context import csrf_form, page, services
+from ..sessions import STAFF, start_session
+from . import signin
 
 
 def _link_page(
@@ -45,14 +43,14 @@ def _link_page(
         status = 400
     return page(
         request,
-        "staff/set_password.html",
+        "auth/staff_set_password.html",
         status_code=status,
         action=request.url.path,
         problem_message=messages[problem] if problem is not None else None,
         name=link.user.display_name if link else "",
         email=link.user.email if link else "",
         organization=link.organization.name if link else "",
-        min_length=staff_accounts.MIN_PASSWORD_LENGTH,
+        min_length=MIN_PASSWORD_LENGTH,
         error=error,
     )
 
@@ -78,19 +76,20 @@ async def set_password_submit(request: Request) -> Response:
         link = await staff_accounts.open_link(session, request.path_params["token"], now)
         if isinstance(link, LinkProblem):
             return _link_page(request, problem=link)
-        problem = staff_accounts.password_problem(password, confirmation, link.user.email)
+        problem = password_problem(password, confirmation, link.user.email)
         if problem is not None:
-            return _link_page(request, link=link, error=problem)
+            return _link_page(request, link=link, error=problem.message)
         try:
             user = await staff_accounts.use_link(session, link, password, now)
         except LinkRefused as refused:
             return _link_page(request, problem=refused.problem)
-        # Signed in at once, exactly as /login does it.
-        token = staff.add_session(session, request, user, now)
         await session.commit()
+        assert user.id is not None
+        user_id, email = user.id, user.email
         target = "/admin" if user.role == Role.ADMIN else "/board"
-        email = user.email
-    response = staff.signed_in_redirect(request, token, target)
+    # Signed in at once, exactly as /login does it.
+    response = RedirectResponse(target, status_code=303)
+    await start_session(request, response, STAFF, user_id)
     # The link proved the address: this browser is known from now on (see `signin`).
     signin.remember(request, response, "staff", email)
     return response

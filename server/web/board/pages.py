@@ -31,8 +31,9 @@ from ...pickups.board import BoardState, ViewKey, load_board
 from ...pickups.messages import refusal_message, status_label
 from ...pickups.moves import WrongInstallation, move_to_group
 from ...pickups.rules import STAFF_STEPS, RuleError
-from ..context import csrf_form, is_htmx, page, require_staff, services, staff_principal
+from ..context import csrf_form, is_htmx, page, services
 from ..origin import origin_allowed
+from ..sessions import require_staff, staff_principal
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from starlette.routing import BaseRoute, Route
 
 from ...core.i18n import _
 from ...core.models import OutboxMessage
-from ..context import page, require_admin, services
+from ..context import page, services
 from ..context import public_base_url as public_base_url
+from ..sessions import require_admin
 
 OUTBOX_SHOWN = 100
 

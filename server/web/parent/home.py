@@ -39,10 +39,9 @@ from ...pickups.events import BoardEvent
 from ...pickups.family import FamilyState, FamilyView, family_children, load_family
 from ...pickups.messages import refusal_message
 from ...pickups.rules import RuleError
-from ..auth.parents import public_base_url
-from ..context import csrf_form, is_htmx, page, services
+from ..context import csrf_form, is_htmx, page, public_base_url, services
 from ..origin import origin_allowed
-from ..parent_session import end_guardian_sessions, guardian_principal, require_guardian
+from ..sessions import PARENT, end_sessions, guardian_principal, require_guardian
 
 
 def _actor(principal: GuardianPrincipal, request: Request) -> service.Actor:
@@ -529,7 +528,7 @@ async def revoke_person(request: Request) -> Response:
             session.add(person)
         await session.commit()
     if remaining is None:
-        await end_guardian_sessions(request, person_id)
+        await end_sessions(request, PARENT, person_id)
     return RedirectResponse("/parent", status_code=303)
 
 

@@ -18,8 +18,8 @@ from ...photos import service as photos
 from ...photos.service import PhotoError, PhotoRejected
 from ..context import csrf_form, csrf_token, is_htmx, page, services
 from ..limits import body_limit
-from ..parent_session import require_guardian
 from ..photo_requests import photo_target
+from ..sessions import require_guardian
 
 # The photo plus the form's other fields and the multipart framing (what `BodyLimits` allows
 # this route).

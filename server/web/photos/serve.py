@@ -11,11 +11,10 @@ from starlette.routing import BaseRoute, Route
 
 from ...accounts.authz import CenterPrincipal, GuardianPrincipal, StaffPrincipal
 from ...photos import service as photos
-from ..auth.portal import center_principal
-from ..context import services, staff_principal
+from ..context import services
 from ..limits import not_found
-from ..parent_session import guardian_principal
 from ..photo_requests import photo_target
+from ..sessions import center_principal, guardian_principal, staff_principal
 
 PHOTO_HEADERS = {
     "Cache-Control": "private, no-store, max-age=0",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import time
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.exceptions import HTTPException
@@ -20,11 +20,11 @@ from starlette.routing import Route
 
 from ...accounts.authz import CenterPrincipal
 from ...accounts.guardians import invite
+from ...accounts.passwords import password_problem
 from ...core import ratelimit
 from ...core.i18n import _
 from ...core.models import (
     CenterAccount,
-    CenterSession,
     Child,
     ChildGuardian,
     Guardian,
@@ -34,13 +34,11 @@ from ...core.security import hash_password, verify_password
 from ...photos.service import pending_photos
 from ...pickups.rules import RuleError, parse_hhmm
 from .. import limits
-from ..auth.portal import require_center
 from ..context import csrf_form, page, public_base_url, services
 from ..limits import path_id
+from ..sessions import CENTRE, end_other_sessions, require_center
 
 MAX_PREPARATION_MINUTES = 60
-MIN_PASSWORD_LENGTH = 12
-MAX_PASSWORD = 256
 
 
 # -- sign-in ---------------------------------------------------------------------------------
@@ -120,25 +118,18 @@ async def change_password(request: Request) -> Response:
     async with svc.db.session() as session:
         account = await session.get(CenterAccount, principal.center_account_id)
         assert account is not None
+        problem = password_problem(new, again, account.email)
         if not verify_password(account.password_hash, current):
             errors["current_password"] = _("This is not the current password.")
-        elif len(new) < MIN_PASSWORD_LENGTH:
-            errors["new_password"] = _("Choose a password of at least {n} characters.").format(
-                n=MIN_PASSWORD_LENGTH
-            )
-        elif new != again:
-            errors["new_password_again"] = _(
-                "The two passwords are not the same. Type the same password twice."
-            )
+        elif problem is not None:
+            field = "new_password_again" if problem.field == "confirmation" else "new_password"
+            errors[field] = problem.message
         else:
             account.password_hash = hash_password(new)
             session.add(account)
             # Other browsers signed in with the old password are signed out.
-            await session.execute(
-                delete(CenterSession).where(
-                    col(CenterSession.center_account_id) == account.id,
-                    col(CenterSession.token_hash) != principal.session_hash,
-                )
+            await end_other_sessions(
+                session, CENTRE, principal.center_account_id, principal.session_hash
             )
             await session.commit()
         installation = await _installation(session, principal)

@@ -6,8 +6,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..auth.portal import require_center
 from ..photo_requests import decide
+from ..sessions import require_center
 
 
 async def approve(request: Request) -> Response:
