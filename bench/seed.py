@@ -9,9 +9,9 @@ sees every installation; and an API token.
     python -m bench.seed sqlite+aiosqlite:///tmp/bench.db --installations 20 --children 60
 
 The rows are written by the server's one builder of an organization's data (server/demo.py,
-the demo's and the tests' too), as bulk INSERTs; children are checked in with Attendance rows written directly
-(what check-in writes, without its board event: no board is open yet) and the sessions as
-session rows (what signing in writes, without an argon2 check each),
+the demo's and the tests' too), as bulk INSERTs; children are checked in with Attendance rows
+written directly (what check-in writes, without its board event: no board is open yet) and
+the sessions as session rows (what signing in writes, without an argon2 check each),
 so a seed of thousands of children takes seconds.
 
 Each installation's children are listed in the order the announcer takes them: one from each

@@ -171,6 +171,12 @@ async def add(session: AsyncSession, row: Row) -> Row:
     return row
 
 
+def id_of(row: Any) -> int:
+    """The id of a row already inserted."""
+    assert row.id is not None
+    return int(row.id)
+
+
 async def insert_rows(
     session: AsyncSession, model: type[SQLModel], rows: Sequence[dict[str, Any]]
 ) -> list[int]:
@@ -284,28 +290,9 @@ def staff_row(
     }
 
 
-async def staff(
-    session: AsyncSession,
-    organization_id: int,
-    email: str,
-    display_name: str,
-    role: Role,
-    password_hash: str,
-    now: datetime,
-    installation_id: int | None = None,
-    home_group_id: int | None = None,
-) -> StaffUser:
-    row = staff_row(
-        organization_id,
-        email,
-        display_name,
-        role,
-        password_hash,
-        now,
-        installation_id,
-        home_group_id,
-    )
-    return await add(session, StaffUser(**row))
+async def staff(session: AsyncSession, *fields: Any, **named: Any) -> StaffUser:
+    """A staff account (`staff_row`'s fields)."""
+    return await add(session, StaffUser(**staff_row(*fields, **named)))
 
 
 async def api_token(
@@ -378,24 +365,24 @@ async def present(
 async def signed_in(
     session: AsyncSession,
     kind: SessionKind,
-    owner_ids: Sequence[int],
+    account_ids: Sequence[int],
     now: datetime,
     lifetime: timedelta,
     user_agent: str = "",
 ) -> list[str]:
     """A session per account of `kind` (what signing in writes, without a password check);
-    their tokens, in the order of `owner_ids`."""
-    tokens = [new_token() for _ in owner_ids]
+    their tokens, in the order of `account_ids`."""
+    tokens = [new_token() for _ in account_ids]
     rows = [
         {
-            "token_hash": token_hash(t),
+            "token_hash": token_hash(token),
             "kind": kind,
-            "account_id": o,
+            "account_id": account_id,
             "created_at": now,
             "expires_at": now + lifetime,
             "user_agent": user_agent,
         }
-        for t, o in zip(tokens, owner_ids, strict=True)
+        for token, account_id in zip(tokens, account_ids, strict=True)
     ]
     if rows:
         await session.execute(insert(SignInSession), rows)

@@ -8,60 +8,57 @@ Sites: A is the demo organization (Pavillon des Érables, "ERA"), B the other on
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
+from server import demo
 from server.app import create_app
 from server.core.clock import ManualClock
 from server.core.models import (
     ApiToken,
-    Attendance,
-    CenterAccount,
     Child,
-    ChildGuardian,
     Display,
     Group,
     Guardian,
     Installation,
-    Organization,
     OutboxMessage,
     Pickup,
     Role,
-    SignInSession,
     StaffUser,
 )
-from server.core.security import hash_password, new_token, token_hash
 from server.core.settings import Settings
-from server.pickups.rules import local_day
-from tests.conftest import API_TOKEN, PASSWORD, T0, another_browser, api_headers, in_db
+from tests.helpers import (
+    B_ADMIN,
+    B_GROUP,
+    B_INSTALLATION,
+    B_PARENT,
+    B_TOKEN,
+    PASSWORD,
+    T0,
+    announce,
+    another_browser,
+    b_password_hash,
+    beta,
+    in_db,
+    serving_app,
+    sign_in_as,
+)
 
-SESSION_COOKIE, PARENT_COOKIE, PORTAL_COOKIE = "relais_session", "relais_parent", "relais_portal"
 ORIGIN = "http://testserver"
 SAME_SITE = {"Origin": ORIGIN}
 FOREIGN = "https://evil.example"
 
-B_PASSWORD = "beta-secret-2026"
-B_ADMIN = "direction@beta.example"
 B_RECEPTION = "accueil@beta.example"
-B_PARENT = "parent@beta.example"
 B_CENTRE = "centre@beta.example"
-B_TOKEN = "beta-api-token"
 B_DISPLAY = "beta-wall-display-token"
-B_INSTALLATION = "Garderie Bêta — Centre Nord"
-B_GROUP = "Les Pingouins"
 B_CHILD = ("Zacharie", "Bêta")
 
 A_ADMIN = "direction@example.org"
@@ -72,9 +69,6 @@ A_DISPLAY = "demo-wall-display-token"
 # What only A's pages show: an installation, a group, a child's name.
 A_MARKERS = ("Pavillon des Érables", "Les Lutins", "Tremblay")
 B_MARKERS = (B_INSTALLATION, B_GROUP, "Zacharie")
-
-# argon2 on purpose takes tens of milliseconds: hash the shared test password once.
-_B_HASH = hash_password(B_PASSWORD)
 
 
 @dataclass(frozen=True)
@@ -109,127 +103,28 @@ class World:
 
 
 async def _create_beta(session: AsyncSession) -> None:
-    org = Organization(name="Garderie Bêta", timezone="America/Toronto")
-    session.add(org)
-    await session.flush()
-    assert org.id is not None
-    inst = Installation(
-        organization_id=org.id,
-        external_id="B-NORD",
-        name=B_INSTALLATION,
-        latitude=45.5017,
-        longitude=-73.5673,
-    )
-    session.add(inst)
-    await session.flush()
-    assert inst.id is not None
-    group = Group(installation_id=inst.id, external_id="B-PING", name=B_GROUP)
-    other = Group(installation_id=inst.id, external_id="B-OURS", name="Les Oursons")
-    session.add_all([group, other])
-    await session.flush()
-    assert group.id is not None
-    present = Child(
-        organization_id=org.id,
-        installation_id=inst.id,
-        group_id=group.id,
-        external_id="B-C1",
-        first_name=B_CHILD[0],
-        last_name=B_CHILD[1],
-    )
-    absent = Child(
-        organization_id=org.id,
-        installation_id=inst.id,
-        group_id=group.id,
-        external_id="B-C2",
-        first_name="Ophélie",
-        last_name="Bêta",
-    )
-    sibling = Child(
-        organization_id=org.id,
-        installation_id=inst.id,
-        group_id=group.id,
-        external_id="B-C3",
-        first_name="Béatrice",
-        last_name="Bêta",
-    )
-    parent = Guardian(
-        organization_id=org.id,
-        external_id="B-G1",
-        first_name="Hélène",
-        last_name="Bêta",
-        email=B_PARENT,
+    b = await beta(
+        session,
+        ("Zacharie Bêta", "Ophélie Bêta", "Béatrice Bêta"),
+        present=(0, 2),
+        groups=(("B-PING", B_GROUP), ("B-OURS", "Les Oursons")),
         account_state="active",
-        password_hash=_B_HASH,
+        password_hash=b_password_hash(),
     )
-    session.add_all([present, absent, sibling, parent])
-    await session.flush()
-    assert present.id and absent.id and sibling.id and parent.id
-    today = local_day(T0, inst.timezone)
-    session.add_all(
-        [
-            ChildGuardian(child_id=present.id, guardian_id=parent.id),
-            ChildGuardian(child_id=absent.id, guardian_id=parent.id),
-            ChildGuardian(child_id=sibling.id, guardian_id=parent.id),
-            Attendance(child_id=present.id, installation_id=inst.id, day=today, checked_in_at=T0),
-            Attendance(child_id=sibling.id, installation_id=inst.id, day=today, checked_in_at=T0),
-            StaffUser(
-                organization_id=org.id,
-                email=B_ADMIN,
-                display_name="Direction Bêta",
-                password_hash=_B_HASH,
-                role=Role.ADMIN,
-                created_at=T0,
-            ),
-            StaffUser(
-                organization_id=org.id,
-                email=B_RECEPTION,
-                display_name="Accueil Bêta",
-                password_hash=_B_HASH,
-                role=Role.RECEPTION,
-                installation_id=inst.id,
-                created_at=T0,
-            ),
-            CenterAccount(
-                installation_id=inst.id, email=B_CENTRE, password_hash=_B_HASH, created_at=T0
-            ),
-            ApiToken(
-                organization_id=org.id, name="Bêta", token_hash=token_hash(B_TOKEN), created_at=T0
-            ),
-            Display(
-                organization_id=org.id,
-                installation_id=inst.id,
-                name="Hall Bêta",
-                token_hash=token_hash(B_DISPLAY),
-                created_at=T0,
-            ),
-        ]
-    )
+    inst = demo.id_of(b.installation)
+    org = demo.id_of(b.organization)
+    reception = ("Accueil Bêta", Role.RECEPTION, b_password_hash(), T0, inst)
+    await demo.staff(session, org, B_RECEPTION, *reception)
+    await demo.center_account(session, inst, B_CENTRE, b_password_hash(), T0)
+    await demo.api_token(session, org, B_TOKEN, "Bêta", T0)
+    await demo.displays(session, org, [inst], "Hall Bêta", T0, [B_DISPLAY])
     # A wall display for the demo organization too (the demo data has none).
     era = (
         await session.execute(select(Installation).where(col(Installation.external_id) == "ERA"))
     ).scalar_one()
-    assert era.id is not None
-    session.add(
-        Display(
-            organization_id=era.organization_id,
-            installation_id=era.id,
-            name="Hall des Érables",
-            token_hash=token_hash(A_DISPLAY),
-            created_at=T0,
-        )
+    await demo.displays(
+        session, era.organization_id, [demo.id_of(era)], "Hall des Érables", T0, [A_DISPLAY]
     )
-
-
-def announce(client: TestClient, token: str, child: str, guardian: str) -> int:
-    """A parent at the door, through the API: the alert is live at once."""
-    response = client.post(
-        "/api/v1/pickups",
-        headers=api_headers(token),
-        json={"child_id": child, "guardian_id": guardian, "mode": "eta", "eta": "16:00"},
-    )
-    assert response.status_code == 201, response.text
-    pickup_id: int = response.json()["id"]
-    return pickup_id
 
 
 async def _site(session: AsyncSession, installation_external: str, child: str) -> dict[str, Any]:
@@ -318,8 +213,8 @@ def world(client: TestClient, database_url: str) -> World:
     """Both organizations, a live pickup at each (Léa Tremblay at A, Zacharie at B), nobody
     signed in."""
     in_db(database_url, _create_beta)
-    announce(client, API_TOKEN, "C-LEA", "G-TREMBLAY")
-    announce(client, B_TOKEN, "B-C1", "B-G1")
+    announce(client, "C-LEA", "G-TREMBLAY")
+    announce(client, "B-C1", "B-G1", B_TOKEN)
 
     async def load(session: AsyncSession) -> tuple[dict[str, Any], dict[str, Any]]:
         return await _site(session, "ERA", "C-LEA"), await _site(session, "B-NORD", "B-C1")
@@ -361,51 +256,6 @@ EMAILS = {
     ("b", "parent"): B_PARENT,
     ("b", "centre"): B_CENTRE,
 }
-
-
-def sign_in_as(client: TestClient, database_url: str, kind: str, email: str) -> TestClient:
-    """A session for `email` (staff, parent or centre), written straight into the database
-    (no password hashing to wait for: sign-in itself is tested in test_signin.py), its
-    cookie given to `client`, and the page's CSRF cookie fetched."""
-    token = new_token()
-    later = T0 + timedelta(days=1)
-
-    async def create(session: AsyncSession) -> None:
-        if kind == "parent":
-            owner = (
-                await session.execute(select(Guardian).where(col(Guardian.email) == email))
-            ).scalar_one()
-            assert owner.id is not None
-            kind_id = ("parent", owner.id)
-        elif kind == "centre":
-            centre = (
-                await session.execute(
-                    select(CenterAccount).where(col(CenterAccount.email) == email)
-                )
-            ).scalar_one()
-            assert centre.id is not None
-            kind_id = ("centre", centre.id)
-        else:
-            user = (
-                await session.execute(select(StaffUser).where(col(StaffUser.email) == email))
-            ).scalar_one()
-            assert user.id is not None
-            kind_id = ("staff", user.id)
-        session.add(
-            SignInSession(
-                token_hash=token_hash(token),
-                kind=kind_id[0],
-                account_id=kind_id[1],
-                created_at=T0,
-                expires_at=later,
-            )
-        )
-
-    in_db(database_url, create)
-    cookie = {"parent": PARENT_COOKIE, "centre": PORTAL_COOKIE}.get(kind, SESSION_COOKIE)
-    client.cookies.set(cookie, token)
-    client.get("/login")  # the CSRF cookie bound to the new sign-in
-    return client
 
 
 def browser(world: World, role: str) -> TestClient:
@@ -452,32 +302,8 @@ def outbox_count(database_url: str) -> int:
 # -- a live server, for tools that speak HTTP (schemathesis) ------------------------------
 
 
-class _ThreadedServer(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # not the main thread
-        pass
-
-
 @contextmanager
 def serving(settings: Settings, clock: ManualClock) -> Iterator[str]:
     """A real uvicorn server on a free port, in a thread of the test process; its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    app = create_app(settings, clock=clock, background=False)
-    server = _ThreadedServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _attempt in range(200):  # ask it, do not sleep
-        try:
-            if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
-                break
-        except httpx.TransportError:
-            thread.join(0.05)
-    else:
-        raise AssertionError("the test server did not start")
-    try:
+    with serving_app(create_app(settings, clock=clock, background=False)) as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(10)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
+from server import demo
 from server.accounts.guardians import ACTIVATION_LIFETIME, RESET_LIFETIME
 from server.accounts.passwords import MIN_PASSWORD_LENGTH
 from server.app import create_app
@@ -26,17 +27,15 @@ from server.core.clock import ManualClock
 from server.core.models import (
     Guardian,
     OneTimeLink,
-    Organization,
     OutboxMessage,
     Role,
     SignInSession,
-    StaffUser,
 )
 from server.core.ratelimit import RateLimited, rate_limited_message
 from server.core.security import hash_password, verify_password
 from server.core.settings import Settings
-from tests.conftest import T0, in_db, login
-from tests.smtp import Inbox, free_port
+from tests.helpers import T0, free_port, in_db, login
+from tests.smtp import Inbox
 
 DEMO_ORG = "Service de garde Les Érables"
 PARENT = "parent@example.org"
@@ -472,31 +471,11 @@ def test_an_admin_cannot_invite_another_organizations_guardian(
     client: TestClient, database_url: str, inbox: Inbox
 ) -> None:
     async def other_org(session: AsyncSession) -> int:
-        org = Organization(name="Garderie Bêta")
-        session.add(org)
-        await session.flush()
-        assert org.id is not None
-        stranger = Guardian(
-            organization_id=org.id,
-            external_id="B-G1",
-            first_name="Béa",
-            last_name="Tremblay",
-            email="bea@beta.example",
-        )
-        session.add(stranger)
-        session.add(
-            StaffUser(
-                organization_id=org.id,
-                email="direction@beta.example",
-                display_name="Direction Bêta",
-                password_hash=hash_password("beta-secret-2026"),
-                role=Role.ADMIN,
-                created_at=T0,
-            )
-        )
-        await session.flush()
-        assert stranger.id is not None
-        return stranger.id
+        org_id = demo.id_of(await demo.organization(session, "Garderie Bêta"))
+        stranger = await demo.guardian(session, org_id, "B-G1", "Béa Tremblay", "bea@beta.example")
+        admin = ("Direction Bêta", Role.ADMIN, hash_password("beta-secret-2026"), T0)
+        await demo.staff(session, org_id, "direction@beta.example", *admin)
+        return demo.id_of(stranger)
 
     stranger_id = in_db(database_url, other_org)
     login(client, "direction@example.org")

@@ -12,12 +12,10 @@ from sqlmodel import col
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from server import demo
 from server.core.clock import ManualClock
 from server.core.models import (
-    Group,
-    Installation,
     OneTimeLink,
-    Organization,
     OutboxMessage,
     Role,
     SignInSession,
@@ -25,7 +23,7 @@ from server.core.models import (
 )
 from server.core.security import hash_password
 from server.realtime.hub import CLOSE_SESSION_ENDED
-from tests.conftest import T0, another_browser, in_db, login
+from tests.helpers import T0, another_browser, demo_ids, in_db, login, other_organization
 from tests.unit.test_board_actions import ORIGIN, receive
 
 NEW_PASSWORD = "a-long-enough-password"
@@ -33,22 +31,6 @@ NEW_PASSWORD = "a-long-enough-password"
 
 def form(client: TestClient, **fields: Any) -> dict[str, Any]:
     return {"csrf_token": client.cookies.get("relais_csrf"), **fields}
-
-
-def ids(database_url: str) -> dict[str, int]:
-    """Installation and group ids of the demo, by external id."""
-
-    async def work(session: AsyncSession) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for inst in (await session.execute(select(Installation))).scalars():
-            assert inst.id is not None
-            found[inst.external_id] = inst.id
-        for group in (await session.execute(select(Group))).scalars():
-            assert group.id is not None
-            found[group.external_id] = group.id
-        return found
-
-    return in_db(database_url, work)
 
 
 def user_by_email(database_url: str, email: str) -> StaffUser | None:
@@ -125,7 +107,7 @@ def test_signed_out_goes_to_login(client: TestClient) -> None:
 def test_invitation_email_link_sets_the_password_and_signs_in(
     admin: TestClient, database_url: str
 ) -> None:
-    known = ids(database_url)
+    known = demo_ids(database_url)
     response = invite(
         admin,
         email="  Nouvelle@Example.org ",
@@ -231,7 +213,7 @@ def test_sending_again_replaces_the_link(admin: TestClient, database_url: str) -
 def test_invitation_needs_valid_fields_and_keeps_what_was_typed(
     admin: TestClient, database_url: str
 ) -> None:
-    known = ids(database_url)
+    known = demo_ids(database_url)
     cases: list[tuple[dict[str, Any], str]] = [
         ({"email": "accueil@example.org", "name": "Dup", "role": "admin"}, "email"),
         ({"email": "ACCUEIL@example.org", "name": "Dup", "role": "admin"}, "email"),
@@ -273,39 +255,27 @@ def test_invitation_needs_valid_fields_and_keeps_what_was_typed(
     assert outbox_to(database_url, "e@example.org") == []
 
 
-def other_organization(database_url: str) -> dict[str, int]:
+def other_daycare(database_url: str) -> dict[str, int]:
     """A second daycare organization, with an installation, a group and a staff member."""
 
     async def work(session: AsyncSession) -> dict[str, int]:
-        org = Organization(name="Autre CPE")
-        session.add(org)
-        await session.flush()
-        assert org.id is not None
-        inst = Installation(organization_id=org.id, external_id="OTH", name="Ailleurs")
-        session.add(inst)
-        await session.flush()
-        assert inst.id is not None
-        group = Group(installation_id=inst.id, external_id="OTH-G", name="Autres")
-        session.add(group)
-        user = StaffUser(
-            organization_id=org.id,
-            email="autre@example.org",
-            display_name="Autre",
-            password_hash=hash_password("whatever-password"),
-            role=Role.ADMIN,
-            created_at=T0,
+        org_id, inst, (group,) = await other_organization(session, groups=(("OTH-G", "Autres"),))
+        password = hash_password("whatever-password")
+        user = await demo.staff(
+            session, org_id, "autre@example.org", "Autre", Role.ADMIN, password, T0
         )
-        session.add(user)
-        await session.flush()
-        assert group.id is not None and user.id is not None
-        return {"installation": inst.id, "group": group.id, "user": user.id}
+        return {
+            "installation": demo.id_of(inst),
+            "group": demo.id_of(group),
+            "user": demo.id_of(user),
+        }
 
     return in_db(database_url, work)
 
 
 def test_another_organizations_ids_are_refused(admin: TestClient, database_url: str) -> None:
-    other = other_organization(database_url)
-    known = ids(database_url)
+    other = other_daycare(database_url)
+    known = demo_ids(database_url)
     response = invite(
         admin,
         email="f@example.org",
@@ -338,7 +308,7 @@ def test_another_organizations_ids_are_refused(admin: TestClient, database_url: 
 
 
 def test_change_role_installation_and_group(admin: TestClient, database_url: str) -> None:
-    known = ids(database_url)
+    known = demo_ids(database_url)
     reception = user_by_email(database_url, "accueil@example.org")
     assert reception is not None
     response = admin.post(
@@ -364,7 +334,7 @@ def test_change_role_installation_and_group(admin: TestClient, database_url: str
 
 
 def test_a_bad_change_is_explained_on_its_row(admin: TestClient, database_url: str) -> None:
-    known = ids(database_url)
+    known = demo_ids(database_url)
     educator = user_by_email(database_url, "educatrice@example.org")
     assert educator is not None
     response = admin.post(
@@ -384,7 +354,7 @@ def test_the_last_active_admin_cannot_be_demoted_or_disabled(
 ) -> None:
     director = user_by_email(database_url, "direction@example.org")
     assert director is not None
-    known = ids(database_url)
+    known = demo_ids(database_url)
     response = admin.post(
         f"/admin/staff/{director.id}",
         data=form(admin, role="reception", installation_id=known["ERA"]),
@@ -502,7 +472,7 @@ def test_disabling_closes_the_open_board_socket(admin: TestClient, database_url:
 def test_moving_someone_reopens_their_board_in_the_new_place(
     admin: TestClient, database_url: str
 ) -> None:
-    known = ids(database_url)
+    known = demo_ids(database_url)
     reception_client = another_browser(admin)
     login(reception_client, "accueil@example.org")
     reception = user_by_email(database_url, "accueil@example.org")

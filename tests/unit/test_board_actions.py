@@ -26,7 +26,7 @@ from server.core.settings import Settings
 from server.pickups.messages import refusal_message, status_label
 from server.pickups.rules import Refusal, RuleError
 from server.realtime.hub import CLOSE_SESSION_ENDED
-from tests.conftest import api_headers, csrf, in_db, login
+from tests.helpers import announce, api_headers, csrf, in_db, login
 
 ORIGIN = {"origin": "http://testserver"}
 EDUCATOR = "educatrice@example.org"
@@ -54,18 +54,6 @@ def text_of(response: Any) -> str:
 def french(message: str, **fields: str) -> str:
     with use_locale("fr_CA"):
         return _(message).format(**fields)
-
-
-def announce(client: TestClient, child: str = "C-LEA", guardian: str = "G-TREMBLAY") -> int:
-    response = client.post(
-        "/api/v1/pickups",
-        headers=api_headers(),
-        json={"child_id": child, "guardian_id": guardian, "mode": "eta", "eta": "16:00"},
-    )
-    assert response.status_code == 201, response.text
-    assert response.json()["status"] == "announced"
-    pickup_id: int = response.json()["id"]
-    return pickup_id
 
 
 def api_status(client: TestClient, pickup_id: int) -> str:
@@ -119,7 +107,7 @@ def press(
 def test_button_without_valid_csrf_is_403_and_changes_nothing(
     client: TestClient, database_url: str, headers: dict[str, str]
 ) -> None:
-    pickup_id = announce(client)
+    pickup_id = announce(client, status="announced")["id"]
     login(client, EDUCATOR)
     response = press(client, pickup_id, "announced", "called", headers=headers)
     assert response.status_code == 403
@@ -134,7 +122,7 @@ def test_csrf_token_of_another_visitor_does_not_help(
     client: TestClient, settings: Settings
 ) -> None:
     """Double submit: the header must match *this* browser's cookie, not any valid token."""
-    pickup_id = announce(client)
+    pickup_id = announce(client, status="announced")["id"]
     login(client, EDUCATOR)
     foreign_token = new_csrf_token(settings.secret_key)  # validly signed, someone else's
     assert foreign_token != client.cookies.get("relais_csrf")
@@ -149,7 +137,7 @@ def test_csrf_token_of_another_visitor_does_not_help(
 def test_each_step_with_csrf_shows_the_new_state(
     client: TestClient, database_url: str, email: str
 ) -> None:
-    pickup_id = announce(client)
+    pickup_id = announce(client, status="announced")["id"]
     login(client, email)
     steps = [("announced", "called"), ("called", "ready"), ("ready", "departed")]
     for from_, to in steps[:2]:
@@ -176,7 +164,7 @@ def test_each_step_with_csrf_shows_the_new_state(
 
 
 def test_buttons_are_labelled_in_french_then_english(client: TestClient) -> None:
-    pickup_id = announce(client)
+    pickup_id = announce(client, status="announced")["id"]
     login(client, EDUCATOR)
     alert = alert_html(text_of(client.get("/board")), pickup_id)
     for label in ("Appeler", "Prêt", "Départ"):
@@ -187,7 +175,7 @@ def test_buttons_are_labelled_in_french_then_english(client: TestClient) -> None
 
 
 def test_skipped_step_is_409_with_a_readable_message(client: TestClient, database_url: str) -> None:
-    pickup_id = announce(client)
+    pickup_id = announce(client, status="announced")["id"]
     login(client, RECEPTION)
     response = press(client, pickup_id, "announced", "ready")
     assert response.status_code == 409
@@ -216,7 +204,7 @@ def test_skipped_step_is_409_with_a_readable_message(client: TestClient, databas
     ],
 )
 def test_unknown_step_is_422(client: TestClient, form: dict[str, str]) -> None:
-    pickup_id = announce(client)
+    pickup_id = announce(client, status="announced")["id"]
     login(client, RECEPTION)
     response = client.post(f"/board/pickups/{pickup_id}/status", data=form, headers=csrf(client))
     assert response.status_code == 422
@@ -227,7 +215,7 @@ def test_unknown_step_is_422(client: TestClient, form: dict[str, str]) -> None:
 def test_same_press_twice_records_one_transition_and_says_so(
     client: TestClient, database_url: str
 ) -> None:
-    pickup_id = announce(client)
+    pickup_id = announce(client, status="announced")["id"]
     login(client, EDUCATOR)
     first = press(client, pickup_id, "announced", "called")
     second = press(client, pickup_id, "announced", "called")  # the other tablet, same view
@@ -246,7 +234,7 @@ def test_same_press_twice_records_one_transition_and_says_so(
 def test_already_done_note_in_english_after_switching(
     client: TestClient, database_url: str
 ) -> None:
-    pickup_id = announce(client)
+    pickup_id = announce(client, status="announced")["id"]
     login(client, EDUCATOR)
     assert client.get("/board?lang=en").status_code == 200  # sets the language cookie
     press(client, pickup_id, "announced", "called")
@@ -419,7 +407,7 @@ def test_logout_only_closes_that_session(client: TestClient) -> None:
 def test_disabled_account_loses_its_existing_session(client: TestClient, database_url: str) -> None:
     login(client, EDUCATOR)
     assert client.get("/board").status_code == 200
-    pickup_id = announce(client)
+    pickup_id = announce(client, status="announced")["id"]
 
     async def disable(session: AsyncSession) -> None:
         await session.execute(
@@ -522,7 +510,7 @@ def test_a_button_answer_carries_the_seq_of_its_own_change(client: TestClient) -
     gets for that change, so the board neither resyncs for nothing nor keeps a stale view."""
     from tests.unit.test_realtime import board, receive
 
-    pickup_id = announce(client)
+    pickup_id = announce(client, status="announced")["id"]
     login(client, "accueil@example.org")
     with board(client) as (ws, _seq):
         response = press(client, pickup_id, "announced", "called")

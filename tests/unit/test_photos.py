@@ -24,32 +24,34 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
+from server import demo
 from server.core.i18n import _, use_locale
 from server.core.models import (
     Child,
-    ChildGuardian,
-    Group,
     Guardian,
     Installation,
-    Organization,
-    Role,
-    SignInSession,
-    StaffUser,
 )
-from server.core.security import hash_password, new_token, token_hash
 from server.core.settings import Settings
 from server.photos import service as photos
 from server.photos.service import MAX_BYTES, PhotoRejected, process_image
-from server.web.context import PARENT_COOKIE
-from tests.conftest import T0, api_headers, csrf, in_db, login
+from tests.helpers import (
+    B_ADMIN,
+    B_PARENT,
+    PASSWORD,
+    T0,
+    beta,
+    csrf,
+    in_db,
+    login,
+    send_announcement,
+    sign_in_as,
+)
 
 GPS_IFD = 0x8825
 MAKE = 0x010F
 ORIENTATION = 0x0112
 PARENT = "parent@example.org"
 ADMIN = "direction@example.org"
-B_ADMIN = "direction@beta.example"
-B_PARENT = "parent@beta.example"
 GRANDMA = "grandmaman@example.org"
 
 
@@ -282,73 +284,29 @@ def family(database_url: str) -> Family:
         )
         parent, other_parent = await guardian("G-TREMBLAY"), await guardian("G0001")
         other_parent.account_state = "active"  # signed in on their phone too
-        grandma = Guardian(
-            organization_id=lea.organization_id,
-            external_id="A-GRANDMA",
-            first_name="Jeanne",
-            last_name="Tremblay",
-            email=GRANDMA,
+        session.add(other_parent)
+        grandma = await demo.guardian(
+            session,
+            lea.organization_id,
+            "A-GRANDMA",
+            "Jeanne Tremblay",
+            GRANDMA,
+            (lea, noah),
             account_state="active",
             kind="authorized",
             invited_by_id=parent.id,
         )
-        org = Organization(name="Garderie Bêta")
-        session.add_all([grandma, org, other_parent])
-        await session.flush()
-        assert org.id is not None and grandma.id is not None
-        inst = Installation(organization_id=org.id, external_id="B-NORD", name="Bêta Nord")
-        session.add(inst)
-        await session.flush()
-        assert inst.id is not None
-        group = Group(installation_id=inst.id, external_id="B-PING", name="Les Pingouins")
-        session.add(group)
-        await session.flush()
-        assert group.id is not None
-        b_child = Child(
-            organization_id=org.id,
-            installation_id=inst.id,
-            group_id=group.id,
-            external_id="B-C1",
-            first_name="Zacharie",
-            last_name="Bêta",
-        )
-        b_parent = Guardian(
-            organization_id=org.id,
-            external_id="B-G1",
-            first_name="Hélène",
-            last_name="Bêta",
-            email=B_PARENT,
-            account_state="active",
-        )
-        session.add_all([b_child, b_parent])
-        await session.flush()
-        assert b_child.id is not None and b_parent.id is not None
-        assert lea.id and noah.id and parent.id and other.id and other_parent.id and bou.id
-        session.add_all(
-            [
-                ChildGuardian(child_id=lea.id, guardian_id=grandma.id),
-                ChildGuardian(child_id=noah.id, guardian_id=grandma.id),
-                ChildGuardian(child_id=b_child.id, guardian_id=b_parent.id),
-                StaffUser(
-                    organization_id=org.id,
-                    email=B_ADMIN,
-                    display_name="Direction Bêta",
-                    password_hash=hash_password("beta-secret-2026"),
-                    role=Role.ADMIN,
-                    created_at=T0,
-                ),
-            ]
-        )
+        b = await beta(session, ("Zacharie Bêta",), present=(), account_state="active")
         return Family(
-            lea=lea.id,
-            noah=noah.id,
-            parent=parent.id,
-            other_child=other.id,
-            other_parent=other_parent.id,
-            bou_child=bou.id,
-            grandma=grandma.id,
-            b_child=b_child.id,
-            b_parent=b_parent.id,
+            lea=demo.id_of(lea),
+            noah=demo.id_of(noah),
+            parent=demo.id_of(parent),
+            other_child=demo.id_of(other),
+            other_parent=demo.id_of(other_parent),
+            bou_child=demo.id_of(bou),
+            grandma=demo.id_of(grandma),
+            b_child=demo.id_of(b.children[0]),
+            b_parent=demo.id_of(b.parent),
         )
 
     return in_db(database_url, create)
@@ -356,35 +314,14 @@ def family(database_url: str) -> Family:
 
 def sign_in_parent(client: TestClient, database_url: str, email: str = PARENT) -> str:
     """A parent's phone: only the parent cookie (and a CSRF cookie), no staff session."""
-    token = new_token()
-
-    async def create(session: AsyncSession) -> None:
-        guardian = (
-            await session.execute(select(Guardian).where(col(Guardian.email) == email))
-        ).scalar_one()
-        assert guardian.id is not None
-        session.add(
-            SignInSession(
-                token_hash=token_hash(token),
-                kind="parent",
-                account_id=guardian.id,
-                created_at=T0,
-                expires_at=T0.replace(year=T0.year + 1),
-            )
-        )
-
-    in_db(database_url, create)
     client.cookies.clear()
-    client.cookies.set(PARENT_COOKIE, token)
+    sign_in_as(client, database_url, "parent", email, lifetime=T0.replace(year=T0.year + 1) - T0)
     return csrf(client)["X-CSRF-Token"]
 
 
 def sign_in_staff(client: TestClient, email: str, password: str | None = None) -> str:
     client.cookies.clear()
-    if password is None:
-        login(client, email)
-    else:
-        login(client, email, password)
+    login(client, email, password or PASSWORD)
     return csrf(client)["X-CSRF-Token"]
 
 
@@ -457,11 +394,6 @@ def event_seq(database_url: str, child_id: int) -> int:
     return in_db(database_url, load)
 
 
-def announce_lea(client: TestClient) -> Any:
-    body = {"child_id": "C-LEA", "guardian_id": "G-TREMBLAY", "mode": "eta", "eta": "16:30"}
-    return client.post("/api/v1/pickups", headers=api_headers(), json=body)
-
-
 def decide(client: TestClient, token: str, kind: str, target_id: int, verdict: str) -> Any:
     return client.post(
         f"/admin/photos/{kind}/{target_id}/{verdict}",
@@ -489,7 +421,7 @@ def test_a_new_photo_of_lea_waits_for_approval_and_blocks_announcing(
     assert kept.size == (200, 300) and dict(kept.getexif()) == {}
     assert event_seq(database_url, family.lea) == seq + 1  # boards hear of it
 
-    refused = announce_lea(client)
+    refused = send_announcement(client, eta="16:30")
     assert refused.status_code == 409, refused.text
     assert refused.json()["reason"] == "photo_pending"
 
@@ -533,7 +465,7 @@ def test_a_guardian_changes_their_own_photo_and_cannot_announce_meanwhile(
     assert response.status_code == 303
     assert row(database_url, "guardian", family.parent)[1] is not None
     assert event_seq(database_url, family.lea) == seq  # no board shows guardians
-    assert announce_lea(client).json()["reason"] == "photo_pending"
+    assert send_announcement(client, eta="16:30").json()["reason"] == "photo_pending"
 
 
 @pytest.mark.parametrize(
@@ -769,7 +701,7 @@ def test_approving_makes_the_new_photo_current_and_announcing_works_again(
     assert old not in stored(settings)
     assert event_seq(database_url, family.lea) == seq + 1
     assert french("No photo awaiting approval.") in client.get("/admin").text
-    announced = announce_lea(client)
+    announced = send_announcement(client, eta="16:30")
     assert announced.status_code == 201, announced.text
 
 
@@ -786,7 +718,7 @@ def test_refusing_keeps_the_former_photo_and_allows_announcing(
     assert response.status_code == 303
     assert row(database_url, "child", family.lea) == (old, None)
     assert stored(settings) == {old}  # the refused file is deleted
-    assert announce_lea(client).status_code == 201
+    assert send_announcement(client, eta="16:30").status_code == 201
 
 
 def test_a_guardian_photo_is_approved_the_same_way(
@@ -800,7 +732,7 @@ def test_a_guardian_photo_is_approved_the_same_way(
     assert decide(client, token, "guardian", family.parent, "approve").status_code == 303
 
     assert row(database_url, "guardian", family.parent) == (new, None)
-    assert announce_lea(client).status_code == 201
+    assert send_announcement(client, eta="16:30").status_code == 201
 
 
 @pytest.mark.parametrize("email", ["educatrice@example.org", "accueil@example.org"])
@@ -816,7 +748,7 @@ def test_only_administrators_decide(
 
     assert response.status_code == 403
     assert row(database_url, "child", family.lea) == pending
-    assert announce_lea(client).json()["reason"] == "photo_pending"
+    assert send_announcement(client, eta="16:30").json()["reason"] == "photo_pending"
 
 
 def test_another_organizations_admin_cannot_decide(
