@@ -4,11 +4,13 @@ for the pages, the API and the sync. Every query is bounded by the organization 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from ..core.models import Group, Installation
+from ..accounts.authz import StaffPrincipal
+from ..core.models import Child, ChildGuardian, Group, Guardian, Installation
 
 
 async def installations(
@@ -28,3 +30,85 @@ async def groups(session: AsyncSession, installation_ids: Iterable[int]) -> list
         return []
     query = select(Group).where(col(Group.installation_id).in_(ids))
     return list(await session.scalars(query.order_by(col(Group.name), col(Group.id))))
+
+
+async def visible_installations(
+    session: AsyncSession, principal: StaffPrincipal
+) -> list[Installation]:
+    """The installations a staff member sees, by name: a director every one of the
+    organization's, the others their own."""
+    if principal.is_admin:
+        return await installations(session, principal.organization_id)
+    if principal.installation_id is None:
+        return []
+    return await installations(session, principal.organization_id, only=principal.installation_id)
+
+
+# The rows the management system names by its own ids, unique in an organization.
+External = TypeVar("External", Child, Guardian, Installation)
+
+
+async def by_external_id(
+    session: AsyncSession, model: type[External], organization_id: int, external_id: str
+) -> External | None:
+    """The organization's child, guardian or installation the management system calls
+    `external_id`."""
+    query = select(model).where(
+        col(model.organization_id) == organization_id, col(model.external_id) == external_id
+    )
+    return (await session.scalars(query)).one_or_none()
+
+
+async def child_and_installation(
+    session: AsyncSession, organization_id: int, external_id: str
+) -> tuple[Child, Installation] | None:
+    """The child (as `by_external_id`) and its installation, in one read."""
+    query = (
+        select(Child, Installation)
+        .join(Installation, col(Installation.id) == col(Child.installation_id))
+        .where(col(Child.organization_id) == organization_id, col(Child.external_id) == external_id)
+    )
+    row = (await session.execute(query)).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+async def group_by_external_id(
+    session: AsyncSession, installation_id: int, external_id: str
+) -> Group | None:
+    """The installation's group the management system calls `external_id`."""
+    query = select(Group).where(
+        col(Group.installation_id) == installation_id, col(Group.external_id) == external_id
+    )
+    return (await session.scalars(query)).one_or_none()
+
+
+async def active_children(
+    session: AsyncSession, organization_id: int, installation_id: int | None = None
+) -> list[tuple[Child, Installation, Group]]:
+    """The organization's active children (or one installation's), with their installation
+    and group, by name."""
+    query = (
+        select(Child, Installation, Group)
+        .join(Installation, col(Installation.id) == col(Child.installation_id))
+        .join(Group, col(Group.id) == col(Child.group_id))
+        .where(col(Child.organization_id) == organization_id, col(Child.active).is_(True))
+        .order_by(col(Child.last_name), col(Child.first_name))
+    )
+    if installation_id is not None:
+        query = query.where(col(Child.installation_id) == installation_id)
+    return [(child, inst, group) for child, inst, group in await session.execute(query)]
+
+
+async def guardian_external_ids(
+    session: AsyncSession, organization_id: int
+) -> dict[int, list[str]]:
+    """Each child's guardians by external id (child id → ids, in no particular order)."""
+    query = (
+        select(col(ChildGuardian.child_id), col(Guardian.external_id))
+        .join(Guardian, col(Guardian.id) == col(ChildGuardian.guardian_id))
+        .where(col(Guardian.organization_id) == organization_id)
+    )
+    found: dict[int, list[str]] = {}
+    for child_id, external_id in await session.execute(query):
+        found.setdefault(child_id, []).append(external_id)
+    return found
