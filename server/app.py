@@ -81,7 +81,7 @@ def create_app(
     routes = [
         # First: the integrations' calls are the hot path, and the router tries routes in
         # order (a hundred page routes before it cost a tenth of a millisecond a call).
-        Mount("/api/v1", routes=api.routes),
+        Mount("/api/v1", routes=api.routes, name="api"),
         *health.routes,
         *auth.routes,
         *board.routes,

@@ -13,6 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ...roster.body import RosterIn
+from .bodies import AttendanceIn, ChildPatch, EtaPickupIn, GpsPickupIn, StatusIn
+
 
 def _schema(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -73,9 +76,6 @@ PICKUP_STATUSES = [
 
 @cache
 def openapi_document() -> dict[str, Any]:
-    from ...roster.body import RosterIn
-    from .routes import AttendanceIn, ChildPatch, EtaPickupIn, GpsPickupIn, StatusIn
-
     pickup = {"$ref": "#/components/schemas/Pickup"}
     refused = _answer(
         "Refused (outside the call window, child absent, already announced, not the next step…)",

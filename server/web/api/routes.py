@@ -9,33 +9,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeVar, cast
+from datetime import datetime
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Connection, Table, bindparam, inspect, select, update
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
-from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ...accounts import queries as accounts
 from ...accounts.authz import ApiPrincipal
+from ...accounts.guardians import send_all
 from ...core.i18n import _, use_locale
-from ...core.models import (
-    ActorKind,
-    ApiToken,
-    Child,
-    ChildGuardian,
-    Group,
-    Guardian,
-    Installation,
-    Pickup,
-    PickupStatus,
-)
+from ...core.models import ActorKind, Child, Guardian, Installation, Pickup, PickupStatus
 from ...core.security import token_hash
+from ...pickups import queries as pickups
 from ...pickups import rules, service, trips, writes
 from ...pickups.attendance import check_in, mark_absent, today_attendance
 from ...pickups.events import PickupRow
@@ -44,14 +36,17 @@ from ...pickups.moves import move_to_group
 from ...pickups.rules import Refusal, RuleError
 from ...roster import RosterInvalid
 from ...roster import body as roster_body
+from ...roster import queries as roster
 from ...roster.apply import apply_roster
 from ...roster.csv_rows import MAX_FILE_BYTES as ROSTER_MAX_BYTES
 from ..context import public_base_url, services
 from ..limits import parse_id
+from .bodies import AttendanceIn, ChildPatch, EtaPickupIn, GpsPickupIn, StatusIn
 from .openapi import openapi_document
 
 MAX_BODY_BYTES = 64 * 1024
 M = TypeVar("M", bound=BaseModel)
+Found = TypeVar("Found")
 
 
 class ApiError(Exception):
@@ -59,39 +54,6 @@ class ApiError(Exception):
         self, status: int, detail: str, errors: list[dict[str, Any]] | None = None
     ) -> None:
         self.status, self.detail, self.errors = status, detail, errors
-
-
-class _Body(BaseModel):
-    # Strict: JSON types as the OpenAPI declares them (`"present": false`, never 0 or "no").
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
-
-
-class AttendanceIn(_Body):
-    child_id: Annotated[str, Field(min_length=1, max_length=100)]
-    present: bool
-
-
-class ChildPatch(_Body):
-    group_id: Annotated[str, Field(min_length=1, max_length=100)]
-
-
-class EtaPickupIn(_Body):
-    child_id: Annotated[str, Field(min_length=1, max_length=100)]
-    guardian_id: Annotated[str, Field(min_length=1, max_length=100)]
-    mode: Literal["eta"]
-    eta: Annotated[str, Field(min_length=1, max_length=5, examples=["17:45"])]
-
-
-class GpsPickupIn(_Body):
-    child_id: Annotated[str, Field(min_length=1, max_length=100)]
-    guardian_id: Annotated[str, Field(min_length=1, max_length=100)]
-    mode: Literal["gps"]
-    latitude: Annotated[float, Field(ge=-90, le=90)]
-    longitude: Annotated[float, Field(ge=-180, le=180)]
-
-
-class StatusIn(_Body):
-    status: Literal["called", "ready", "departed"]
 
 
 Handler = Callable[[Request, ApiPrincipal], Awaitable[Response]]
@@ -150,29 +112,6 @@ def write_endpoint(handler: WriteHandler) -> Callable[[Request], Awaitable[Respo
     return wrapped
 
 
-_API_TOKEN = cast(Table, inspect(ApiToken).local_table)
-_TOKEN_LOOKUP = select(
-    _API_TOKEN.c.id,
-    _API_TOKEN.c.organization_id,
-    _API_TOKEN.c.name,
-    _API_TOKEN.c.revoked_at,
-    _API_TOKEN.c.last_used_at,
-).where(_API_TOKEN.c.token_hash == bindparam("token_hash"))
-_RECORD_USE = (
-    update(_API_TOKEN)
-    .where(_API_TOKEN.c.id == bindparam("token_id"))
-    .values(last_used_at=bindparam("at"))
-)
-
-
-def _same_minute(a: datetime, b: datetime) -> bool:
-    """Whether two instants read the same on a clock showing minutes (every time zone in use
-    is offset by whole minutes, so UTC decides)."""
-    return a.astimezone(UTC).replace(second=0, microsecond=0) == b.astimezone(UTC).replace(
-        second=0, microsecond=0
-    )
-
-
 def _bearer_hash(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _sep, token = header.partition(" ")
@@ -183,13 +122,10 @@ def _bearer_hash(request: Request) -> str:
 
 def token_principal(conn: Connection, hashed: str, now: datetime) -> ApiPrincipal:
     """The token's principal, inside the caller's transaction; 401 when unknown or revoked."""
-    row = conn.execute(_TOKEN_LOOKUP, {"token_hash": hashed}).first()
-    if row is None or row.revoked_at is not None:
+    principal = accounts.api_principal(conn, hashed, now)
+    if principal is None:
         raise ApiError(401, _("Unknown or revoked API token."))
-    # The last use is shown to the minute: write it once a minute at most, not per call.
-    if row.last_used_at is None or not _same_minute(row.last_used_at, now):
-        conn.execute(_RECORD_USE, {"token_id": row.id, "at": now})
-    return ApiPrincipal(row.id, row.organization_id, row.name)
+    return principal
 
 
 async def _parse(request: Request, model: type[M]) -> M:
@@ -210,53 +146,25 @@ def _not_found(message: str, ident: str) -> ApiError:
     return ApiError(404, message.format(id=ident))
 
 
+def _known(found: Found | None, message: str, ident: str) -> Found:
+    """What a lookup found, or the 404 `message` (as `_not_found`)."""
+    if found is None:
+        raise _not_found(message, ident)
+    return found
+
+
 async def _child(session: AsyncSession, principal: ApiPrincipal, external_id: str) -> Child:
-    child = (
-        await session.execute(
-            select(Child).where(
-                col(Child.organization_id) == principal.organization_id,
-                col(Child.external_id) == external_id,
-            )
-        )
-    ).scalar_one_or_none()
-    if child is None:
-        raise _not_found(_("Unknown child: {id}."), external_id)
-    return child
-
-
-async def _child_and_installation(
-    session: AsyncSession, principal: ApiPrincipal, external_id: str
-) -> tuple[Child, Installation]:
-    """The child (as _child) and its installation, in one read."""
-    row = (
-        await session.execute(
-            select(Child, Installation)
-            .join(Installation, col(Installation.id) == col(Child.installation_id))
-            .where(
-                col(Child.organization_id) == principal.organization_id,
-                col(Child.external_id) == external_id,
-            )
-        )
-    ).one_or_none()
-    if row is None:
-        raise _not_found(_("Unknown child: {id}."), external_id)
-    return row[0], row[1]
+    child = await roster.by_external_id(session, Child, principal.organization_id, external_id)
+    return _known(child, _("Unknown child: {id}."), external_id)
 
 
 async def _installation_by_external(
     session: AsyncSession, principal: ApiPrincipal, external_id: str
 ) -> Installation:
-    installation = (
-        await session.execute(
-            select(Installation).where(
-                col(Installation.organization_id) == principal.organization_id,
-                col(Installation.external_id) == external_id,
-            )
-        )
-    ).scalar_one_or_none()
-    if installation is None:
-        raise _not_found(_("Unknown installation: {id}."), external_id)
-    return installation
+    installation = await roster.by_external_id(
+        session, Installation, principal.organization_id, external_id
+    )
+    return _known(installation, _("Unknown installation: {id}."), external_id)
 
 
 def _actor(principal: ApiPrincipal) -> service.Actor:
@@ -265,12 +173,6 @@ def _actor(principal: ApiPrincipal) -> service.Actor:
 
 def _hhmm(instant: datetime | None, tz: str) -> str | None:
     return instant.astimezone(ZoneInfo(tz)).strftime("%H:%M") if instant else None
-
-
-_CHILD, _GUARDIAN, _INSTALLATION, _GROUP, _PICKUP = (
-    cast(Table, inspect(model).local_table)
-    for model in (Child, Guardian, Installation, Group, Pickup)
-)
 
 
 async def _pickup_json(
@@ -296,40 +198,24 @@ async def _pickup_json(
 async def list_installations(request: Request, principal: ApiPrincipal) -> Response:
     """The organization's installations and their groups."""
     async with services(request).db.session() as session:
-        installations = (
-            (
-                await session.execute(
-                    select(Installation)
-                    .where(col(Installation.organization_id) == principal.organization_id)
-                    .order_by(col(Installation.name))
-                )
-            )
-            .scalars()
-            .all()
-        )
-        result = []
-        for inst in installations:
-            groups = (
-                (
-                    await session.execute(
-                        select(Group)
-                        .where(col(Group.installation_id) == inst.id)
-                        .order_by(col(Group.name))
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            result.append(
-                {
-                    "id": inst.external_id,
-                    "name": inst.name,
-                    "latitude": inst.latitude,
-                    "longitude": inst.longitude,
-                    "groups": [{"id": g.external_id, "name": g.name} for g in groups],
-                }
-            )
-    return JSONResponse(result)
+        installations = await roster.installations(session, principal.organization_id)
+        groups = await roster.groups(session, [i.id for i in installations if i.id is not None])
+    return JSONResponse(
+        [
+            {
+                "id": inst.external_id,
+                "name": inst.name,
+                "latitude": inst.latitude,
+                "longitude": inst.longitude,
+                "groups": [
+                    {"id": g.external_id, "name": g.name}
+                    for g in groups
+                    if g.installation_id == inst.id
+                ],
+            }
+            for inst in installations
+        ]
+    )
 
 
 @endpoint
@@ -337,30 +223,10 @@ async def list_children(request: Request, principal: ApiPrincipal) -> Response:
     """Children of an installation (or of the organization), with today's presence."""
     svc = services(request)
     async with svc.db.session() as session:
-        query = (
-            select(Child, Installation, Group)
-            .join(Installation, col(Installation.id) == col(Child.installation_id))
-            .join(Group, col(Group.id) == col(Child.group_id))
-            .where(
-                col(Child.organization_id) == principal.organization_id, col(Child.active).is_(True)
-            )
-            .order_by(col(Child.last_name), col(Child.first_name))
-        )
         wanted = request.query_params.get("installation_id")
-        if wanted:
-            inst = await _installation_by_external(session, principal, wanted)
-            query = query.where(col(Child.installation_id) == inst.id)
-        rows = (await session.execute(query)).all()
-        links = (
-            await session.execute(
-                select(col(ChildGuardian.child_id), col(Guardian.external_id))
-                .join(Guardian, col(Guardian.id) == col(ChildGuardian.guardian_id))
-                .where(col(Guardian.organization_id) == principal.organization_id)
-            )
-        ).all()
-        guardians: dict[int, list[str]] = {}
-        for child_id, ext in links:
-            guardians.setdefault(child_id, []).append(ext)
+        only = (await _installation_by_external(session, principal, wanted)).id if wanted else None
+        rows = await roster.active_children(session, principal.organization_id, only)
+        guardians = await roster.guardian_external_ids(session, principal.organization_id)
         result = []
         now = svc.clock.now()
         for child, inst, group in rows:
@@ -388,21 +254,13 @@ async def patch_child(request: Request, principal: ApiPrincipal) -> Response:
     svc = services(request)
     async with svc.db.session() as session:
         child = await _child(session, principal, request.path_params["child_id"])
-        group = (
-            await session.execute(
-                select(Group).where(
-                    col(Group.installation_id) == child.installation_id,
-                    col(Group.external_id) == body.group_id,
-                )
-            )
-        ).scalar_one_or_none()
+        group = await roster.group_by_external_id(session, child.installation_id, body.group_id)
         if group is None:
             raise ApiError(
                 422, _("Unknown group {id} in this child's installation.").format(id=body.group_id)
             )
         events = await move_to_group(session, child, group, svc.clock.now())
-        await session.commit()
-        await svc.publish(events)
+        await svc.commit_and_publish(session, events)
         return JSONResponse({"id": child.external_id, "group_id": group.external_id})
 
 
@@ -423,44 +281,8 @@ async def post_attendance(request: Request, principal: ApiPrincipal) -> Response
                 session, child, actor=_actor(principal), now=now
             )
             events += await mark_absent(session, child, installation, now)
-        await session.commit()
-        await svc.publish(events)
+        await svc.commit_and_publish(session, events)
     return JSONResponse({"child_id": body.child_id, "present": body.present})
-
-
-# What the API's answer shows of a pickup's child, guardian, installation and group, by
-# the management system's ids (the board event does not need them).
-_ANSWER_NAMES = (
-    select(
-        _CHILD.c.external_id,
-        _GUARDIAN.c.external_id,
-        _INSTALLATION.c.external_id,
-        _GROUP.c.external_id,
-        _PICKUP.c.created_at,
-        _PICKUP.c.updated_at,
-    )
-    .select_from(_PICKUP)
-    .join(_CHILD, _CHILD.c.id == _PICKUP.c.child_id)
-    .join(_GROUP, _GROUP.c.id == _CHILD.c.group_id)
-    .join(_GUARDIAN, _GUARDIAN.c.id == _PICKUP.c.guardian_id)
-    .join(_INSTALLATION, _INSTALLATION.c.id == _PICKUP.c.installation_id)
-    .where(_PICKUP.c.id == bindparam("pickup_id"))
-)
-# The child and guardian an announcement names, by external id, in the token's organization.
-_ANNOUNCED_IDS = select(
-    select(_CHILD.c.id)
-    .where(
-        _CHILD.c.organization_id == bindparam("organization_id"),
-        _CHILD.c.external_id == bindparam("child"),
-    )
-    .scalar_subquery(),
-    select(_GUARDIAN.c.id)
-    .where(
-        _GUARDIAN.c.organization_id == bindparam("organization_id"),
-        _GUARDIAN.c.external_id == bindparam("guardian"),
-    )
-    .scalar_subquery(),
-)
 
 
 def _json(
@@ -469,23 +291,22 @@ def _json(
     """A pickup's JSON (the management system's ids, times in the installation's zone), from
     its row as the transaction holds it; with the installation's event number of the change
     a write made, when there is one."""
-    names = conn.execute(_ANSWER_NAMES, {"pickup_id": row.id}).one()
-    child_id, guardian_id, installation_id, group_id, created_at, updated_at = names
+    ids = pickups.external_ids(conn, row.id)
     answer = {
         "id": row.id,
         "status": row.status,
         "mode": row.mode,
-        "child_id": child_id,
+        "child_id": ids.child,
         "child_name": row.child_name,
-        "guardian_id": guardian_id,
-        "installation_id": installation_id,
-        "group_id": group_id,
+        "guardian_id": ids.guardian,
+        "installation_id": ids.installation,
+        "group_id": ids.group,
         "eta": _hhmm(row.eta, timezone),
         "announce_at": _hhmm(row.announce_at, timezone),
         "gps_minutes": row.gps_minutes,
         "day": row.day.isoformat(),
-        "created_at": created_at.isoformat(),
-        "updated_at": updated_at.isoformat(),
+        "created_at": ids.created_at.isoformat(),
+        "updated_at": ids.updated_at.isoformat(),
     }
     if seq is not None:
         answer["seq"] = seq  # boards show the change once they have this number
@@ -524,14 +345,9 @@ async def create_pickup(request: Request, hashed: str) -> Response:
 
     def announce(conn: Connection) -> tuple[dict[str, Any], writes.Written]:
         principal = token_principal(conn, hashed, now)
-        child_id, guardian_id = conn.execute(
-            _ANNOUNCED_IDS,
-            {
-                "organization_id": principal.organization_id,
-                "child": body.child_id,
-                "guardian": body.guardian_id,
-            },
-        ).one()
+        child_id, guardian_id = pickups.announced_ids(
+            conn, principal.organization_id, body.child_id, body.guardian_id
+        )
         if child_id is None:
             raise _not_found(_("Unknown child: {id}."), body.child_id)
         if guardian_id is None:
@@ -559,17 +375,18 @@ async def _create_gps_pickup(request: Request, hashed: str, body: GpsPickupIn) -
         principal = await session.run_sync(
             lambda sync: token_principal(sync.connection(), hashed, now)
         )
-        child, installation = await _child_and_installation(session, principal, body.child_id)
-        guardian = (
-            await session.execute(
-                select(Guardian).where(
-                    col(Guardian.organization_id) == principal.organization_id,
-                    col(Guardian.external_id) == body.guardian_id,
-                )
-            )
-        ).scalar_one_or_none()
-        if guardian is None:
-            raise _not_found(_("Unknown guardian: {id}."), body.guardian_id)
+        child, installation = _known(
+            await roster.child_and_installation(session, principal.organization_id, body.child_id),
+            _("Unknown child: {id}."),
+            body.child_id,
+        )
+        guardian = _known(
+            await roster.by_external_id(
+                session, Guardian, principal.organization_id, body.guardian_id
+            ),
+            _("Unknown guardian: {id}."),
+            body.guardian_id,
+        )
         outcome = await trips.announce_gps(
             session,
             child=child,
@@ -582,8 +399,7 @@ async def _create_gps_pickup(request: Request, hashed: str, body: GpsPickupIn) -
         )
         seq = outcome.events[-1].seq if outcome.events else None
         answer = await _pickup_json(session, outcome.pickup, seq)
-        await session.commit()
-    await svc.publish(outcome.events)
+        await svc.commit_and_publish(session, outcome.events)
     return JSONResponse(answer, status_code=201)
 
 
@@ -624,41 +440,26 @@ async def list_pickups(request: Request, principal: ApiPrincipal) -> Response:
     svc = services(request)
     now = svc.clock.now()
     async with svc.db.session() as session:
-        installations = (
-            (
-                await session.execute(
-                    select(Installation).where(
-                        col(Installation.organization_id) == principal.organization_id
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
         wanted = request.query_params.get("installation_id")
         if wanted:
             installations = [await _installation_by_external(session, principal, wanted)]
+        else:
+            # In the order the organization's installations were made (the answer's order).
+            installations = sorted(
+                await roster.installations(session, principal.organization_id),
+                key=lambda i: i.id or 0,
+            )
         status = request.query_params.get("status")
         if status and status not in {s.value for s in PickupStatus}:
             raise ApiError(422, _("Unknown status: {status}.").format(status=status))
-        result = []
-        for inst in installations:
-            query = select(Pickup).where(
-                col(Pickup.installation_id) == inst.id,
-                col(Pickup.day) == rules.local_day(now, inst.timezone),
-            )
-            if status:
-                query = query.where(col(Pickup.status) == status)
-            for pickup in (await session.execute(query.order_by(col(Pickup.id)))).scalars().all():
-                result.append(await _pickup_json(session, pickup))
+        today = await pickups.pickups_today(session, installations, now, status)
+        result = [await _pickup_json(session, pickup) for pickup in today]
     return JSONResponse(result)
 
 
 @endpoint
 async def put_roster(request: Request, principal: ApiPrincipal) -> Response:
     """Replace the organization's roster; idempotent. Bad rows: 422, nothing applied."""
-    from ...accounts.guardians import send_all
-
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > ROSTER_MAX_BYTES:
         raise ApiError(413, _("The request body is too large."))
@@ -676,14 +477,13 @@ async def put_roster(request: Request, principal: ApiPrincipal) -> Response:
                 base_url=public_base_url(request),
                 now=svc.clock.now(),
             )
-            await session.commit()
+            await svc.commit_and_publish(session, outcome.events)
     except RosterInvalid as invalid:
         raise ApiError(
             422,
             _("The roster is not valid; nothing was applied."),
             [roster_body.api_error(e) for e in invalid.errors],
         ) from None
-    await svc.publish(outcome.events)
     await send_all(svc.mailer, outcome.emails)
     return JSONResponse({**outcome.plan.summary(), "invitations_sent": len(outcome.emails)})
 
@@ -698,13 +498,16 @@ async def pickups_collection(request: Request) -> Response:
     return await list_pickups(request)
 
 
+# Mounted at /api/v1 as "api": url names "api:pickups", "api:pickup_status"… The paths are
+# the OpenAPI document's, ids as the management system sends them (a pickup's id is parsed
+# by the handler, so an unknown one gets the API's own 404 after the token is checked).
 routes = [
-    Route("/openapi.json", openapi, methods=["GET"]),
-    Route("/installations", list_installations, methods=["GET"]),
-    Route("/roster", put_roster, methods=["PUT"]),
-    Route("/children", list_children, methods=["GET"]),
-    Route("/children/{child_id}", patch_child, methods=["PATCH"]),
-    Route("/attendance", post_attendance, methods=["POST"]),
-    Route("/pickups", pickups_collection, methods=["GET", "POST"]),
-    Route("/pickups/{pickup_id}/status", pickup_status, methods=["POST"]),
+    Route("/openapi.json", openapi, methods=["GET"], name="openapi"),
+    Route("/installations", list_installations, methods=["GET"], name="installations"),
+    Route("/roster", put_roster, methods=["PUT"], name="roster"),
+    Route("/children", list_children, methods=["GET"], name="children"),
+    Route("/children/{child_id}", patch_child, methods=["PATCH"], name="child"),
+    Route("/attendance", post_attendance, methods=["POST"], name="attendance"),
+    Route("/pickups", pickups_collection, methods=["GET", "POST"], name="pickups"),
+    Route("/pickups/{pickup_id}/status", pickup_status, methods=["POST"], name="pickup_status"),
 ]
