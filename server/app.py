@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -24,7 +25,7 @@ from .realtime.broker import Broker, MemoryBroker
 from .realtime.hub import Hub
 from .realtime.redis_broker import RedisBroker
 from .services import Services
-from .web import admin, auth, board, dev, health, parent, photos, portal
+from .web import admin, auth, board, dev, display, health, parent, photos, portal
 from .web.api import routes as api
 from .web.context import RequestContextMiddleware, database_unavailable, http_error
 from .web.limits import BodyLimits
@@ -85,6 +86,7 @@ def create_app(
         *health.routes,
         *auth.routes,
         *board.routes,
+        *display.routes,
         *admin.routes,
         *parent.routes,
         *portal.routes,
@@ -110,5 +112,7 @@ def create_app(
     )
     app.state.services = svc
     # Templates build links from route names (`url_for('admin.staff')`), never by hand.
-    templating.add_globals(url_for=app.url_path_for)
+    # Remembered: the router tries every route per lookup (30 µs), and a board of 300
+    # children asks for two links a child.
+    templating.add_globals(url_for=functools.lru_cache(maxsize=4096)(app.url_path_for))
     return app

@@ -67,7 +67,8 @@ async def healthz(request: Request) -> Response:
 
 async def home(request: Request) -> Response:
     principal = await staff_principal(request)
-    return RedirectResponse("/board" if principal else "/login", status_code=303)
+    target = "board.page" if principal else "auth.login"
+    return RedirectResponse(request.app.url_path_for(target), status_code=303)
 
 
-routes = [Route("/healthz", healthz), Route("/", home)]
+routes = [Route("/healthz", healthz, name="health.healthz"), Route("/", home, name="health.home")]

@@ -1,7 +1,7 @@
-"""The presence board (/board), its buttons and socket, and the wall display (/display/...)."""
+"""The presence board (/board): the page, its buttons and its socket."""
 
 from starlette.routing import BaseRoute
 
-from . import pages
+from . import actions, page, socket
 
-routes: list[BaseRoute] = [*pages.routes]
+routes: list[BaseRoute] = [*page.routes, *actions.routes, *socket.routes]

@@ -1,0 +1,161 @@
+"""The board's buttons: Appeler / Prêt / Départ, check a child in, move a child to another
+group. Each answers the board's live region, as the board that pressed it now shows."""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ...accounts.authz import StaffPrincipal, can_act_on_installation
+from ...core.i18n import _
+from ...core.models import ActorKind, Child, Group, Installation, Pickup, PickupStatus
+from ...core.templating import render
+from ...pickups import service
+from ...pickups.attendance import check_in
+from ...pickups.events import BoardEvent
+from ...pickups.messages import refusal_message, status_label
+from ...pickups.moves import WrongInstallation, move_to_group
+from ...pickups.rules import STAFF_STEPS, RuleError
+from ...roster import queries as roster
+from ..boards import BoardChoice, requested_choice
+from ..context import csrf_form, services
+from ..limits import not_found, parse_id
+from ..sessions import require_staff
+from .live import live_response
+
+
+class AtInstallation(Protocol):
+    installation_id: int
+
+
+Row = TypeVar("Row", bound=AtInstallation)
+
+
+async def _acted_on(
+    session: AsyncSession, principal: StaffPrincipal, model: type[Row], row_id: int
+) -> tuple[Row, Installation]:
+    """The pickup or child a button names, with its installation, if `principal` may act
+    there; otherwise the same 404 as an unknown id."""
+    row = await session.get(model, row_id)
+    installation = await session.get(Installation, row.installation_id) if row else None
+    if row is None or installation is None or not can_act_on_installation(principal, installation):
+        raise not_found()
+    return row, installation
+
+
+async def _answer(
+    request: Request,
+    session: AsyncSession,
+    choice: BoardChoice,
+    events: list[BoardEvent],
+    toast: str | None = None,
+) -> HTMLResponse:
+    """Commit, tell every board, and answer the pressing board's live region."""
+    svc = services(request)
+    await svc.commit_and_publish(session, events)
+    return live_response(await choice.state(session, svc.clock.now()), choice, toast)
+
+
+async def pickup_status(request: Request) -> Response:
+    """Appeler / Prêt / Départ. A lost race (another tablet was faster) is not an error: the
+    board simply shows the current state, with a short note."""
+    principal = await require_staff(request)
+    form = await csrf_form(request)
+    svc = services(request)
+    try:
+        target = PickupStatus(str(form.get("to", "")))
+        expected = PickupStatus(str(form.get("from", "")))
+    except ValueError:
+        raise HTTPException(422, _("Unknown step.")) from None
+    if target not in STAFF_STEPS:
+        raise HTTPException(422, _("Unknown step."))
+    async with svc.db.session() as session:
+        choice = await requested_choice(request, session, principal)
+        pickup, _installation = await _acted_on(
+            session, principal, Pickup, request.path_params["pickup_id"]
+        )
+        actor = service.Actor(
+            ActorKind.STAFF,
+            principal.user_id,
+            principal.name,
+            request.headers.get("user-agent", ""),
+        )
+        try:
+            outcome = await service.advance(
+                session, pickup, target=target, expected=expected, actor=actor, now=svc.clock.now()
+            )
+        except RuleError as error:
+            raise HTTPException(409, refusal_message(error)) from None
+        toast = None
+        if not outcome.changed:
+            toast = _("Already done on another device: now {status}.").format(
+                status=status_label(outcome.pickup.status)
+            )
+        return await _answer(request, session, choice, outcome.events, toast)
+
+
+async def child_check_in(request: Request) -> Response:
+    principal = await require_staff(request)
+    await csrf_form(request)
+    svc = services(request)
+    async with svc.db.session() as session:
+        choice = await requested_choice(request, session, principal)
+        child, installation = await _acted_on(
+            session, principal, Child, request.path_params["child_id"]
+        )
+        events = await check_in(session, child, installation, svc.clock.now())
+        return await _answer(request, session, choice, events)
+
+
+async def child_move(request: Request) -> Response:
+    """GET: the small menu of groups to move a child to. POST: move it."""
+    principal = await require_staff(request)
+    svc = services(request)
+    async with svc.db.session() as session:
+        child, installation = await _acted_on(
+            session, principal, Child, request.path_params["child_id"]
+        )
+        if request.method == "GET":
+            assert installation.id is not None
+            groups = await roster.groups(session, [installation.id])
+            return HTMLResponse(
+                render("board/_move.html", child=child, groups=groups, query=request.url.query)
+            )
+        form = await csrf_form(request)
+        choice = await requested_choice(request, session, principal)
+        group_id = parse_id(form.get("group_id"))
+        group = await session.get(Group, group_id) if group_id is not None else None
+        if group is None:
+            raise not_found()
+        try:
+            events = await move_to_group(session, child, group, svc.clock.now())
+        except WrongInstallation:
+            raise HTTPException(422, _("That group belongs to another installation.")) from None
+        return await _answer(request, session, choice, events)
+
+
+routes: list[BaseRoute] = [
+    Route(
+        "/board/pickups/{pickup_id:id}/status",
+        pickup_status,
+        methods=["POST"],
+        name="board.pickup_status",
+    ),
+    Route(
+        "/board/children/{child_id:id}/check-in",
+        child_check_in,
+        methods=["POST"],
+        name="board.check_in",
+    ),
+    Route(
+        "/board/children/{child_id:id}/group",
+        child_move,
+        methods=["GET", "POST"],
+        name="board.move",
+    ),
+]
