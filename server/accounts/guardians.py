@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..core.clock import Clock
 from ..core.db import Database
-from ..core.mail import Mailer
+from ..core.mail import Mailer, delivered
 from ..core.models import AccountKind, Guardian, OneTimeLink, Organization, SignInSession
 from ..core.security import hash_password
 from ..core.templating import render
@@ -146,27 +146,22 @@ async def send_all(mailer: Mailer, emails: Iterable[Email]) -> None:
     """Send after the commit, and never let one failure reveal anything to the visitor: the
     failure is logged (the visitor has already been told "if an account exists…")."""
     for email in emails:
-        try:
-            await mailer.send(email.to, email.subject, email.body)
-        except Exception:
-            log.exception("could not send %r to %s", email.subject, email.to)
+        await delivered(mailer, email.to, email.subject, email.body)
 
 
 async def invite(
     db: Database, clock: Clock, mailer: Mailer, guardian_id: int, base_url: str
 ) -> bool:
     """Invite (or invite again) one guardian: a new activation link, older ones void, the email
-    sent. False when there is no such guardian or no address. Mail errors propagate (the
-    admin who pressed the button is told). The roster sync calls this for a new guardian or
-    one whose email changed, after committing the roster."""
+    sent. False when nothing was sent: no such guardian, no address, or the mail server did not
+    take it (`delivered`: the one who pressed the button is told)."""
     async with db.session() as session:
         guardian = await session.get(Guardian, guardian_id)
         if guardian is None or not guardian.email.strip():
             return False
         email = await create_invitation(session, guardian, base_url=base_url, now=clock.now())
         await session.commit()
-    await mailer.send(email.to, email.subject, email.body)
-    return True
+    return await delivered(mailer, email.to, email.subject, email.body)
 
 
 # -- using links ------------------------------------------------------------------------------

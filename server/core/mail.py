@@ -27,6 +27,20 @@ class Mailer(Protocol):
     async def send(self, to: str, subject: str, body: str) -> None: ...
 
 
+async def delivered(mailer: Mailer, to: str, subject: str, body: str) -> bool:
+    """Send one message; False when it could not be sent (the mail server down, refusing it,
+    the outbox unreachable), for the page to say so. The failure is logged without the
+    address or the text, which an error from the server may quote."""
+    try:
+        await mailer.send(to, subject, body)
+    except Exception as error:
+        # The SMTP reply code or the socket's errno say why; the message may quote addresses.
+        code = getattr(error, "code", None) or getattr(error, "errno", None)
+        log.error("an email could not be sent: %s %s", type(error).__name__, code or "")
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class SmtpConfig:
     host: str

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import aiosmtplib
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -472,20 +471,19 @@ async def invite_person(request: Request) -> Response:
             ),
         )
     )
-    if invite_id is not None:
-        try:
-            await invite(svc.db, svc.clock, svc.mailer, invite_id, public_base_url(request))
-        except (OSError, aiosmtplib.SMTPException):
-            notices = [
-                (
-                    "error",
-                    _(
-                        "{name} can announce and pick up, but the invitation email could not "
-                        "be sent. Try again later: invite the same address again."
-                    ).format(name=first),
-                )
-            ]
-            return await _answer(request, principal, notices)
+    if invite_id is not None and not await invite(
+        svc.db, svc.clock, svc.mailer, invite_id, public_base_url(request)
+    ):
+        notices = [
+            (
+                "error",
+                _(
+                    "{name} can announce and pick up, but the invitation email could not "
+                    "be sent. Try again later: invite the same address again."
+                ).format(name=first),
+            )
+        ]
+        return await _answer(request, principal, notices)
     return (
         RedirectResponse("/parent", status_code=303)
         if not is_htmx(request)
