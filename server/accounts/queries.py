@@ -1,16 +1,18 @@
-"""Finding who a link or a token is: the principals that are not a signed-in session (a wall
-display's link, an integration's API token). None when unknown or revoked."""
+"""Reading accounts. Who a link or a token is: the principals that are not a signed-in session
+(a wall display's link, an integration's API token; None when unknown or revoked). And the
+director's lists: staff accounts, API tokens, wall displays, guardians' account states."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import cast
 
-from sqlalchemy import Connection, Table, bindparam, inspect, select, update
+from sqlalchemy import Connection, Table, bindparam, case, func, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from ..core.models import ApiToken, Display
+from ..core.models import ApiToken, Child, ChildGuardian, Display, Guardian, StaffUser
 from ..core.security import token_hash
 from .authz import ApiPrincipal, DisplayPrincipal
 
@@ -60,3 +62,116 @@ def api_principal(conn: Connection, hashed: str, now: datetime) -> ApiPrincipal 
     if row.last_used_at is None or not _same_minute(row.last_used_at, now):
         conn.execute(_RECORD_USE, {"token_id": row.id, "at": now})
     return ApiPrincipal(row.id, row.organization_id, row.name)
+
+
+# -- the director's lists -------------------------------------------------------------------
+
+
+async def staff_users(session: AsyncSession, organization_id: int) -> list[StaffUser]:
+    """The organization's staff accounts: active ones first, by name."""
+    query = (
+        select(StaffUser)
+        .where(col(StaffUser.organization_id) == organization_id)
+        .order_by(col(StaffUser.active).desc(), col(StaffUser.display_name))
+    )
+    return list(await session.scalars(query))
+
+
+async def api_tokens(session: AsyncSession, organization_id: int) -> list[ApiToken]:
+    """The organization's API tokens: those in use first, newest first."""
+    query = (
+        select(ApiToken)
+        .where(col(ApiToken.organization_id) == organization_id)
+        .order_by(col(ApiToken.revoked_at).is_not(None), col(ApiToken.created_at).desc())
+    )
+    return list(await session.scalars(query))
+
+
+async def wall_displays(session: AsyncSession, organization_id: int) -> list[Display]:
+    """The organization's wall displays, newest first."""
+    query = (
+        select(Display)
+        .where(col(Display.organization_id) == organization_id)
+        .order_by(col(Display.created_at).desc())
+    )
+    return list(await session.scalars(query))
+
+
+_ACTIVE = case((col(Guardian.account_state) == "active", 1), else_=0)
+
+
+async def guardian_accounts(session: AsyncSession, organization_id: int) -> tuple[int, int]:
+    """How many guardians the organization has, and how many have activated their account."""
+    query = select(func.count(), func.coalesce(func.sum(_ACTIVE), 0)).where(
+        col(Guardian.organization_id) == organization_id
+    )
+    total, active = (await session.execute(query)).one()
+    return int(total), int(active)
+
+
+async def guardians_to_activate_first(
+    session: AsyncSession, organization_id: int, limit: int
+) -> list[Guardian]:
+    """At most `limit` of the organization's guardians: those still to activate their
+    account first, then by name."""
+    query = (
+        select(Guardian)
+        .where(col(Guardian.organization_id) == organization_id)
+        .order_by(_ACTIVE, col(Guardian.last_name), col(Guardian.first_name), col(Guardian.id))
+        .limit(limit)
+    )
+    return list(await session.scalars(query))
+
+
+# -- a family's people, a centre's parents ----------------------------------------------------
+
+
+async def guardian_by_email(
+    session: AsyncSession, organization_id: int, email: str
+) -> Guardian | None:
+    """The organization's guardian or authorized person with this address."""
+    query = select(Guardian).where(
+        col(Guardian.organization_id) == organization_id, col(Guardian.email) == email
+    )
+    return (await session.scalars(query)).one_or_none()
+
+
+async def linked_children(session: AsyncSession, guardian_id: int) -> set[int]:
+    """The ids of the children a guardian or authorized person is linked to."""
+    query = select(col(ChildGuardian.child_id)).where(col(ChildGuardian.guardian_id) == guardian_id)
+    return set(await session.scalars(query))
+
+
+async def authorized_people(session: AsyncSession, child_ids: Iterable[int]) -> list[Guardian]:
+    """The adults a parent authorized to pick up any of these children (kind "authorized",
+    not revoked), by first name."""
+    query = (
+        select(Guardian)
+        .join(ChildGuardian, col(ChildGuardian.guardian_id) == col(Guardian.id))
+        .where(
+            col(ChildGuardian.child_id).in_(list(child_ids)),
+            col(Guardian.kind) == "authorized",
+            col(Guardian.account_state) != "revoked",
+        )
+        .distinct()
+        .order_by(col(Guardian.first_name))
+    )
+    return list(await session.scalars(query))
+
+
+async def parents_by_child(
+    session: AsyncSession, installation_id: int
+) -> dict[int, list[Guardian]]:
+    """The parents (kind "guardian") of each of the installation's children, by name: child
+    id → parents. Children without a parent are not keys."""
+    query = (
+        select(col(ChildGuardian.child_id), Guardian)
+        .join(Guardian, col(Guardian.id) == col(ChildGuardian.guardian_id))
+        .join(Child, col(Child.id) == col(ChildGuardian.child_id))
+        .where(col(Child.installation_id) == installation_id, col(Guardian.kind) == "guardian")
+        .order_by(col(Guardian.last_name), col(Guardian.first_name))
+    )
+    found: dict[int, list[Guardian]] = {}
+    for child_id, guardian in await session.execute(query):
+        found.setdefault(child_id, []).append(guardian)
+    return found

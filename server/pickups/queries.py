@@ -3,15 +3,17 @@ or organization it is given. The lifecycle's own reads, inside a write, are in `
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import NamedTuple
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from ..core.models import Installation, Pickup
+from ..core.models import Child, Group, Guardian, Installation, Pickup, PickupEvent
+from . import reports
 from .rules import local_day
 from .writes import CHILD, GROUP, GUARDIAN, INSTALLATION, PICKUP
 
@@ -97,3 +99,115 @@ def announced_ids(
         _ANNOUNCED, {"organization_id": organization_id, "child": child, "guardian": guardian}
     ).one()
     return child_id, guardian_id
+
+
+# -- the release log and the reports (the director's pages) ---------------------------------
+
+# One pickup of the release log, with its child, the child's group, its installation and the
+# guardian who came.
+LogLine = tuple[Pickup, Child, Group, Installation, Guardian]
+
+
+def folded(text: str) -> str:
+    """Case- and accent-insensitive: "lea" finds "Léa"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+async def release_log(
+    session: AsyncSession,
+    organization_id: int,
+    *,
+    start: date,
+    end: date,
+    installation_id: int | None = None,
+    group_id: int | None = None,
+    child: str = "",
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[int, list[LogLine]]:
+    """The organization's pickups from `start` to `end` (installation days), newest first:
+    how many match in all, and the `limit` of them from `offset`. `child`: part of the
+    child's name, in any case and with or without accents."""
+    query = (
+        select(Pickup, Child, Group, Installation, Guardian)
+        .join(Child, col(Child.id) == col(Pickup.child_id))
+        .join(Group, col(Group.id) == col(Child.group_id))
+        .join(Installation, col(Installation.id) == col(Pickup.installation_id))
+        .join(Guardian, col(Guardian.id) == col(Pickup.guardian_id))
+        .where(
+            col(Pickup.organization_id) == organization_id,
+            col(Pickup.day) >= start,
+            col(Pickup.day) <= end,
+        )
+    )
+    if installation_id is not None:
+        query = query.where(col(Pickup.installation_id) == installation_id)
+    if group_id is not None:
+        query = query.where(col(Child.group_id) == group_id)
+    if child:
+        wanted = folded(child)
+        names = await session.execute(
+            select(col(Child.id), col(Child.first_name), col(Child.last_name)).where(
+                col(Child.organization_id) == organization_id
+            )
+        )
+        ids = [cid for cid, first, last in names if wanted in folded(f"{first} {last}")]
+        if not ids:
+            return 0, []
+        query = query.where(col(Pickup.child_id).in_(ids))
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    ordered = query.order_by(
+        col(Pickup.day).desc(), col(Pickup.created_at).desc(), col(Pickup.id).desc()
+    )
+    if limit is not None:
+        ordered = ordered.limit(limit).offset(offset)
+    lines = [(p, c, g, i, gu) for p, c, g, i, gu in await session.execute(ordered)]
+    return int(total or 0), lines
+
+
+async def pickup_events(session: AsyncSession, pickup_ids: Iterable[int]) -> list[PickupEvent]:
+    """Every event of these pickups, in the order they happened."""
+    ids = list(pickup_ids)
+    if not ids:
+        return []
+    query = (
+        select(PickupEvent)
+        .where(col(PickupEvent.pickup_id).in_(ids))
+        .order_by(col(PickupEvent.at), col(PickupEvent.id))
+    )
+    return list(await session.scalars(query))
+
+
+async def step_events(
+    session: AsyncSession,
+    organization_id: int,
+    installation_ids: Iterable[int],
+    start: date,
+    end: date,
+) -> list[tuple[int, reports.EventRow]]:
+    """The measured steps (announced, called, ready, departed) of these installations'
+    pickups from `start` to `end`, each with the group of its child."""
+    query = (
+        select(
+            col(Child.group_id),
+            col(PickupEvent.pickup_id),
+            col(PickupEvent.to_status),
+            col(PickupEvent.at),
+        )
+        .join(Pickup, col(Pickup.id) == col(PickupEvent.pickup_id))
+        .join(Child, col(Child.id) == col(Pickup.child_id))
+        .where(
+            col(Pickup.organization_id) == organization_id,
+            col(Pickup.installation_id).in_(list(installation_ids)),
+            col(Pickup.day) >= start,
+            col(Pickup.day) <= end,
+            col(PickupEvent.to_status).in_(
+                [reports.ANNOUNCED, reports.CALLED, reports.READY, reports.DEPARTED]
+            ),
+        )
+    )
+    return [
+        (int(group_id), reports.EventRow(int(pickup_id), str(to_status), at))
+        for group_id, pickup_id, to_status, at in await session.execute(query)
+    ]

@@ -112,3 +112,26 @@ async def guardian_external_ids(
     for child_id, external_id in await session.execute(query):
         found.setdefault(child_id, []).append(external_id)
     return found
+
+
+async def places(
+    session: AsyncSession, organization_id: int
+) -> tuple[list[Installation], list[Group]]:
+    """The organization's installations by name, and their groups in that order (each
+    installation's by name): the lists a form offers to choose a place from."""
+    found = await installations(session, organization_id)
+    position = {installation.id: n for n, installation in enumerate(found)}
+    ids = [installation.id for installation in found if installation.id is not None]
+    in_order = sorted(await groups(session, ids), key=lambda g: position[g.installation_id])
+    return found, in_order
+
+
+async def pickup_children(session: AsyncSession, installation_id: int) -> list[Child]:
+    """The installation's active children enabled for pickup alerts (those the parent side
+    shows), by name."""
+    query = select(Child).where(
+        col(Child.installation_id) == installation_id,
+        col(Child.active).is_(True),
+        col(Child.pickup_enabled).is_(True),
+    )
+    return list(await session.scalars(query.order_by(col(Child.last_name), col(Child.first_name))))

@@ -1,75 +1,72 @@
-"""/admin: the plain administration page. Here: wall displays (create a link, revoke it)."""
+"""/admin: the plain administration page. Its sections: photos waiting for approval, the
+parents' accounts (the buttons: admin/photos.py, admin/guardians.py), and wall displays
+(create a link, revoke it: here)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlmodel import col
-from starlette.exceptions import HTTPException
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from ...accounts import queries as accounts
+from ...accounts.guardians import last_invited
 from ...core.i18n import _
 from ...core.models import Display, Group, Installation
 from ...core.security import new_token, token_hash
-from ..context import (
-    csrf_form,
-    page,
-    public_base_url,
-    redirect_showing_once,
-    services,
-)
-from ..limits import parse_id, path_id
+from ...photos import service as photos
+from ...roster import queries as roster
+from ..context import public_base_url, services
+from ..limits import parse_id
 from ..sessions import require_admin
-from . import guardians, photos
+from .common import (
+    admin_form,
+    admin_page,
+    organization_zone,
+    redirect_showing,
+    revoke,
+    see_other,
+    showing_once,
+)
+
+# The parents' list stays readable: at most this many rows, those still to activate first.
+PARENTS_SHOWN = 100
 
 
-async def admin_page(
+async def parents_section(session: AsyncSession, organization_id: int) -> dict[str, Any]:
+    """The "Parents" section: the organization's guardians with their account state, those
+    still to activate first, and when their last activation link was sent."""
+    total, active = await accounts.guardian_accounts(session, organization_id)
+    guardians = await accounts.guardians_to_activate_first(session, organization_id, PARENTS_SHOWN)
+    last_sent = await last_invited(session, [g.id for g in guardians])
+    zone = await organization_zone(session, organization_id)
+    return {
+        "parents": guardians,
+        "parents_total": total,
+        "parents_active": active,
+        "parents_last_sent": {
+            gid: at.astimezone(zone).strftime("%Y-%m-%d %H:%M") for gid, at in last_sent.items()
+        },
+    }
+
+
+async def admin_home_page(
     request: Request, *, new_link: str | None = None, error: str | None = None
 ) -> Response:
     principal = await require_admin(request)
+    organization_id = principal.organization_id
     async with services(request).db.session() as session:
-        installations = (
-            (
-                await session.execute(
-                    select(Installation)
-                    .where(col(Installation.organization_id) == principal.organization_id)
-                    .order_by(col(Installation.name))
-                )
-            )
-            .scalars()
-            .all()
-        )
-        groups = (
-            (
-                await session.execute(
-                    select(Group)
-                    .join(Installation, col(Installation.id) == col(Group.installation_id))
-                    .where(col(Installation.organization_id) == principal.organization_id)
-                    .order_by(col(Group.name))
-                )
-            )
-            .scalars()
-            .all()
-        )
-        sections = {
-            **await guardians.admin_context(session, principal),
-            **await photos.admin_context(session, principal),
-        }
-        displays = (
-            (
-                await session.execute(
-                    select(Display)
-                    .where(col(Display.organization_id) == principal.organization_id)
-                    .order_by(col(Display.created_at).desc())
-                )
-            )
-            .scalars()
-            .all()
-        )
-    return page(
+        installations = await roster.installations(session, organization_id)
+        groups = await roster.groups(session, [i.id for i in installations if i.id is not None])
+        parents = await parents_section(session, organization_id)
+        pending = await photos.pending_photos(session, organization_id)
+        displays = await accounts.wall_displays(session, organization_id)
+    return admin_page(
         request,
         "admin/page.html",
+        "home",
         status_code=400 if error else 200,
         installations=installations,
         groups=groups,
@@ -78,7 +75,8 @@ async def admin_page(
         group_names={g.id: g.name for g in groups},
         new_link=new_link,
         error=error,
-        **sections,
+        pending_photos=pending,
+        **parents,
     )
 
 
@@ -88,16 +86,13 @@ NEW_LINK_COOKIE = "relais_new_link"
 
 
 async def admin_home(request: Request) -> Response:
-    new_link = request.cookies.get(NEW_LINK_COOKIE)
-    response = await admin_page(request, new_link=new_link)
-    if new_link:
-        response.delete_cookie(NEW_LINK_COOKIE, path="/admin")
-    return response
+    return await showing_once(
+        request, "admin.home", NEW_LINK_COOKIE, lambda link: admin_home_page(request, new_link=link)
+    )
 
 
 async def create_display(request: Request) -> Response:
-    principal = await require_admin(request)
-    form = await csrf_form(request)
+    principal, form = await admin_form(request)
     name = str(form.get("name", "")).strip()[:200]
     svc = services(request)
     async with svc.db.session() as session:
@@ -111,13 +106,19 @@ async def create_display(request: Request) -> Response:
         if group_id is not None:
             group = await session.get(Group, group_id)
         elif group_value != "all":
-            return await admin_page(request, error=_("That group is not in that installation."))
+            return await admin_home_page(
+                request, error=_("That group is not in that installation.")
+            )
         if installation is None or installation.organization_id != principal.organization_id:
-            return await admin_page(request, error=_("Choose one of your installations."))
+            return await admin_home_page(request, error=_("Choose one of your installations."))
         if group is not None and group.installation_id != installation.id:
-            return await admin_page(request, error=_("That group is not in that installation."))
+            return await admin_home_page(
+                request, error=_("That group is not in that installation.")
+            )
         if not name:
-            return await admin_page(request, error=_("Give the display a name, e.g. “Reception”."))
+            return await admin_home_page(
+                request, error=_("Give the display a name, e.g. “Reception”.")
+            )
         token = new_token()
         assert installation.id is not None
         session.add(
@@ -131,33 +132,26 @@ async def create_display(request: Request) -> Response:
             )
         )
         await session.commit()
-    return redirect_showing_once(
-        request,
-        "/admin",
-        NEW_LINK_COOKIE,
-        f"{public_base_url(request).rstrip('/')}/display/{token}",
-    )
+    link = f"{public_base_url(request).rstrip('/')}/display/{token}"
+    return redirect_showing(request, "admin.home", NEW_LINK_COOKIE, link)
 
 
 async def revoke_display(request: Request) -> Response:
-    principal = await require_admin(request)
-    await csrf_form(request)
-    svc = services(request)
-    display_id = path_id(request.path_params, "display_id")
-    async with svc.db.session() as session:
-        display = await session.get(Display, display_id)
-        if display is None or display.organization_id != principal.organization_id:
-            raise HTTPException(404, _("Not found, or not yours to see."))
-        if display.revoked_at is None:
-            display.revoked_at = svc.clock.now()
-            session.add(display)
-            await session.commit()
-    await svc.broker.publish_control({"type": "display_revoked", "display_id": display_id})
-    return RedirectResponse("/admin", status_code=303)
+    display_id: int = request.path_params["display_id"]
+    await revoke(request, Display, display_id)
+    await services(request).broker.publish_control(
+        {"type": "display_revoked", "display_id": display_id}
+    )
+    return see_other(request, "admin.home")
 
 
 routes = [
-    Route("/admin", admin_home, methods=["GET"]),
-    Route("/admin/displays", create_display, methods=["POST"]),
-    Route("/admin/displays/{display_id}/revoke", revoke_display, methods=["POST"]),
+    Route("/admin", admin_home, methods=["GET"], name="admin.home"),
+    Route("/admin/displays", create_display, methods=["POST"], name="admin.display_create"),
+    Route(
+        "/admin/displays/{display_id:id}/revoke",
+        revoke_display,
+        methods=["POST"],
+        name="admin.display_revoke",
+    ),
 ]

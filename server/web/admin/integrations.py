@@ -11,40 +11,26 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from ...accounts.authz import StaffPrincipal
 from ...accounts.guardians import Email, send_all
 from ...accounts.passwords import MIN_PASSWORD_LENGTH
 from ...core import ratelimit
-from ...core.i18n import _
-from ...core.models import Organization, SyncJob
+from ...core.models import Installation, Organization, SyncJob
 from ...core.templating import render
 from ...roster import integration
 from ..auth import signin
-from ..context import (
-    csrf_form,
-    csrf_token,
-    is_htmx,
-    page,
-    public_base_url,
-    services,
-)
-from ..limits import path_id
+from ..context import csrf_form, csrf_token, is_htmx, public_base_url, services
+from ..lookups import owned
 from ..sessions import require_admin
-
-HOME = "/admin/integrations"
-
-
-def _not_found() -> HTTPException:
-    return HTTPException(404, _("Not found, or not yours to see."))
+from .common import admin_form, admin_page, see_other
 
 
-def _int_param(request: Request, name: str) -> int:
-    return path_id(request.path_params, name)
+def _to_installation(request: Request, installation_id: int) -> Response:
+    return see_other(request, "admin.integrations", fragment=f"installation-{installation_id}")
 
 
 def _job_view(job: SyncJob | None) -> dict[str, Any] | None:
@@ -82,12 +68,12 @@ async def integrations_page(
         if activated is not None
         else ""
     )
-    return page(
+    return admin_page(
         request,
         "admin/integrations.html",
+        "integrations",
         activated_on=activated_on,
         status_code=status_code,
-        admin_section="integrations",
         organization=organization,
         rows=rows,
         problem_text=integration.problem_text,
@@ -106,8 +92,7 @@ async def home(request: Request) -> Response:
 
 
 async def activate(request: Request) -> Response:
-    principal = await require_admin(request)
-    await csrf_form(request)
+    principal, _form = await admin_form(request)
     svc = services(request)
     async with svc.db.session() as session:
         emails = await integration.activate(
@@ -115,12 +100,12 @@ async def activate(request: Request) -> Response:
         )
         await session.commit()
     await send_all(svc.mailer, emails)
-    return RedirectResponse(HOME, status_code=303)
+    return see_other(request, "admin.integrations")
 
 
 async def link_existing(request: Request) -> Response:
     principal = await require_admin(request)
-    installation_id = _int_param(request, "installation_id")
+    installation_id: int = request.path_params["installation_id"]
     form = await csrf_form(request)
     email = str(form.get("email", "")).strip()[:254]
     password = str(form.get("password", ""))
@@ -138,11 +123,9 @@ async def link_existing(request: Request) -> Response:
         None,
     )
     async with svc.db.session() as session:
-        installation = await integration.installation_of(
-            session, principal.organization_id, installation_id
+        installation = await owned(
+            session, Installation, installation_id, principal.organization_id
         )
-        if installation is None:
-            raise _not_found()
         refused = await signin.refused(session, attempt, now)
         if refused is not None:
             wait = await integrations_page(
@@ -161,7 +144,7 @@ async def link_existing(request: Request) -> Response:
             await signin.succeeded(session, attempt)
         await session.commit()
     if problem is None:
-        return RedirectResponse(f"{HOME}#installation-{installation_id}", status_code=303)
+        return _to_installation(request, installation_id)
     return await integrations_page(
         request,
         principal,
@@ -175,18 +158,16 @@ async def link_existing(request: Request) -> Response:
 
 async def create_account(request: Request) -> Response:
     principal = await require_admin(request)
-    installation_id = _int_param(request, "installation_id")
+    installation_id: int = request.path_params["installation_id"]
     form = await csrf_form(request)
     values = integration.NewAccountForm.parse(form)
     svc = services(request)
     errors: dict[str, str] = {}
     emails: list[Email] = []
     async with svc.db.session() as session:
-        installation = await integration.installation_of(
-            session, principal.organization_id, installation_id
+        installation = await owned(
+            session, Installation, installation_id, principal.organization_id
         )
-        if installation is None:
-            raise _not_found()
         errors, emails = await integration.create_account(
             session, installation, values, now=svc.clock.now()
         )
@@ -210,7 +191,7 @@ async def create_account(request: Request) -> Response:
             errors=errors,
         )
     await send_all(svc.mailer, emails)
-    return RedirectResponse(f"{HOME}#installation-{installation_id}", status_code=303)
+    return _to_installation(request, installation_id)
 
 
 def _sync_fragment(request: Request, job: SyncJob) -> HTMLResponse:
@@ -221,8 +202,7 @@ def _sync_fragment(request: Request, job: SyncJob) -> HTMLResponse:
 
 
 async def start_sync(request: Request) -> Response:
-    principal = await require_admin(request)
-    await csrf_form(request)
+    principal, _form = await admin_form(request)
     svc = services(request)
     async with svc.db.session() as session:
         job = await integration.running_job(session, principal.organization_id)
@@ -237,26 +217,45 @@ async def start_sync(request: Request) -> Response:
             )
     if is_htmx(request):
         return _sync_fragment(request, job)
-    return RedirectResponse(f"{HOME}/sync/{job.id}", status_code=303)
+    return see_other(request, "admin.integrations_progress", job_id=job.id)
 
 
 async def sync_progress(request: Request) -> Response:
     principal = await require_admin(request)
-    job_id = _int_param(request, "job_id")
     async with services(request).db.session() as session:
-        job = await session.get(SyncJob, job_id)
-    if job is None or job.organization_id != principal.organization_id:
-        raise _not_found()
+        job = await owned(
+            session, SyncJob, request.path_params["job_id"], principal.organization_id
+        )
     if is_htmx(request):
         return _sync_fragment(request, job)
     return await integrations_page(request, principal, job=job)
 
 
 routes = [
-    Route(HOME, home, methods=["GET"]),
-    Route(f"{HOME}/activate", activate, methods=["POST"]),
-    Route(f"{HOME}/sync", start_sync, methods=["POST"]),
-    Route(f"{HOME}/sync/{{job_id}}", sync_progress, methods=["GET"]),
-    Route(f"{HOME}/{{installation_id}}/existing", link_existing, methods=["POST"]),
-    Route(f"{HOME}/{{installation_id}}/create", create_account, methods=["POST"]),
+    Route("/admin/integrations", home, methods=["GET"], name="admin.integrations"),
+    Route(
+        "/admin/integrations/activate",
+        activate,
+        methods=["POST"],
+        name="admin.integrations_activate",
+    ),
+    Route("/admin/integrations/sync", start_sync, methods=["POST"], name="admin.integrations_sync"),
+    Route(
+        "/admin/integrations/sync/{job_id:id}",
+        sync_progress,
+        methods=["GET"],
+        name="admin.integrations_progress",
+    ),
+    Route(
+        "/admin/integrations/{installation_id:id}/existing",
+        link_existing,
+        methods=["POST"],
+        name="admin.integrations_existing",
+    ),
+    Route(
+        "/admin/integrations/{installation_id:id}/create",
+        create_account,
+        methods=["POST"],
+        name="admin.integrations_create",
+    ),
 ]

@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import Select
-from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -29,13 +25,14 @@ from ...core.models import (
     Group,
     Guardian,
     Installation,
-    Organization,
     Pickup,
     PickupEvent,
 )
-from ..context import page, services
+from ...pickups import queries as pickups
+from ...roster import queries as roster
+from ..context import services
 from ..sessions import require_admin
-from .staff import org_places
+from .common import admin_page, organization_zone
 
 PAGE_SIZE = 50
 STEPS = ("announced", "called", "ready", "departed")
@@ -83,12 +80,6 @@ class LogRow:
     def by(self, status: str) -> str:
         step = self.steps.get(status)
         return step.by if step else ""
-
-
-def _fold(text: str) -> str:
-    """Case- and accent-insensitive: "lea" finds "Léa"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _actor_label(event: PickupEvent) -> str:
@@ -170,13 +161,12 @@ async def _parse_filter(
             errors["group_id"] = _("That group is not in that installation.")
             group = None
     if installation is not None:
-        tz_name = installation.timezone
+        zone = ZoneInfo(installation.timezone)
     elif group is not None:
-        tz_name = by_id[group.installation_id].timezone
+        zone = ZoneInfo(by_id[group.installation_id].timezone)
     else:
-        organization = await session.get(Organization, principal.organization_id)
-        tz_name = organization.timezone if organization else "America/Toronto"
-    today = services(request).clock.now().astimezone(ZoneInfo(tz_name)).date()
+        zone = await organization_zone(session, principal.organization_id)
+    today = services(request).clock.now().astimezone(zone).date()
     dates: dict[str, date] = {}
     for key in ("from", "to"):
         if not values[key]:
@@ -211,69 +201,31 @@ async def _parse_filter(
     return chosen, errors, values
 
 
-LogSelect = Select[Pickup, Child, Group, Installation, Guardian]
-
-
-async def _query(
-    session: AsyncSession, principal: StaffPrincipal, chosen: LogFilter
-) -> LogSelect | None:
-    query = (
-        select(Pickup, Child, Group, Installation, Guardian)
-        .join(Child, col(Child.id) == col(Pickup.child_id))
-        .join(Group, col(Group.id) == col(Child.group_id))
-        .join(Installation, col(Installation.id) == col(Pickup.installation_id))
-        .join(Guardian, col(Guardian.id) == col(Pickup.guardian_id))
-        .where(
-            col(Pickup.organization_id) == principal.organization_id,
-            col(Pickup.day) >= chosen.start,
-            col(Pickup.day) <= chosen.end,
-        )
+async def _rows(
+    session: AsyncSession, organization_id: int, chosen: LogFilter, *, paginate: bool
+) -> tuple[int, list[LogRow]]:
+    """How many pickups the filter finds, and the rows to show (this page's, or all)."""
+    total, lines = await pickups.release_log(
+        session,
+        organization_id,
+        start=chosen.start,
+        end=chosen.end,
+        installation_id=chosen.installation_id,
+        group_id=chosen.group_id,
+        child=chosen.child,
+        limit=PAGE_SIZE if paginate else None,
+        offset=(chosen.page - 1) * PAGE_SIZE,
     )
-    if chosen.installation_id is not None:
-        query = query.where(col(Pickup.installation_id) == chosen.installation_id)
-    if chosen.group_id is not None:
-        query = query.where(col(Child.group_id) == chosen.group_id)
-    if chosen.child:
-        wanted = _fold(chosen.child)
-        children = await session.execute(
-            select(col(Child.id), col(Child.first_name), col(Child.last_name)).where(
-                col(Child.organization_id) == principal.organization_id
-            )
-        )
-        ids = [cid for cid, first, last in children.all() if wanted in _fold(f"{first} {last}")]
-        if not ids:
-            return None
-        query = query.where(col(Pickup.child_id).in_(ids))
-    return query
-
-
-async def _rows(session: AsyncSession, query: LogSelect) -> list[LogRow]:
-    ordered = query.order_by(
-        col(Pickup.day).desc(), col(Pickup.created_at).desc(), col(Pickup.id).desc()
-    )
-    rows = [LogRow(*row) for row in (await session.execute(ordered)).all()]
+    rows = [LogRow(*line) for line in lines]
     by_pickup = {row.pickup.id: row for row in rows}
-    if not by_pickup:
-        return rows
-    events = (
-        (
-            await session.execute(
-                select(PickupEvent)
-                .where(col(PickupEvent.pickup_id).in_(list(by_pickup)))
-                .order_by(col(PickupEvent.at), col(PickupEvent.id))
-            )
-        )
-        .scalars()
-        .all()
-    )
-    for event in events:
+    for event in await pickups.pickup_events(session, [i for i in by_pickup if i is not None]):
         row = by_pickup[event.pickup_id]
         step = Step(event.at, _actor_label(event))
         if event.to_status in STEPS:
             row.steps.setdefault(event.to_status, step)
         elif event.to_status in ("cancelled", "expired"):
             row.ended = step
-    return rows
+    return total, rows
 
 
 async def _load(
@@ -281,22 +233,11 @@ async def _load(
 ) -> tuple[dict[str, Any], list[LogRow], int, LogFilter]:
     principal = await require_admin(request)
     async with services(request).db.session() as session:
-        installations, groups = await org_places(session, principal.organization_id)
+        installations, groups = await roster.places(session, principal.organization_id)
         chosen, errors, values = await _parse_filter(
             request, session, principal, installations, groups
         )
-        query = await _query(session, principal, chosen)
-        total = 0
-        rows: list[LogRow] = []
-        if query is not None:
-            total = int(
-                (
-                    await session.execute(select(func.count()).select_from(query.subquery()))
-                ).scalar_one()
-            )
-            if paginate:
-                query = query.limit(PAGE_SIZE).offset((chosen.page - 1) * PAGE_SIZE)
-            rows = await _rows(session, query)
+        total, rows = await _rows(session, principal.organization_id, chosen, paginate=paginate)
     context = {
         "installations": installations,
         "groups": groups,
@@ -317,11 +258,11 @@ async def log_page(request: Request) -> Response:
     context, rows, total, chosen = await _load(request, paginate=True)
     pages = max(1, -(-total // PAGE_SIZE))
     values = context["values"]
-    return page(
+    return admin_page(
         request,
         "admin/log.html",
+        "log",
         status_code=400 if context["errors"] else 200,
-        admin_section="log",
         rows=rows,
         total=total,
         page_number=min(chosen.page, pages),
@@ -404,6 +345,6 @@ async def log_csv(request: Request) -> Response:
 
 
 routes = [
-    Route("/admin/log", log_page, methods=["GET"]),
-    Route("/admin/log.csv", log_csv, methods=["GET"]),
+    Route("/admin/log", log_page, methods=["GET"], name="admin.log"),
+    Route("/admin/log.csv", log_csv, methods=["GET"], name="admin.log_csv"),
 ]

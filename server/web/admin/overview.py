@@ -11,18 +11,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ...core.models import Installation
 from ...core.templating import render
 from ...pickups.board import AlertItem, BoardState, load_board
 from ...pickups.rules import waiting_minutes
-from ..context import SECURITY_HEADERS, is_htmx, page, services
+from ...roster import queries as roster
+from ..context import SECURITY_HEADERS, is_htmx, services
 from ..sessions import require_admin
+from .common import admin_page
 
 POLL_SECONDS = 5
 
@@ -63,31 +62,23 @@ async def overview_page(request: Request) -> Response:
     svc = services(request)
     now = svc.clock.now()
     async with svc.db.session() as session:
-        installations = (
-            (
-                await session.execute(
-                    select(Installation)
-                    .where(col(Installation.organization_id) == principal.organization_id)
-                    .order_by(col(Installation.name))
-                )
-            )
-            .scalars()
-            .all()
-        )
+        installations = await roster.installations(session, principal.organization_id)
         overviews = [summarize(await load_board(session, i, now), now) for i in installations]
     if is_htmx(request):  # the polled region only: one card per installation
         body = "".join(
             render("admin/_overview_installation.html", overview=o, now=now) for o in overviews
         )
         return HTMLResponse(body, headers=SECURITY_HEADERS)
-    return page(
+    return admin_page(
         request,
         "admin/overview.html",
-        admin_section="overview",
+        "overview",
         overviews=overviews,
         now=now,
         poll_seconds=POLL_SECONDS,
     )
 
 
-routes: list[BaseRoute] = [Route("/admin/overview", overview_page, methods=["GET"])]
+routes: list[BaseRoute] = [
+    Route("/admin/overview", overview_page, methods=["GET"], name="admin.overview")
+]

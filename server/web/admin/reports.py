@@ -3,7 +3,8 @@
 Over a date range (installation days, default the last 30), the medians of alert → Appeler,
 Appeler → Prêt and Prêt → Départ from the release log, an inline SVG chart drawn on the
 server, and a suggestion when the measured preparation time (alert → Prêt) is far from the
-configured one. The computations are in `server/reports.py`; this module reads and renders.
+configured one. The computations are in `pickups/reports.py`, the reads in
+`pickups/queries.py`; this module checks the form and renders.
 """
 
 from __future__ import annotations
@@ -13,20 +14,21 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from babel.numbers import format_decimal
-from sqlalchemy import select
-from sqlmodel import col
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ...core import i18n
 from ...core.i18n import _
-from ...core.models import Child, Group, Installation, Pickup, PickupEvent
+from ...core.models import Group, Installation
+from ...pickups import queries as pickups
 from ...pickups import reports
 from ...pickups.messages import step_label
 from ...pickups.rules import local_day
-from ..context import page, services
+from ...roster import queries as roster
+from ..context import services
 from ..sessions import require_admin
+from .common import DEFAULT_ZONE, admin_page
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -167,19 +169,9 @@ async def reports_page(request: Request) -> Response:
     principal = await require_admin(request)
     svc = services(request)
     async with svc.db.session() as session:
-        installations = list(
-            (
-                await session.execute(
-                    select(Installation)
-                    .where(col(Installation.organization_id) == principal.organization_id)
-                    .order_by(col(Installation.name))
-                )
-            )
-            .scalars()
-            .all()
-        )
+        installations = await roster.installations(session, principal.organization_id)
         # Days are the installations' own dates; they share one zone in practice.
-        tz = installations[0].timezone if installations else "America/Toronto"
+        tz = installations[0].timezone if installations else DEFAULT_ZONE
         form = read_form(request, installations, local_day(svc.clock.now(), tz))
         chosen = (
             [i for i in installations if form.installation_id in (None, i.id)]
@@ -188,49 +180,17 @@ async def reports_page(request: Request) -> Response:
         )
         results: list[InstallationReport] = []
         if chosen and form.start is not None and form.end is not None:
-            chosen_ids = [i.id for i in chosen]
-            groups = list(
-                (
-                    await session.execute(
-                        select(Group)
-                        .where(col(Group.installation_id).in_(chosen_ids))
-                        .order_by(col(Group.name))
-                    )
-                )
-                .scalars()
-                .all()
+            chosen_ids = [i.id for i in chosen if i.id is not None]
+            groups = await roster.groups(session, chosen_ids)
+            events = await pickups.step_events(
+                session, principal.organization_id, chosen_ids, form.start, form.end
             )
-            rows = (
-                await session.execute(
-                    select(
-                        col(Child.group_id),
-                        col(PickupEvent.pickup_id),
-                        col(PickupEvent.to_status),
-                        col(PickupEvent.at),
-                    )
-                    .join(Pickup, col(Pickup.id) == col(PickupEvent.pickup_id))
-                    .join(Child, col(Child.id) == col(Pickup.child_id))
-                    .where(
-                        col(Pickup.organization_id) == principal.organization_id,
-                        col(Pickup.installation_id).in_(chosen_ids),
-                        col(Pickup.day) >= form.start,
-                        col(Pickup.day) <= form.end,
-                        col(PickupEvent.to_status).in_(
-                            [reports.ANNOUNCED, reports.CALLED, reports.READY, reports.DEPARTED]
-                        ),
-                    )
-                )
-            ).all()
-            events = [
-                (int(group_id), reports.EventRow(int(pickup_id), str(to_status), at))
-                for group_id, pickup_id, to_status, at in rows
-            ]
             results = build_reports(chosen, groups, events)
-    return page(
+    return admin_page(
         request,
         "admin/reports.html",
+        "reports",
         status_code=400 if form.errors else 200,
-        admin_section="reports",
         form=form,
         installations=installations,
         results=results,
@@ -243,4 +203,6 @@ async def reports_page(request: Request) -> Response:
     )
 
 
-routes: list[BaseRoute] = [Route("/admin/reports", reports_page, methods=["GET"])]
+routes: list[BaseRoute] = [
+    Route("/admin/reports", reports_page, methods=["GET"], name="admin.reports")
+]

@@ -28,8 +28,9 @@ from ...core.i18n import _
 from ...roster import RosterInvalid, RowError, read_file
 from ...roster.apply import KINDS, Plan, apply_roster, plan_roster
 from ...roster.csv_rows import MAX_FILE_BYTES
-from ..context import csrf_form, page, public_base_url, services
+from ..context import csrf_form, public_base_url, services
 from ..sessions import require_admin
+from .common import admin_page
 
 UPLOAD_LIFETIME = timedelta(hours=1)
 PREVIEW_CHANGES = 50
@@ -99,11 +100,11 @@ def _page(request: Request, status_code: int = 200, **context: Any) -> Response:
     context.setdefault("error", None)
     context.setdefault("plan", None)
     context.setdefault("result", None)
-    return page(
+    return admin_page(
         request,
         "admin/roster.html",
+        "roster",
         status_code=status_code,
-        admin_section="roster",
         kinds=KINDS,
         kind_labels={
             "installations": _("Installations"),
@@ -191,17 +192,16 @@ async def apply(request: Request) -> Response:
                 base_url=public_base_url(request),
                 now=now,
             )
-            await session.commit()
+            await svc.commit_and_publish(session, outcome.events)
     except RosterInvalid as invalid:
         return _errors_page(request, filename, invalid.errors)
     await run_in_threadpool(_discard, directory, upload_id)
-    await svc.publish(outcome.events)
     await send_all(svc.mailer, outcome.emails)
     return _page(request, filename=filename, result=outcome.plan, invitations=len(outcome.emails))
 
 
 routes: list[BaseRoute] = [
-    Route("/admin/roster", roster_page, methods=["GET"]),
-    Route("/admin/roster/preview", preview, methods=["POST"]),
-    Route("/admin/roster/apply", apply, methods=["POST"]),
+    Route("/admin/roster", roster_page, methods=["GET"], name="admin.roster"),
+    Route("/admin/roster/preview", preview, methods=["POST"], name="admin.roster_preview"),
+    Route("/admin/roster/apply", apply, methods=["POST"], name="admin.roster_apply"),
 ]

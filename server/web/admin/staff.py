@@ -1,37 +1,30 @@
-"""/admin/staff: staff accounts (invite, role, installation, home group, disable, re-enable)
-and /staff/set-password/{token}, the page an invitation link opens."""
+"""/admin/staff: staff accounts (invite, role, installation, home group, disable, re-enable).
+The page an invitation link opens (/staff/set-password/{token}) is in web/auth."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from ...accounts import queries as accounts
 from ...accounts import staff as staff_accounts
 from ...accounts.authz import StaffPrincipal
 from ...accounts.guardians import Email
 from ...accounts.staff import Refused
 from ...core import ratelimit
 from ...core.i18n import _
-from ...core.models import Group, Installation, Organization, Role, StaffUser
-from ..context import (
-    csrf_form,
-    page,
-    public_base_url,
-    services,
-)
-from ..limits import parse_id, path_id
+from ...core.mail import delivered
+from ...core.models import Role, StaffUser
+from ...roster import queries as roster
+from ..context import public_base_url, services
+from ..limits import parse_id
+from ..lookups import owned
 from ..sessions import STAFF, end_sessions, require_admin
-
-log = logging.getLogger(__name__)
+from .common import admin_form, admin_page, organization_zone, see_other
 
 
 def role_labels() -> dict[str, str]:
@@ -40,39 +33,6 @@ def role_labels() -> dict[str, str]:
         Role.RECEPTION.value: _("Reception"),
         Role.EDUCATOR.value: _("Educator"),
     }
-
-
-def _not_found() -> HTTPException:
-    return HTTPException(404, _("Not found, or not yours to see."))
-
-
-async def org_places(
-    session: AsyncSession, organization_id: int
-) -> tuple[list[Installation], list[Group]]:
-    installations = list(
-        (
-            await session.execute(
-                select(Installation)
-                .where(col(Installation.organization_id) == organization_id)
-                .order_by(col(Installation.name))
-            )
-        )
-        .scalars()
-        .all()
-    )
-    groups = list(
-        (
-            await session.execute(
-                select(Group)
-                .join(Installation, col(Installation.id) == col(Group.installation_id))
-                .where(col(Installation.organization_id) == organization_id)
-                .order_by(col(Installation.name), col(Group.name))
-            )
-        )
-        .scalars()
-        .all()
-    )
-    return installations, groups
 
 
 async def staff_page(
@@ -86,30 +46,19 @@ async def staff_page(
     principal = await require_admin(request)
     svc = services(request)
     async with svc.db.session() as session:
-        installations, groups = await org_places(session, principal.organization_id)
-        users = list(
-            (
-                await session.execute(
-                    select(StaffUser)
-                    .where(col(StaffUser.organization_id) == principal.organization_id)
-                    .order_by(col(StaffUser.active).desc(), col(StaffUser.display_name))
-                )
-            )
-            .scalars()
-            .all()
-        )
+        installations, groups = await roster.places(session, principal.organization_id)
+        users = await accounts.staff_users(session, principal.organization_id)
         signed_in = await staff_accounts.last_sign_ins(
             session, [u.id for u in users if u.id is not None]
         )
         notice = await _notice(request, session, principal)
-        organization = await session.get(Organization, principal.organization_id)
-        tz = ZoneInfo(organization.timezone if organization else "America/Toronto")
+        zone = await organization_zone(session, principal.organization_id)
     has_errors = bool(invite_errors or row_errors)
-    return page(
+    return admin_page(
         request,
         "admin/staff.html",
+        "staff",
         status_code=400 if has_errors else 200,
-        admin_section="staff",
         users=users,
         me=principal.user_id,
         installations=installations,
@@ -119,7 +68,7 @@ async def staff_page(
         roles=role_labels(),
         signed_in=signed_in,
         has_password=staff_accounts.has_password,
-        tz_info=tz,
+        tz_info=zone,
         invite_values=invite_values or {},
         invite_errors=invite_errors or {},
         row_errors=row_errors or {},
@@ -161,8 +110,7 @@ async def staff_home(request: Request) -> Response:
 
 
 async def invite(request: Request) -> Response:
-    principal = await require_admin(request)
-    form = await csrf_form(request)
+    principal, form = await admin_form(request)
     values = _invite_form_values(form)
     svc = services(request)
     async with svc.db.session() as session:
@@ -186,33 +134,28 @@ async def invite(request: Request) -> Response:
 
 
 async def _send(request: Request, email: Email, user_id: int | None) -> Response:
-    try:
-        await services(request).mailer.send(email.to, email.subject, email.body)
-    except Exception:
-        log.exception("could not send the staff invitation to %s", email.to)
-        return RedirectResponse(f"/admin/staff?mail_failed={user_id}", status_code=303)
-    return RedirectResponse(f"/admin/staff?invited={user_id}", status_code=303)
+    sent = await delivered(services(request).mailer, email.to, email.subject, email.body)
+    return see_other(request, "admin.staff", query={"invited" if sent else "mail_failed": user_id})
 
 
-async def _user_of(session: AsyncSession, principal: StaffPrincipal, request: Request) -> StaffUser:
-    user = await session.get(StaffUser, path_id(request.path_params, "user_id"))
-    if user is None or user.organization_id != principal.organization_id:
-        raise _not_found()
-    return user
+async def _user_of(session: AsyncSession, principal: StaffPrincipal, user_id: int) -> StaffUser:
+    return await owned(session, StaffUser, user_id, principal.organization_id)
+
+
+def _to_row(request: Request, user_id: int) -> Response:
+    return see_other(request, "admin.staff", fragment=f"staff-{user_id}")
 
 
 async def change(request: Request) -> Response:
-    principal = await require_admin(request)
-    form = await csrf_form(request)
+    principal, form = await admin_form(request)
     values = {
         key: str(form.get(key, "")).strip()[:50]
         for key in ("role", "installation_id", "home_group_id")
     }
+    user_id: int = request.path_params["user_id"]
     svc = services(request)
     async with svc.db.session() as session:
-        user = await _user_of(session, principal, request)
-        assert user.id is not None
-        user_id = user.id
+        user = await _user_of(session, principal, user_id)
         try:
             placement = await staff_accounts.check_placement(
                 session,
@@ -233,17 +176,15 @@ async def change(request: Request) -> Response:
         # The sessions stay valid, but open boards were opened for the old role or
         # installation: closing their sockets makes them reload with the new one.
         await svc.broker.publish_control({"type": "sessions_ended", "sessions": hashes})
-    return RedirectResponse(f"/admin/staff#staff-{user_id}", status_code=303)
+    return _to_row(request, user_id)
 
 
 async def disable(request: Request) -> Response:
-    principal = await require_admin(request)
-    await csrf_form(request)
+    principal, _form = await admin_form(request)
+    user_id: int = request.path_params["user_id"]
     svc = services(request)
     async with svc.db.session() as session:
-        user = await _user_of(session, principal, request)
-        assert user.id is not None
-        user_id = user.id
+        user = await _user_of(session, principal, user_id)
         try:
             hashes = await staff_accounts.disable(session, user, by_user_id=principal.user_id)
         except Refused as refused:
@@ -253,33 +194,29 @@ async def disable(request: Request) -> Response:
     # Signed out everywhere at once: the sessions go, open boards close.
     if hashes:
         await end_sessions(request, STAFF, user_id, hashes)
-    return RedirectResponse(f"/admin/staff#staff-{user_id}", status_code=303)
+    return _to_row(request, user_id)
 
 
 async def enable(request: Request) -> Response:
-    principal = await require_admin(request)
-    await csrf_form(request)
-    svc = services(request)
-    async with svc.db.session() as session:
-        user = await _user_of(session, principal, request)
-        await staff_accounts.enable(session, user)
+    principal, _form = await admin_form(request)
+    user_id: int = request.path_params["user_id"]
+    async with services(request).db.session() as session:
+        await staff_accounts.enable(session, await _user_of(session, principal, user_id))
         await session.commit()
-        user_id = user.id
-    return RedirectResponse(f"/admin/staff#staff-{user_id}", status_code=303)
+    return _to_row(request, user_id)
 
 
 async def resend(request: Request) -> Response:
-    principal = await require_admin(request)
-    await csrf_form(request)
+    principal, _form = await admin_form(request)
+    user_id: int = request.path_params["user_id"]
     svc = services(request)
     async with svc.db.session() as session:
-        user = await _user_of(session, principal, request)
+        user = await _user_of(session, principal, user_id)
         if not user.active or staff_accounts.has_password(user):
-            assert user.id is not None
             return await staff_page(
                 request,
                 row_errors={
-                    user.id: {
+                    user_id: {
                         "invite": _(
                             "Only an active account that has not chosen its password yet "
                             "can be invited again."
@@ -287,15 +224,14 @@ async def resend(request: Request) -> Response:
                     }
                 },
             )
-        assert user.id is not None
         refused = await ratelimit.reinvite(
-            session, f"staff:{user.id}", f"staff:{principal.user_id}", svc.clock.now()
+            session, f"staff:{user_id}", f"staff:{principal.user_id}", svc.clock.now()
         )
         if refused is not None:
             await session.commit()
             page_ = await staff_page(
                 request,
-                row_errors={user.id: {"invite": ratelimit.rate_limited_message(refused)}},
+                row_errors={user_id: {"invite": ratelimit.rate_limited_message(refused)}},
             )
             page_.status_code = 429
             return page_
@@ -303,18 +239,18 @@ async def resend(request: Request) -> Response:
             session, user, base_url=public_base_url(request), now=svc.clock.now()
         )
         await session.commit()
-        user_id = user.id
     return await _send(request, email, user_id)
 
 
-# -- /staff/set-password/{token} ---------------------------------------------------------------
-
-
 routes = [
-    Route("/admin/staff", staff_home, methods=["GET"]),
-    Route("/admin/staff", invite, methods=["POST"]),
-    Route("/admin/staff/{user_id}", change, methods=["POST"]),
-    Route("/admin/staff/{user_id}/disable", disable, methods=["POST"]),
-    Route("/admin/staff/{user_id}/enable", enable, methods=["POST"]),
-    Route("/admin/staff/{user_id}/invite", resend, methods=["POST"]),
+    Route("/admin/staff", staff_home, methods=["GET"], name="admin.staff"),
+    Route("/admin/staff", invite, methods=["POST"], name="admin.staff_invite"),
+    Route("/admin/staff/{user_id:id}", change, methods=["POST"], name="admin.staff_change"),
+    Route(
+        "/admin/staff/{user_id:id}/disable", disable, methods=["POST"], name="admin.staff_disable"
+    ),
+    Route("/admin/staff/{user_id:id}/enable", enable, methods=["POST"], name="admin.staff_enable"),
+    Route(
+        "/admin/staff/{user_id:id}/invite", resend, methods=["POST"], name="admin.staff_reinvite"
+    ),
 ]

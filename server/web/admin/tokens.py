@@ -6,24 +6,27 @@ short-lived cookie, like display links): the database keeps only its SHA-256.
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
-from sqlalchemy import select
-from sqlmodel import col
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from ...accounts import queries as accounts
 from ...core.i18n import _
-from ...core.models import ApiToken, Organization
+from ...core.models import ApiToken
 from ...core.security import new_token, token_hash
-from ..context import csrf_form, page, redirect_showing_once, services
-from ..limits import path_id
+from ..context import services
 from ..sessions import require_admin
+from .common import (
+    admin_form,
+    admin_page,
+    organization_zone,
+    redirect_showing,
+    revoke,
+    see_other,
+    showing_once,
+)
 
 NEW_TOKEN_COOKIE = "relais_new_api_token"
-COOKIE_PATH = "/admin/tokens"
 
 
 async def tokens_page(
@@ -35,28 +38,15 @@ async def tokens_page(
 ) -> Response:
     principal = await require_admin(request)
     async with services(request).db.session() as session:
-        organization = await session.get(Organization, principal.organization_id)
-        tokens = (
-            (
-                await session.execute(
-                    select(ApiToken)
-                    .where(col(ApiToken.organization_id) == principal.organization_id)
-                    .order_by(
-                        col(ApiToken.revoked_at).is_not(None), col(ApiToken.created_at).desc()
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
-    tz = ZoneInfo(organization.timezone if organization else "America/Toronto")
-    return page(
+        tokens = await accounts.api_tokens(session, principal.organization_id)
+        zone = await organization_zone(session, principal.organization_id)
+    return admin_page(
         request,
         "admin/tokens.html",
+        "tokens",
         status_code=400 if error else 200,
-        admin_section="tokens",
         tokens=tokens,
-        tz_info=tz,
+        tz_info=zone,
         new_token=new_token_value,
         name=name,
         error=error,
@@ -64,16 +54,16 @@ async def tokens_page(
 
 
 async def tokens_home(request: Request) -> Response:
-    shown = request.cookies.get(NEW_TOKEN_COOKIE)
-    response = await tokens_page(request, new_token_value=shown)
-    if shown:
-        response.delete_cookie(NEW_TOKEN_COOKIE, path=COOKIE_PATH)
-    return response
+    return await showing_once(
+        request,
+        "admin.tokens",
+        NEW_TOKEN_COOKIE,
+        lambda token: tokens_page(request, new_token_value=token),
+    )
 
 
 async def create_token(request: Request) -> Response:
-    principal = await require_admin(request)
-    form = await csrf_form(request)
+    principal, form = await admin_form(request)
     name = str(form.get("name", "")).strip()
     if not name:
         return await tokens_page(
@@ -95,27 +85,22 @@ async def create_token(request: Request) -> Response:
             )
         )
         await session.commit()
-    return redirect_showing_once(request, COOKIE_PATH, NEW_TOKEN_COOKIE, token)
+    return redirect_showing(request, "admin.tokens", NEW_TOKEN_COOKIE, token)
 
 
 async def revoke_token(request: Request) -> Response:
-    principal = await require_admin(request)
-    await csrf_form(request)
-    svc = services(request)
-    token_id = path_id(request.path_params, "token_id")
-    async with svc.db.session() as session:
-        token = await session.get(ApiToken, token_id)
-        if token is None or token.organization_id != principal.organization_id:
-            raise HTTPException(404, _("Not found, or not yours to see."))
-        if token.revoked_at is None:
-            token.revoked_at = svc.clock.now()
-            session.add(token)
-            await session.commit()
-    return RedirectResponse(f"{COOKIE_PATH}#token-{token_id}", status_code=303)
+    token_id: int = request.path_params["token_id"]
+    await revoke(request, ApiToken, token_id)
+    return see_other(request, "admin.tokens", fragment=f"token-{token_id}")
 
 
 routes = [
-    Route("/admin/tokens", tokens_home, methods=["GET"]),
-    Route("/admin/tokens", create_token, methods=["POST"]),
-    Route("/admin/tokens/{token_id}/revoke", revoke_token, methods=["POST"]),
+    Route("/admin/tokens", tokens_home, methods=["GET"], name="admin.tokens"),
+    Route("/admin/tokens", create_token, methods=["POST"], name="admin.token_create"),
+    Route(
+        "/admin/tokens/{token_id:id}/revoke",
+        revoke_token,
+        methods=["POST"],
+        name="admin.token_revoke",
+    ),
 ]
