@@ -32,6 +32,9 @@ routes: list[BaseRoute] = [
         name="admin.photo_approve",
     ),
     Route(
-        "/admin/photos/{kind}/{target_id}/refuse", refuse, methods=["POST"], name="admin.photo_refuse"
+        "/admin/photos/{kind}/{target_id}/refuse",
+        refuse,
+        methods=["POST"],
+        name="admin.photo_refuse",
     ),
 ]
