@@ -9,7 +9,6 @@ does all three for the common case.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,8 +26,6 @@ from ..core.security import hash_password
 from ..core.templating import render
 from . import one_time_links
 from .one_time_links import LinkProblem, LinkRefused
-
-log = logging.getLogger(__name__)
 
 ACTIVATE = "activate"
 RESET = "reset"
