@@ -49,8 +49,8 @@ def parent_phone(browser: Browser, server: LiveServer) -> tuple[Page, str]:
     # Stored as naive UTC, as the app's UTCDateTime columns keep instants.
     now = server.clock.now().astimezone(UTC).replace(tzinfo=None)
     server.sql(
-        "INSERT INTO guardian_session (token_hash, guardian_id, created_at, expires_at, "
-        "user_agent) VALUES (:token, :guardian, :created, :expires, '')",
+        "INSERT INTO sign_in_session (token_hash, kind, account_id, created_at, expires_at, "
+        "user_agent) VALUES (:token, 'parent', :guardian, :created, :expires, '')",
         token=token_hash(token),
         guardian=guardian_id,
         created=now,
