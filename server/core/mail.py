@@ -14,6 +14,9 @@ from typing import Protocol
 from urllib.parse import parse_qs, unquote, urlparse
 
 import aiosmtplib
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from .clock import Clock
 from .db import Database
@@ -115,3 +118,13 @@ def create_mailer(smtp_url: str | None, db: Database, clock: Clock) -> Mailer:
     if smtp_url:
         return SmtpMailer(SmtpConfig.from_url(smtp_url))
     return OutboxMailer(db, clock)
+
+
+async def outbox_messages(session: AsyncSession, limit: int) -> list[OutboxMessage]:
+    """The outbox's newest `limit` messages, newest first."""
+    query = (
+        select(OutboxMessage)
+        .order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id).desc())
+        .limit(limit)
+    )
+    return list(await session.scalars(query))

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
-from sqlmodel import col
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ...core.i18n import _
-from ...core.models import OutboxMessage
+from ...core.mail import outbox_messages
 from ..context import page, services
-from ..context import public_base_url as public_base_url
+from ..limits import not_found
 from ..sessions import require_admin
 
 OUTBOX_SHOWN = 100
@@ -40,20 +36,10 @@ async def outbox(request: Request) -> Response:
     """Every email written, links included: a demo's convenience, for its director only."""
     svc = services(request)
     if not svc.settings.demo:
-        raise HTTPException(404, _("Not found, or not yours to see."))
+        raise not_found()
     await require_admin(request)
     async with svc.db.session() as session:
-        rows = (
-            (
-                await session.execute(
-                    select(OutboxMessage)
-                    .order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id).desc())
-                    .limit(OUTBOX_SHOWN)
-                )
-            )
-            .scalars()
-            .all()
-        )
+        rows = await outbox_messages(session, OUTBOX_SHOWN)
     messages = [
         {
             "id": m.id,
@@ -67,4 +53,4 @@ async def outbox(request: Request) -> Response:
     return page(request, "dev/outbox.html", messages=messages)
 
 
-routes: list[BaseRoute] = [Route("/dev/outbox", outbox, methods=["GET"])]
+routes: list[BaseRoute] = [Route("/dev/outbox", outbox, methods=["GET"], name="dev.outbox")]
