@@ -81,7 +81,7 @@
     if (!first && moved < SEND_AFTER_METERS && Date.now() - lastSent < HEARTBEAT_MS) return;
     lastSent = Date.now();
     lastCoords = { latitude: pos.coords.latitude, longitude: pos.coords.longitude };
-    const url = first ? "/parent/trip/start" : "/parent/trip/position";
+    const url = first ? trip.dataset.start : trip.dataset.position;
     const fields = positionFields(pos);
     if (first) fields.child_id = tripChildren;
     const response = await post(url, fields);
@@ -117,7 +117,7 @@
     if (wasSharing && tell) {
       const body = new FormData();
       body.append("csrf_token", csrf);
-      navigator.sendBeacon("/parent/trip/stop", body);
+      navigator.sendBeacon(trip.dataset.stop, body);
     }
     if (trip && tell) tripStatus.textContent = trip.dataset.stopped;
     document.body.dataset.sharing = "no";

@@ -1,7 +1,14 @@
-"""The parent's phone (/parent/...): announcing, the live page, authorized adults, photos."""
+"""The parent's phone (/parent/...): the family's page and announcing, the GPS trip, the live
+status, the other adults who may pick up, photos."""
 
 from starlette.routing import BaseRoute
 
-from . import home, photos
+from . import home, live, people, photos, trip
 
-routes: list[BaseRoute] = [*home.routes, *photos.routes]
+routes: list[BaseRoute] = [
+    *home.routes,
+    *trip.routes,
+    *people.routes,
+    *live.routes,
+    *photos.routes,
+]

@@ -4,7 +4,7 @@ approval."""
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -16,9 +16,9 @@ from ...core.i18n import _
 from ...core.templating import render
 from ...photos import service as photos
 from ...photos.service import PhotoError, PhotoRejected
-from ..context import csrf_form, csrf_token, is_htmx, page, services
+from ..context import csrf_form, csrf_token, is_htmx, page
 from ..limits import body_limit
-from ..photo_requests import photo_target
+from ..photo_requests import change_photos, photo_target
 from ..sessions import require_guardian
 
 # The photo plus the form's other fields and the multipart framing (what `BodyLimits` allows
@@ -87,32 +87,22 @@ async def upload(request: Request) -> Response:
         data = await upload.read(photos.MAX_BYTES + 1)
     finally:
         await form.close()
-    svc = services(request)
-    async with svc.db.session() as session:
-        try:
-            outcome = await photos.submit(
-                session,
-                principal=principal,
-                target_kind=kind,
-                target_id=target_id,
-                data=data,
-                photos_dir=svc.settings.photos_dir,
-                now=svc.clock.now(),
-            )
-        except PhotoRejected as error:
-            return _refusal(request, kind, target_id, error.status, error.reason)
-        except PhotoError as error:
-            raise HTTPException(error.status, error.message) from None
-        try:
-            await session.commit()
-        except BaseException:
-            photos.remove_files(svc.settings.photos_dir, [outcome.new_file])
-            raise
-    await asyncio.to_thread(photos.remove_files, svc.settings.photos_dir, outcome.stale_files)
-    await svc.publish(outcome.events)
+    submit = partial(
+        photos.submit, principal=principal, target_kind=kind, target_id=target_id, data=data
+    )
+    try:
+        await change_photos(request, submit)
+    except PhotoRejected as error:
+        return _refusal(request, kind, target_id, error.status, error.reason)
+    except PhotoError as error:
+        raise HTTPException(error.status, error.message) from None
     if is_htmx(request):
         return _form_fragment(request, kind, target_id, result="pending")
-    return RedirectResponse("/parent", status_code=303)
+    return RedirectResponse(request.app.url_path_for("parent.home"), status_code=303)
 
 
-routes: list[BaseRoute] = [Route("/parent/photos/{kind}/{target_id}", upload, methods=["POST"])]
+routes: list[BaseRoute] = [
+    Route(
+        "/parent/photos/{kind}/{target_id:id}", upload, methods=["POST"], name="parent.photo_upload"
+    )
+]

@@ -56,4 +56,6 @@ async def serve(request: Request) -> Response:
     return Response(data, media_type="image/jpeg", headers=PHOTO_HEADERS)
 
 
-routes: list[BaseRoute] = [Route("/photos/{kind}/{target_id}", serve, methods=["GET"])]
+routes: list[BaseRoute] = [
+    Route("/photos/{kind}/{target_id:id}", serve, methods=["GET"], name="photos.serve")
+]

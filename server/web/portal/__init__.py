@@ -2,6 +2,6 @@
 
 from starlette.routing import BaseRoute
 
-from . import pages, photos
+from . import pages, photos, students
 
-routes: list[BaseRoute] = [*pages.routes, *photos.routes]
+routes: list[BaseRoute] = [*pages.routes, *students.routes, *photos.routes]

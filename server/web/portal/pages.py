@@ -1,60 +1,58 @@
-"""/portal: the centre account's web portal (seed: the pickup side's administrator pages).
+"""The portal's profile (/portal/profile): the preparation time and the call window of the
+centre's installation (seed: « Profil »), and the centre account's password.
 
-A centre account belongs to one installation: it sets the preparation time and the call
-window ("Profil"), approves parents' photo changes, and follows which families activated
-their account ("Liste des élèves"). Staff roles never reach these settings through here.
+A centre account belongs to one installation. Staff roles never reach these settings through
+here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import time
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
-from ...accounts.authz import CenterPrincipal
-from ...accounts.guardians import invite
 from ...accounts.passwords import password_problem
-from ...core import ratelimit
 from ...core.i18n import _
-from ...core.models import (
-    CenterAccount,
-    Child,
-    ChildGuardian,
-    Guardian,
-    Installation,
-)
+from ...core.models import CenterAccount, Installation
 from ...core.security import hash_password, verify_password
-from ...photos.service import pending_photos
 from ...pickups.rules import RuleError, parse_hhmm
-from .. import limits
-from ..context import csrf_form, page, public_base_url, services
-from ..limits import path_id
+from ..context import csrf_form, services
 from ..sessions import CENTRE, end_other_sessions, require_center
+from .common import installation_of, portal_page, see_other
 
 MAX_PREPARATION_MINUTES = 60
 
 
-# -- sign-in ---------------------------------------------------------------------------------
+def _settings(installation: Installation) -> dict[str, str]:
+    """The installation's settings as the form shows them."""
+    return {
+        "preparation_minutes": str(installation.preparation_minutes),
+        "window_start": installation.call_window_start.strftime("%H:%M"),
+        "window_end": installation.call_window_end.strftime("%H:%M"),
+    }
 
 
-# -- profile: preparation time and call window -------------------------------------------------
-
-
-async def _installation(session: AsyncSession, principal: CenterPrincipal) -> Installation:
-    installation = await session.get(Installation, principal.installation_id)
-    assert installation is not None
-    return installation
-
-
-def _hhmm(value: time) -> str:
-    return value.strftime("%H:%M")
+def _profile_page(
+    request: Request,
+    installation: Installation,
+    errors: dict[str, str],
+    values: dict[str, str] | None = None,
+    **outcome: bool,
+) -> Response:
+    """The profile page: the settings form (`values` as typed, or as saved), the password
+    form, the `errors` of either (400), and what was just done (`saved`, `password_changed`)."""
+    return portal_page(
+        request,
+        "portal/profile.html",
+        "profile",
+        installation,
+        status_code=400 if errors else 200,
+        values=values or _settings(installation),
+        errors=errors,
+        **outcome,
+    )
 
 
 async def profile(request: Request) -> Response:
@@ -63,12 +61,8 @@ async def profile(request: Request) -> Response:
     errors: dict[str, str] = {}
     saved = False
     async with svc.db.session() as session:
-        installation = await _installation(session, principal)
-        values = {
-            "preparation_minutes": str(installation.preparation_minutes),
-            "window_start": _hhmm(installation.call_window_start),
-            "window_end": _hhmm(installation.call_window_end),
-        }
+        installation = await installation_of(session, principal)
+        values = _settings(installation)
         if request.method == "POST":
             form = await csrf_form(request)
             values = {key: str(form.get(key, "")).strip() for key in values}
@@ -92,17 +86,7 @@ async def profile(request: Request) -> Response:
                 session.add(installation)
                 await session.commit()
                 saved = True
-        name = installation.display_name or installation.name
-    return page(
-        request,
-        "portal/profile.html",
-        status_code=400 if errors else 200,
-        portal_section="profile",
-        installation_name=name,
-        values=values,
-        errors=errors,
-        saved=saved,
-    )
+    return _profile_page(request, installation, errors, values, saved=saved)
 
 
 async def change_password(request: Request) -> Response:
@@ -132,158 +116,17 @@ async def change_password(request: Request) -> Response:
                 session, CENTRE, principal.center_account_id, principal.session_hash
             )
             await session.commit()
-        installation = await _installation(session, principal)
-    return page(
-        request,
-        "portal/profile.html",
-        status_code=400 if errors else 200,
-        portal_section="profile",
-        installation_name=installation.display_name or installation.name,
-        values={
-            "preparation_minutes": str(installation.preparation_minutes),
-            "window_start": _hhmm(installation.call_window_start),
-            "window_end": _hhmm(installation.call_window_end),
-        },
-        errors=errors,
-        saved=False,
-        password_changed=not errors,
-    )
-
-
-# -- the student list --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class GuardianLine:
-    id: int
-    name: str
-    email: str
-    active: bool
-
-
-@dataclass(frozen=True)
-class StudentLine:
-    id: int
-    name: str
-    guardians: tuple[GuardianLine, ...]
-
-    @property
-    def all_active(self) -> bool:
-        """White in the seed's list when every guardian activated; orange otherwise."""
-        return bool(self.guardians) and all(g.active for g in self.guardians)
-
-
-async def _students(session: AsyncSession, principal: CenterPrincipal) -> list[StudentLine]:
-    children = (
-        (
-            await session.execute(
-                select(Child)
-                .where(
-                    col(Child.installation_id) == principal.installation_id,
-                    col(Child.active).is_(True),
-                    col(Child.pickup_enabled).is_(True),
-                )
-                .order_by(col(Child.last_name), col(Child.first_name))
-            )
-        )
-        .scalars()
-        .all()
-    )
-    links = (
-        await session.execute(
-            select(col(ChildGuardian.child_id), Guardian)
-            .join(Guardian, col(Guardian.id) == col(ChildGuardian.guardian_id))
-            .join(Child, col(Child.id) == col(ChildGuardian.child_id))
-            .where(
-                col(Child.installation_id) == principal.installation_id,
-                col(Guardian.kind) == "guardian",
-            )
-            .order_by(col(Guardian.last_name), col(Guardian.first_name))
-        )
-    ).all()
-    by_child: dict[int, list[GuardianLine]] = {}
-    for child_id, guardian in links:
-        assert guardian.id is not None
-        by_child.setdefault(child_id, []).append(
-            GuardianLine(
-                guardian.id, guardian.full_name, guardian.email, guardian.account_state == "active"
-            )
-        )
-    lines = []
-    for child in children:
-        assert child.id is not None
-        lines.append(StudentLine(child.id, child.full_name, tuple(by_child.get(child.id, []))))
-    return lines
-
-
-async def students(request: Request) -> Response:
-    principal = await require_center(request)
-    async with services(request).db.session() as session:
-        lines = await _students(session, principal)
-        installation = await _installation(session, principal)
-    return page(
-        request,
-        "portal/students.html",
-        portal_section="students",
-        installation_name=installation.display_name or installation.name,
-        students=lines,
-        sent=request.query_params.get("sent"),
-        wait=limits.parse_id(request.query_params.get("wait")),
-    )
-
-
-async def send_activation(request: Request) -> Response:
-    """The seed's « Courriel d'activation » button: send the activation email again."""
-    principal = await require_center(request)
-    await csrf_form(request)
-    svc = services(request)
-    guardian_id = path_id(request.path_params, "guardian_id")
-    async with svc.db.session() as session:
-        mine = {g.id for line in await _students(session, principal) for g in line.guardians}
-        if guardian_id not in mine:
-            raise HTTPException(404, _("Not found, or not yours to see."))
-        refused = await ratelimit.reinvite(
-            session,
-            f"guardian:{guardian_id}",
-            f"centre:{principal.center_account_id}",
-            svc.clock.now(),
-        )
-        await session.commit()
-    if refused is not None:
-        return RedirectResponse(f"/portal/students?wait={refused.retry_after}", status_code=303)
-    await invite(svc.db, svc.clock, svc.mailer, guardian_id, public_base_url(request))
-    return RedirectResponse(f"/portal/students?sent={guardian_id}", status_code=303)
-
-
-async def approvals(request: Request) -> Response:
-    """The seed's « Approbation en attente »: the photos parents of this installation changed,
-    before and after, with the green « Oui » and « Non »."""
-    principal = await require_center(request)
-    async with services(request).db.session() as session:
-        pending = await pending_photos(
-            session, principal.organization_id, principal.installation_id
-        )
-        installation = await _installation(session, principal)
-    return page(
-        request,
-        "portal/approvals.html",
-        portal_section="approvals",
-        installation_name=installation.display_name or installation.name,
-        pending_photos=pending,
-        decide_prefix="/portal/photos",
-    )
+        installation = await installation_of(session, principal)
+    return _profile_page(request, installation, errors, saved=False, password_changed=not errors)
 
 
 async def portal_home(request: Request) -> Response:
     await require_center(request)
-    return RedirectResponse("/portal/profile", status_code=303)
+    return see_other(request, "portal.profile")
 
 
-routes = [
-    Route("/portal", portal_home, methods=["GET"]),
-    Route("/portal/profile", profile, methods=["GET", "POST"]),
-    Route("/portal/password", change_password, methods=["POST"]),
-    Route("/portal/students", students, methods=["GET"]),
-    Route("/portal/approvals", approvals, methods=["GET"]),
-    Route("/portal/guardians/{guardian_id}/activation", send_activation, methods=["POST"]),
+routes: list[BaseRoute] = [
+    Route("/portal", portal_home, methods=["GET"], name="portal.home"),
+    Route("/portal/profile", profile, methods=["GET", "POST"], name="portal.profile"),
+    Route("/portal/password", change_password, methods=["POST"], name="portal.password"),
 ]

@@ -1,28 +1,39 @@
-"""The centre's photo approvals from the portal (/portal/photos/...), for its installation."""
+"""The seed's « Approbation en attente » (/portal/approvals): the photos parents of the
+centre's installation changed, before and after, with the green « Oui » and « Non »
+(/portal/photos/...)."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..photo_requests import decide
+from ...photos.service import pending_photos
+from ..context import services
+from ..photo_requests import decision_routes
 from ..sessions import require_center
+from .common import installation_of, portal_page
 
 
-async def approve(request: Request) -> Response:
-    """The green "Oui": the new photo becomes the photo."""
-    await decide(request, await require_center(request), approve=True)
-    return RedirectResponse("/portal/approvals", status_code=303)
-
-
-async def refuse(request: Request) -> Response:
-    """The "Non": the new photo is discarded; the former one stays."""
-    await decide(request, await require_center(request), approve=False)
-    return RedirectResponse("/portal/approvals", status_code=303)
+async def approvals(request: Request) -> Response:
+    """The photos waiting for the centre's answer, for its installation."""
+    principal = await require_center(request)
+    async with services(request).db.session() as session:
+        pending = await pending_photos(
+            session, principal.organization_id, principal.installation_id
+        )
+        installation = await installation_of(session, principal)
+    return portal_page(
+        request,
+        "portal/approvals.html",
+        "approvals",
+        installation,
+        pending_photos=pending,
+        decide_area="portal",
+    )
 
 
 routes: list[BaseRoute] = [
-    Route("/portal/photos/{kind}/{target_id}/approve", approve, methods=["POST"]),
-    Route("/portal/photos/{kind}/{target_id}/refuse", refuse, methods=["POST"]),
+    Route("/portal/approvals", approvals, methods=["GET"], name="portal.approvals"),
+    *decision_routes("portal", require_center, back="portal.approvals"),
 ]
