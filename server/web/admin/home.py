@@ -132,7 +132,8 @@ async def create_display(request: Request) -> Response:
             )
         )
         await session.commit()
-    link = f"{public_base_url(request).rstrip('/')}/display/{token}"
+    display = request.app.url_path_for("display.page", token=token)
+    link = f"{public_base_url(request).rstrip('/')}{display}"
     return redirect_showing(request, "admin.home", NEW_LINK_COOKIE, link)
 
 
