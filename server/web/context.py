@@ -336,6 +336,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
     message = exc.detail if isinstance(exc.detail, str) else _("Something went wrong.")
     if exc.status_code == 405:
         message = _("This address does not accept this method.")
+    elif exc.status_code == 404 and exc.detail == "Not Found":
+        # The router's own 404 (no such page, or an id that is not digits): the same words as
+        # an unknown or foreign id, in the visitor's language.
+        message = _("Not found, or not yours to see.")
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(allowed_methods(request))

@@ -22,7 +22,7 @@ from ...core import ratelimit
 from ...core.models import Installation, Organization, SyncJob
 from ...core.templating import render
 from ...roster import integration
-from ..auth import signin
+from .. import signin
 from ..context import csrf_form, csrf_token, is_htmx, public_base_url, services
 from ..lookups import owned
 from ..sessions import require_admin

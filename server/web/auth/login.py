@@ -19,10 +19,10 @@ from ...accounts.guardians import normalize_email
 from ...accounts.passwords import MAX_PASSWORD_LENGTH
 from ...core.i18n import _
 from ...core.ratelimit import RateDecision, rate_limited_message
+from .. import signin
 from ..context import csrf_form, page
 from ..sessions import CENTRE, PARENT, STAFF, principal, sign_out, start_session
-from . import signin
-from .signin import Realm
+from ..signin import Realm
 
 
 def safe_next(target: str | None) -> str:

@@ -31,10 +31,10 @@ from ...core.ratelimit import (
     RateDecision,
     rate_limited_message,
 )
+from .. import signin
 from ..context import csrf_form, page, public_base_url, services
 from ..sessions import PARENT, start_session
-from . import signin
-from .signin import client_address
+from ..signin import client_address
 
 log = logging.getLogger(__name__)
 

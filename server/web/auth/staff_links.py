@@ -11,9 +11,9 @@ from ...accounts.one_time_links import LinkProblem, LinkRefused
 from ...accounts.passwords import MIN_PASSWORD_LENGTH, password_problem
 from ...core.i18n import _
 from ...core.models import Role
+from .. import signin
 from ..context import csrf_form, page, services
 from ..sessions import STAFF, start_session
-from . import signin
 
 
 def _link_page(

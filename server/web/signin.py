@@ -27,17 +27,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ...core import ratelimit
-from ...core.ratelimit import (
+from ..core import ratelimit
+from ..core.ratelimit import (
     SIGN_IN_ACCOUNT,
     SIGN_IN_ADDRESS,
     SIGN_IN_DEVICE,
     Backoff,
     RateDecision,
 )
-from ...core.security import new_token, sign, signature_matches, verify_password
-from ..context import is_secure, services
-from ..sessions import Kind
+from ..core.security import new_token, sign, signature_matches, verify_password
+from .context import is_secure, services
+from .sessions import Kind
 
 KNOWN_DEVICE_LIFETIME = timedelta(days=365)
 # A shared tablet remembers this many accounts; the oldest is forgotten first.
