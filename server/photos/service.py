@@ -291,7 +291,7 @@ async def target_for_guardian(
     return target
 
 
-M = TypeVar("M", Child, Guardian)
+M = TypeVar("M", bound=Child | Guardian)
 
 
 async def _swap(
@@ -329,26 +329,15 @@ async def _apply(
     new_pending: str | None,
 ) -> bool:
     assert target.id is not None
-    if isinstance(target, Child):
-        swapped = await _swap(
-            session,
-            Child,
-            target.id,
-            photo=target.photo,
-            pending=target.pending_photo,
-            new_photo=new_photo,
-            new_pending=new_pending,
-        )
-    else:
-        swapped = await _swap(
-            session,
-            Guardian,
-            target.id,
-            photo=target.photo,
-            pending=target.pending_photo,
-            new_photo=new_photo,
-            new_pending=new_pending,
-        )
+    swapped = await _swap(
+        session,
+        Child if isinstance(target, Child) else Guardian,
+        target.id,
+        photo=target.photo,
+        pending=target.pending_photo,
+        new_photo=new_photo,
+        new_pending=new_pending,
+    )
     if swapped:
         # The row was written with a Core UPDATE: keep the loaded object in step (as if
         # loaded, so the session does not write it again).

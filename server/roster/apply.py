@@ -282,6 +282,14 @@ async def plan_roster(session: AsyncSession, organization_id: int, roster: Roste
     return _compute(snap, roster)
 
 
+def _update(row: Any, *, keep_none: bool = False, **values: Any) -> None:
+    """Set the attributes whose value changed (an unchanged row stays clean: no UPDATE);
+    `keep_none`: a value the roster left out (None) keeps the stored one."""
+    for attribute, value in values.items():
+        if (value is not None or not keep_none) and getattr(row, attribute) != value:
+            setattr(row, attribute, value)
+
+
 async def apply_roster(
     session: AsyncSession,
     organization_id: int,
@@ -313,11 +321,9 @@ async def apply_roster(
             )
             session.add(row)
         else:
-            row.name = inst.name
-            if inst.latitude is not None:
-                row.latitude = inst.latitude
-            if inst.longitude is not None:
-                row.longitude = inst.longitude
+            # A position left out of the roster keeps the one set before.
+            _update(row, name=inst.name)
+            _update(row, latitude=inst.latitude, longitude=inst.longitude, keep_none=True)
         installations[inst.id] = row
     await session.flush()
     groups: dict[tuple[str, str], Group] = {}
@@ -329,8 +335,8 @@ async def apply_roster(
             if group_row is None:
                 group_row = Group(installation_id=inst_id, external_id=group.id, name=group.name)
                 session.add(group_row)
-            elif group_row.name != group.name:
-                group_row.name = group.name
+            else:
+                _update(group_row, name=group.name)
             groups[(inst.id, group.id)] = group_row
     await session.flush()
 
@@ -353,9 +359,12 @@ async def apply_roster(
         else:
             if guardian.email and normalize_email(g_row.email) != normalize_email(guardian.email):
                 to_invite.append(g_row)
-            for attribute in ("first_name", "last_name", "email"):
-                if getattr(g_row, attribute) != getattr(guardian, attribute):
-                    setattr(g_row, attribute, getattr(guardian, attribute))
+            _update(
+                g_row,
+                first_name=guardian.first_name,
+                last_name=guardian.last_name,
+                email=guardian.email,
+            )
         guardians[guardian.id] = g_row
     await session.flush()
 
@@ -394,18 +403,16 @@ async def apply_roster(
             if moved or not c_row.active:
                 touch(c_row, c_row.installation_id, c_row.group_id)
                 touch(c_row, inst_row.id, group_row.id)
-            values = {
-                "installation_id": inst_row.id,
-                "group_id": group_row.id,
-                "first_name": child.first_name,
-                "last_name": child.last_name,
-                "agreement_active": child.agreement_active,
-                "pickup_enabled": child.pickup_enabled,
-                "active": True,
-            }
-            for attribute, value in values.items():
-                if getattr(c_row, attribute) != value:
-                    setattr(c_row, attribute, value)
+            _update(
+                c_row,
+                installation_id=inst_row.id,
+                group_id=group_row.id,
+                first_name=child.first_name,
+                last_name=child.last_name,
+                agreement_active=child.agreement_active,
+                pickup_enabled=child.pickup_enabled,
+                active=True,
+            )
         rows.append((child, c_row))
         if progress is not None and (done % PROGRESS_EVERY == 0 or done == total):
             progress(done, total)
