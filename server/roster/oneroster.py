@@ -90,6 +90,11 @@ def _ids(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def enrollment_error(row: CsvRow, column: str, message: str) -> RowError:
+    """A problem with one line of enrollments.csv, named by its own sourcedId."""
+    return RowError("enrollments.csv", row.line, column, message, row.get("sourcedId") or None)
+
+
 def read(name: str, data: bytes) -> tuple[Roster, list[RowError]]:
     members = _members(name, data)
     # Read every file first: missing columns in any of them are reported together.
@@ -202,12 +207,8 @@ def read(name: str, data: bytes) -> tuple[Roster, list[RowError]]:
             continue
         if class_id not in homerooms:
             errors.append(
-                RowError(
-                    "enrollments.csv",
-                    row.line,
-                    "classSourcedId",
-                    _("Unknown class {id}.").format(id=class_id),
-                    row.get("sourcedId") or None,
+                enrollment_error(
+                    row, "classSourcedId", _("Unknown class {id}.").format(id=class_id)
                 )
             )
             continue
@@ -216,24 +217,18 @@ def read(name: str, data: bytes) -> tuple[Roster, list[RowError]]:
         student = students.get(user_id)
         if student is None:
             errors.append(
-                RowError(
-                    "enrollments.csv",
-                    row.line,
-                    "userSourcedId",
-                    _("Unknown student {id}.").format(id=user_id),
-                    row.get("sourcedId") or None,
+                enrollment_error(
+                    row, "userSourcedId", _("Unknown student {id}.").format(id=user_id)
                 )
             )
             continue
         school, group = homerooms[class_id]
         if user_id in placed and (student.installation_id, student.group_id) != (school, group.id):
             errors.append(
-                RowError(
-                    "enrollments.csv",
-                    row.line,
+                enrollment_error(
+                    row,
                     "classSourcedId",
                     _("Student {id} is enrolled in two homerooms.").format(id=user_id),
-                    row.get("sourcedId") or None,
                 )
             )
             continue
