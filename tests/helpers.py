@@ -6,6 +6,7 @@ the server's own builder (server/demo.py)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -17,12 +18,14 @@ from functools import cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+import anyio
 import httpx
 import uvicorn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketTestSession
+from starlette.websockets import WebSocketDisconnect
 
 from server import demo
 from server.core.db import Database
@@ -46,6 +49,7 @@ T = TypeVar("T")
 PASSWORD = demo.DEMO_PASSWORD
 API_TOKEN = demo.DEMO_API_TOKEN
 SESSION_COOKIE, PARENT_COOKIE, PORTAL_COOKIE = "relais_session", "relais_parent", "relais_portal"
+ORIGIN = {"origin": "http://testserver"}  # a same-origin page opening a socket
 ERABLES = (46.8139, -71.2082)  # Pavillon des Érables: a GPS pickup here is at the door
 
 
@@ -90,6 +94,15 @@ def demo_ids(database_url: str) -> dict[str, int]:
     return in_db(database_url, work)
 
 
+def organization_id(database_url: str) -> int:
+    """The id of the one organization in the database."""
+
+    async def work(session: AsyncSession) -> int:
+        return demo.id_of((await session.execute(select(Organization))).scalar_one())
+
+    return in_db(database_url, work)
+
+
 # -- a browser -------------------------------------------------------------------------------
 
 
@@ -101,17 +114,19 @@ def another_browser(client: TestClient) -> TestClient:
     return other
 
 
-def login(client: TestClient, email: str, password: str = PASSWORD) -> None:
-    """Sign in as a browser would: fetch the form (CSRF cookie), post it."""
+def login(client: TestClient, email: str, password: str = PASSWORD, next: str = "/board") -> Any:
+    """Sign in as a browser would: fetch the form (CSRF cookie), post it (`next`: where the
+    form says to go after); the answer, a redirect."""
     page = client.get("/login")
     assert page.status_code == 200
     token = client.cookies.get("relais_csrf")
     response = client.post(
         "/login",
-        data={"email": email, "password": password, "csrf_token": token, "next": "/board"},
+        data={"email": email, "password": password, "csrf_token": token, "next": next},
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
+    return response
 
 
 def csrf(client: TestClient) -> dict[str, str]:
@@ -152,6 +167,37 @@ def sign_in_as(
     client.cookies.set(cookie, token)
     client.get("/login")  # the CSRF cookie bound to the new sign-in
     return client
+
+
+# -- a board's socket ------------------------------------------------------------------------
+
+
+def receive(ws: WebSocketTestSession, timeout: float = 5.0) -> dict[str, Any]:
+    """The next message, failing instead of hanging when none comes (a guard, not a wait:
+    messages normally arrive in milliseconds)."""
+
+    async def next_message() -> Any:
+        with anyio.fail_after(timeout):
+            return await ws._send_rx.receive()
+
+    message = ws.portal.call(next_message)
+    if message["type"] == "websocket.close":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason", ""))
+    assert message["type"] == "websocket.send", message
+    result: dict[str, Any] = json.loads(message["text"])
+    return result
+
+
+@contextmanager
+def board(
+    client: TestClient, query: str = "group=all"
+) -> Iterator[tuple[WebSocketTestSession, int]]:
+    """An open board socket (as the client's signed-in staff) and its first snapshot's seq."""
+    with client.websocket_connect(f"/board/ws?{query}", headers=ORIGIN) as ws:
+        first = receive(ws)
+        assert first["snapshot"] is True
+        assert isinstance(first["seq"], int)
+        yield ws, first["seq"]
 
 
 # -- the API ---------------------------------------------------------------------------------

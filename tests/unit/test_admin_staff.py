@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from server import demo
@@ -23,8 +25,16 @@ from server.core.models import (
 )
 from server.core.security import hash_password
 from server.realtime.hub import CLOSE_SESSION_ENDED
-from tests.helpers import T0, another_browser, demo_ids, in_db, login, other_organization
-from tests.unit.test_board_actions import ORIGIN, receive
+from tests.helpers import (
+    ORIGIN,
+    T0,
+    another_browser,
+    demo_ids,
+    in_db,
+    login,
+    other_organization,
+    receive,
+)
 
 NEW_PASSWORD = "a-long-enough-password"
 
@@ -40,6 +50,50 @@ def user_by_email(database_url: str, email: str) -> StaffUser | None:
         ).scalar_one_or_none()
 
     return in_db(database_url, work)
+
+
+def change(
+    admin: TestClient, database_url: str, email: str, role: str, *place: str
+) -> tuple[StaffUser, Any]:
+    """The administrator's form on `email`'s row sent with `role` and `place` (external ids:
+    the installation, then the home group): (the member before it, the answer)."""
+    member = user_by_email(database_url, email)
+    assert member is not None
+    known = demo_ids(database_url)
+    fields = dict(
+        zip(
+            ("installation_id", "home_group_id")[: len(place)],
+            [known[p] for p in place],
+            strict=True,
+        )
+    )
+    response = admin.post(
+        f"/admin/staff/{member.id}",
+        data=form(admin, role=role, **fields),
+        follow_redirects=False,
+    )
+    return member, response
+
+
+def role_and_place(database_url: str, email: str) -> tuple[str, int | None, int | None]:
+    member = user_by_email(database_url, email)
+    assert member is not None
+    return member.role, member.installation_id, member.home_group_id
+
+
+@contextmanager
+def on_the_board(
+    admin: TestClient, database_url: str, email: str
+) -> Iterator[tuple[TestClient, StaffUser, WebSocketTestSession]]:
+    """`email` signed in on a browser of their own with the board open (its snapshot
+    received): (that browser, the member, the board's socket)."""
+    browser = another_browser(admin)
+    login(browser, email)
+    member = user_by_email(database_url, email)
+    assert member is not None
+    with browser.websocket_connect("/board/ws", headers=ORIGIN) as ws:
+        assert receive(ws)["snapshot"] is True
+        yield browser, member, ws
 
 
 def outbox_to(database_url: str, email: str) -> list[OutboxMessage]:
@@ -276,23 +330,16 @@ def other_daycare(database_url: str) -> dict[str, int]:
 def test_another_organizations_ids_are_refused(admin: TestClient, database_url: str) -> None:
     other = other_daycare(database_url)
     known = demo_ids(database_url)
-    response = invite(
-        admin,
-        email="f@example.org",
-        name="F",
-        role="reception",
-        installation_id=other["installation"],
-    )
-    assert response.status_code == 400 and 'id="invite-installation_id-error"' in response.text
-    response = invite(
-        admin,
-        email="f@example.org",
-        name="F",
-        role="educator",
-        installation_id=known["ERA"],
-        home_group_id=other["group"],
-    )
-    assert response.status_code == 400 and 'id="invite-home_group_id-error"' in response.text
+    era = known["ERA"]
+    for bad, place in (
+        ("installation_id", {"role": "reception", "installation_id": other["installation"]}),
+        (
+            "home_group_id",
+            {"role": "educator", "installation_id": era, "home_group_id": other["group"]},
+        ),
+    ):
+        response = invite(admin, email="f@example.org", name="F", **place)
+        assert response.status_code == 400 and f'id="invite-{bad}-error"' in response.text
     for suffix in ("", "/disable", "/enable", "/invite"):
         response = admin.post(
             f"/admin/staff/{other['user']}{suffix}",
@@ -308,40 +355,25 @@ def test_another_organizations_ids_are_refused(admin: TestClient, database_url: 
 
 
 def test_change_role_installation_and_group(admin: TestClient, database_url: str) -> None:
-    known = demo_ids(database_url)
-    reception = user_by_email(database_url, "accueil@example.org")
-    assert reception is not None
-    response = admin.post(
-        f"/admin/staff/{reception.id}",
-        data=form(
-            admin, role="educator", installation_id=known["BOU"], home_group_id=known["BOU-ETO"]
-        ),
-        follow_redirects=False,
+    reception, response = change(
+        admin, database_url, "accueil@example.org", "educator", "BOU", "BOU-ETO"
     )
     assert response.status_code == 303
-    changed = user_by_email(database_url, "accueil@example.org")
-    assert changed is not None
-    assert (changed.role, changed.installation_id, changed.home_group_id) == (
+    known = demo_ids(database_url)
+    assert role_and_place(database_url, "accueil@example.org") == (
         "educator",
         known["BOU"],
         known["BOU-ETO"],
     )
     # Made an admin: no installation, no group.
     admin.post(f"/admin/staff/{reception.id}", data=form(admin, role="admin"))
-    changed = user_by_email(database_url, "accueil@example.org")
-    assert changed is not None
-    assert (changed.role, changed.installation_id, changed.home_group_id) == ("admin", None, None)
+    assert role_and_place(database_url, "accueil@example.org") == ("admin", None, None)
 
 
 def test_a_bad_change_is_explained_on_its_row(admin: TestClient, database_url: str) -> None:
-    known = demo_ids(database_url)
-    educator = user_by_email(database_url, "educatrice@example.org")
-    assert educator is not None
-    response = admin.post(
-        f"/admin/staff/{educator.id}",
-        data=form(
-            admin, role="educator", installation_id=known["ERA"], home_group_id=known["BOU-REN"]
-        ),
+    # Les Renards: a group of another installation.
+    educator, response = change(
+        admin, database_url, "educatrice@example.org", "educator", "ERA", "BOU-REN"
     )
     assert response.status_code == 400
     assert f'id="staff-{educator.id}-home_group_id-error"' in response.text
@@ -457,12 +489,7 @@ def test_forms_need_the_csrf_token(admin: TestClient) -> None:
 
 
 def test_disabling_closes_the_open_board_socket(admin: TestClient, database_url: str) -> None:
-    educator_client = another_browser(admin)
-    login(educator_client, "educatrice@example.org")
-    educator = user_by_email(database_url, "educatrice@example.org")
-    assert educator is not None
-    with educator_client.websocket_connect("/board/ws", headers=ORIGIN) as ws:
-        assert receive(ws)["snapshot"] is True
+    with on_the_board(admin, database_url, "educatrice@example.org") as (_, educator, ws):
         admin.post(f"/admin/staff/{educator.id}/disable", data=form(admin))
         with pytest.raises(WebSocketDisconnect) as closed:
             receive(ws)
@@ -473,12 +500,11 @@ def test_moving_someone_reopens_their_board_in_the_new_place(
     admin: TestClient, database_url: str
 ) -> None:
     known = demo_ids(database_url)
-    reception_client = another_browser(admin)
-    login(reception_client, "accueil@example.org")
-    reception = user_by_email(database_url, "accueil@example.org")
-    assert reception is not None
-    with reception_client.websocket_connect("/board/ws", headers=ORIGIN) as ws:
-        assert receive(ws)["snapshot"] is True
+    with on_the_board(admin, database_url, "accueil@example.org") as (
+        reception_client,
+        reception,
+        ws,
+    ):
         admin.post(
             f"/admin/staff/{reception.id}",
             data=form(admin, role="reception", installation_id=known["BOU"]),

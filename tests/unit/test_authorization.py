@@ -31,6 +31,7 @@ from tests.helpers import (
     B_INSTALLATION,
     B_PASSWORD,
     B_TOKEN,
+    ORIGIN,
     T0,
     announce,
     api_headers,
@@ -39,8 +40,6 @@ from tests.helpers import (
     in_db,
     login,
 )
-
-ORIGIN = {"origin": "http://testserver"}
 
 REVOKED_TOKEN = "revoked-demo-api-token"
 

@@ -7,44 +7,27 @@ what the board shows whatever the current wording.
 from __future__ import annotations
 
 import html
-import json
 import re
 from typing import Any
 
-import anyio
 import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-from starlette.testclient import TestClient, WebSocketTestSession
+from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from server.core.i18n import _, use_locale
-from server.core.models import Attendance, Child, PickupEvent, StaffUser
+from server.core.models import Attendance, Child, PickupEvent, SignInSession, StaffUser
 from server.core.security import new_csrf_token
 from server.core.settings import Settings
 from server.pickups.messages import refusal_message, status_label
 from server.pickups.rules import Refusal, RuleError
 from server.realtime.hub import CLOSE_SESSION_ENDED
-from tests.helpers import announce, api_headers, csrf, in_db, login
+from tests.helpers import ORIGIN, announce, api_headers, board, csrf, in_db, login, receive
 
-ORIGIN = {"origin": "http://testserver"}
 EDUCATOR = "educatrice@example.org"
 RECEPTION = "accueil@example.org"
-
-
-def receive(ws: WebSocketTestSession, timeout: float = 5.0) -> dict[str, Any]:
-    """The next board message; fails instead of hanging when none comes (not a wait)."""
-
-    async def next_message() -> Any:
-        with anyio.fail_after(timeout):
-            return await ws._send_rx.receive()
-
-    message = ws.portal.call(next_message)
-    if message["type"] == "websocket.close":
-        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason", ""))
-    result: dict[str, Any] = json.loads(message["text"])
-    return result
 
 
 def text_of(response: Any) -> str:
@@ -429,18 +412,10 @@ def test_disabled_account_loses_its_existing_session(client: TestClient, databas
     assert refused.value.code == 1008
 
     async def sessions_left(session: AsyncSession) -> int:
-        from server.core.models import SignInSession
-
-        return int(
-            (
-                await session.execute(
-                    select(func.count())
-                    .select_from(SignInSession)
-                    .join(StaffUser, col(StaffUser.id) == col(SignInSession.account_id))
-                    .where(col(SignInSession.kind) == "staff", col(StaffUser.email) == EDUCATOR)
-                )
-            ).scalar_one()
-        )
+        educators = select(col(StaffUser.id)).where(col(StaffUser.email) == EDUCATOR)
+        theirs = col(SignInSession.account_id).in_(educators)
+        count = select(func.count()).where(col(SignInSession.kind) == "staff", theirs)
+        return int((await session.execute(count)).scalar_one())
 
     assert in_db(database_url, sessions_left) == 0
 
@@ -457,16 +432,7 @@ def test_disabled_account_loses_its_existing_session(client: TestClient, databas
 def test_login_next_never_leaves_the_site(client: TestClient, target: str) -> None:
     page = client.get("/login", params={"next": target})
     assert page.status_code == 200
-    response = client.post(
-        "/login",
-        data={
-            "email": EDUCATOR,
-            "password": "demo-relais-2026",
-            "csrf_token": csrf(client)["X-CSRF-Token"],
-            "next": target,
-        },
-        follow_redirects=False,
-    )
+    response = login(client, EDUCATOR, next=target)
     assert response.status_code == 303
     assert response.headers["location"] == "/board"
     # Already signed in: the login page sends you on, but not outside either.
@@ -476,40 +442,18 @@ def test_login_next_never_leaves_the_site(client: TestClient, target: str) -> No
 
 
 def test_login_next_inside_the_site_is_kept(client: TestClient) -> None:
-    client.get("/login")
-    response = client.post(
-        "/login",
-        data={
-            "email": "direction@example.org",
-            "password": "demo-relais-2026",
-            "csrf_token": csrf(client)["X-CSRF-Token"],
-            "next": "/admin",
-        },
-        follow_redirects=False,
-    )
+    response = login(client, "direction@example.org", next="/admin")
     assert response.headers["location"] == "/admin"
 
 
 def test_login_next_with_backslash_does_not_leave_the_site(client: TestClient) -> None:
-    client.get("/login")
-    response = client.post(
-        "/login",
-        data={
-            "email": EDUCATOR,
-            "password": "demo-relais-2026",
-            "csrf_token": csrf(client)["X-CSRF-Token"],
-            "next": "/\\evil.example",
-        },
-        follow_redirects=False,
-    )
+    response = login(client, EDUCATOR, next="/\\evil.example")
     assert response.headers["location"] == "/board"
 
 
 def test_a_button_answer_carries_the_seq_of_its_own_change(client: TestClient) -> None:
     """The pressing tablet's answer says which change it shows: the same number its socket
     gets for that change, so the board neither resyncs for nothing nor keeps a stale view."""
-    from tests.unit.test_realtime import board, receive
-
     pickup_id = announce(client, status="announced")["id"]
     login(client, "accueil@example.org")
     with board(client) as (ws, _seq):

@@ -48,10 +48,9 @@ from server.realtime.fragments import family_message
 from server.scheduler import run_due_work
 from server.services import Services
 from tests import databases
-from tests.helpers import T0, api_headers, csrf, login
+from tests.helpers import ORIGIN, T0, api_headers, csrf, login
 from tests.unit.board_dom import Board, shown_by_page
 
-ORIGIN = {"origin": "http://testserver"}
 SKELETON = (
     '<div id="live" class="live" data-seq="0"><section id="alerts"></section>'
     '<section id="upcoming"></section><div id="sections"></div></div>'

@@ -20,10 +20,9 @@ from server.core.models import (
     Pickup,
     TripPosition,
 )
-from tests.helpers import PASSWORD, another_browser, csrf, in_db
+from tests.helpers import ORIGIN, PASSWORD, another_browser, csrf, in_db
 
 PARENT = "parent@example.org"
-ORIGIN = {"origin": "http://testserver"}
 
 
 def parent_login(client: TestClient, email: str = PARENT, password: str = PASSWORD) -> None:

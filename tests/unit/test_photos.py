@@ -365,6 +365,24 @@ def row(database_url: str, kind: str, target_id: int) -> tuple[str | None, str |
     return in_db(database_url, load)
 
 
+def sent_by_julie(
+    client: TestClient, database_url: str, kind: str, target_id: int
+) -> tuple[str | None, str | None]:
+    """Julie signs in on her phone (`client`) and sends a new photo of a child or of herself:
+    the row after it, (photo, pending_photo)."""
+    parent = sign_in_parent(client, database_url)
+    send_photo(client, parent, kind, target_id, jpeg())
+    return row(database_url, kind, target_id)
+
+
+def sent_twice(client: TestClient, database_url: str, lea: int) -> tuple[str | None, str | None]:
+    """Julie sends a photo of Léa, then another before any decision: the waiting file after
+    the first, and after the second."""
+    first = sent_by_julie(client, database_url, "child", lea)[1]
+    send_photo(client, csrf(client)["X-CSRF-Token"], "child", lea, jpeg((500, 500)))
+    return first, row(database_url, "child", lea)[1]
+
+
 def set_photo(database_url: str, settings: Settings, kind: str, target_id: int) -> str:
     """Give a child or guardian an approved photo, as if approved earlier."""
     name = photos.store(settings.photos_dir, process_image(jpeg((100, 100))))
@@ -443,13 +461,8 @@ def test_htmx_upload_answers_with_the_orange_banner(
 def test_a_second_upload_replaces_the_waiting_one(
     client: TestClient, database_url: str, settings: Settings, family: Family
 ) -> None:
-    token = sign_in_parent(client, database_url)
-    send_photo(client, token, "child", family.lea, jpeg())
-    first = row(database_url, "child", family.lea)[1]
+    first, second = sent_twice(client, database_url, family.lea)
 
-    send_photo(client, token, "child", family.lea, jpeg((500, 500)))
-
-    second = row(database_url, "child", family.lea)[1]
     assert second is not None and second != first
     assert stored(settings) == {second}  # the first waiting file is gone
 
@@ -687,9 +700,7 @@ def test_approving_makes_the_new_photo_current_and_announcing_works_again(
     client: TestClient, database_url: str, settings: Settings, family: Family
 ) -> None:
     old = set_photo(database_url, settings, "child", family.lea)
-    parent = sign_in_parent(client, database_url)
-    send_photo(client, parent, "child", family.lea, jpeg())
-    new = row(database_url, "child", family.lea)[1]
+    new = sent_by_julie(client, database_url, "child", family.lea)[1]
     seq = event_seq(database_url, family.lea)
     token = sign_in_staff(client, ADMIN)
 
@@ -709,8 +720,7 @@ def test_refusing_keeps_the_former_photo_and_allows_announcing(
     client: TestClient, database_url: str, settings: Settings, family: Family
 ) -> None:
     old = set_photo(database_url, settings, "child", family.lea)
-    parent = sign_in_parent(client, database_url)
-    send_photo(client, parent, "child", family.lea, jpeg())
+    sent_by_julie(client, database_url, "child", family.lea)
     token = sign_in_staff(client, ADMIN)
 
     response = decide(client, token, "child", family.lea, "refuse")
@@ -722,11 +732,9 @@ def test_refusing_keeps_the_former_photo_and_allows_announcing(
 
 
 def test_a_guardian_photo_is_approved_the_same_way(
-    client: TestClient, database_url: str, settings: Settings, family: Family
+    client: TestClient, database_url: str, family: Family
 ) -> None:
-    parent = sign_in_parent(client, database_url)
-    send_photo(client, parent, "guardian", family.parent, jpeg())
-    new = row(database_url, "guardian", family.parent)[1]
+    new = sent_by_julie(client, database_url, "guardian", family.parent)[1]
     token = sign_in_staff(client, ADMIN)
 
     assert decide(client, token, "guardian", family.parent, "approve").status_code == 303
@@ -739,9 +747,7 @@ def test_a_guardian_photo_is_approved_the_same_way(
 def test_only_administrators_decide(
     client: TestClient, database_url: str, settings: Settings, family: Family, email: str
 ) -> None:
-    parent = sign_in_parent(client, database_url)
-    send_photo(client, parent, "child", family.lea, jpeg())
-    pending = row(database_url, "child", family.lea)
+    pending = sent_by_julie(client, database_url, "child", family.lea)
     token = sign_in_staff(client, email)
 
     response = decide(client, token, "child", family.lea, "approve")
@@ -754,9 +760,7 @@ def test_only_administrators_decide(
 def test_another_organizations_admin_cannot_decide(
     client: TestClient, database_url: str, family: Family
 ) -> None:
-    parent = sign_in_parent(client, database_url)
-    send_photo(client, parent, "child", family.lea, jpeg())
-    pending = row(database_url, "child", family.lea)
+    pending = sent_by_julie(client, database_url, "child", family.lea)
     token = sign_in_staff(client, B_ADMIN, "beta-secret-2026")
 
     assert decide(client, token, "child", family.lea, "approve").status_code == 404
@@ -765,13 +769,9 @@ def test_another_organizations_admin_cannot_decide(
 
 
 def test_a_decision_on_a_photo_replaced_meanwhile_is_not_applied(
-    client: TestClient, database_url: str, settings: Settings, family: Family
+    client: TestClient, database_url: str, family: Family
 ) -> None:
-    parent = sign_in_parent(client, database_url)
-    send_photo(client, parent, "child", family.lea, jpeg())
-    seen = row(database_url, "child", family.lea)[1]
-    send_photo(client, parent, "child", family.lea, jpeg((400, 400)))  # after the admin looked
-    newer = row(database_url, "child", family.lea)[1]
+    seen, newer = sent_twice(client, database_url, family.lea)  # the second after the admin looked
     token = sign_in_staff(client, ADMIN)
 
     response = client.post(
@@ -787,9 +787,7 @@ def test_a_decision_on_a_photo_replaced_meanwhile_is_not_applied(
 def test_deciding_twice_is_harmless(
     client: TestClient, database_url: str, settings: Settings, family: Family
 ) -> None:
-    parent = sign_in_parent(client, database_url)
-    send_photo(client, parent, "child", family.lea, jpeg())
-    new = row(database_url, "child", family.lea)[1]
+    new = sent_by_julie(client, database_url, "child", family.lea)[1]
     token = sign_in_staff(client, ADMIN)
 
     assert decide(client, token, "child", family.lea, "approve").status_code == 303
@@ -802,9 +800,7 @@ def test_deciding_twice_is_harmless(
 def test_deciding_needs_the_csrf_token(
     client: TestClient, database_url: str, family: Family
 ) -> None:
-    parent = sign_in_parent(client, database_url)
-    send_photo(client, parent, "child", family.lea, jpeg())
-    pending = row(database_url, "child", family.lea)
+    pending = sent_by_julie(client, database_url, "child", family.lea)
     sign_in_staff(client, ADMIN)
 
     response = client.post(f"/admin/photos/child/{family.lea}/approve", follow_redirects=False)

@@ -5,13 +5,10 @@ snapshot request queues behind every pending event, so it marks "nothing else wa
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,9 +21,8 @@ from server.pickups.attendance import mark_absent
 from server.pickups.events import BoardEvent
 from server.realtime.hub import REORDER_WAIT
 from server.services import Services
-from tests.helpers import announce, api_headers, in_db, login
+from tests.helpers import announce, api_headers, board, in_db, login, receive
 
-ORIGIN = {"origin": "http://testserver"}
 RECEPTION = "accueil@example.org"
 EDUCATOR = "educatrice@example.org"
 
@@ -49,34 +45,6 @@ def era_ids(database_url: str) -> dict[str, int]:
         return {"ERA": inst.id, **{g.external_id: g.id for g in groups if g.id is not None}}
 
     return in_db(database_url, load)
-
-
-@contextmanager
-def board(
-    client: TestClient, query: str = "group=all"
-) -> Iterator[tuple[WebSocketTestSession, int]]:
-    """An open board socket (as the client's signed-in staff) and its first snapshot's seq."""
-    with client.websocket_connect(f"/board/ws?{query}", headers=ORIGIN) as ws:
-        first = receive(ws)
-        assert first["snapshot"] is True
-        assert isinstance(first["seq"], int)
-        yield ws, first["seq"]
-
-
-def receive(ws: WebSocketTestSession, timeout: float = 5.0) -> dict[str, Any]:
-    """The next message, failing instead of hanging when none comes (a guard, not a wait:
-    messages normally arrive in milliseconds)."""
-
-    async def next_message() -> Any:
-        with anyio.fail_after(timeout):
-            return await ws._send_rx.receive()
-
-    message = ws.portal.call(next_message)
-    if message["type"] == "websocket.close":
-        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason", ""))
-    assert message["type"] == "websocket.send", message
-    result: dict[str, Any] = json.loads(message["text"])
-    return result
 
 
 def settle(ws: WebSocketTestSession) -> list[dict[str, Any]]:

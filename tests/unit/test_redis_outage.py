@@ -14,9 +14,9 @@ from server.app import create_app
 from server.core.clock import ManualClock
 from server.core.settings import Settings
 from server.realtime.hub import CLOSE_SESSION_ENDED
-from tests.helpers import another_browser, login, run_async
+from tests.helpers import another_browser, board, login, receive, run_async
 from tests.redis_server import RedisServer
-from tests.unit.test_realtime import EDUCATOR, RECEPTION, board, receive
+from tests.unit.test_realtime import EDUCATOR, RECEPTION
 
 METRICS = "metrics-token-for-tests"
 MONITORING = {"Authorization": f"Bearer {METRICS}"}

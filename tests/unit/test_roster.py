@@ -28,12 +28,11 @@ from server.core.models import (
     Group,
     Guardian,
     Installation,
-    Organization,
     OutboxMessage,
 )
 from server.roster import RosterInvalid, read_file
 from server.roster.apply import Outcome, Plan, apply_roster, plan_roster
-from tests.helpers import T0, in_db
+from tests.helpers import T0, in_db, organization_id
 
 BASE_URL = "http://testserver/"
 
@@ -280,70 +279,27 @@ def oneroster_zip(tables: dict[str, list[list[str]]] | None = None) -> bytes:
     return buffer.getvalue()
 
 
-SIMPLE_HEADER = [
-    "installation_id",
-    "installation_name",
-    "group_id",
-    "group_name",
-    "child_id",
-    "child_first_name",
-    "child_last_name",
-    "agreement_active",
-    "pickup_enabled",
-    "guardian_id",
-    "guardian_first_name",
-    "guardian_last_name",
-    "guardian_email",
-]
+def cells(*parts: str) -> list[str]:
+    """The cells of one CSV line written as text (`parts` joined)."""
+    return "".join(parts).split(",")
+
+
+# The simple CSV's columns, as its documentation lists them (server/roster/csv_simple.py).
+SIMPLE_HEADER = cells(
+    "installation_id,installation_name,group_id,group_name,",
+    "child_id,child_first_name,child_last_name,agreement_active,pickup_enabled,",
+    "guardian_id,guardian_first_name,guardian_last_name,guardian_email",
+)
 
 
 def simple_rows() -> list[list[str]]:
+    """Léa with Julie and with a new guardian, and a new child without a guardian in a new
+    installation: a row each."""
+    lea = "ERA,Pavillon des Érables,ERA-LUT,Les Lutins,C-LEA,Léa,Tremblay,true,true,"
     return [
-        [
-            "ERA",
-            "Pavillon des Érables",
-            "ERA-LUT",
-            "Les Lutins",
-            "C-LEA",
-            "Léa",
-            "Tremblay",
-            "true",
-            "true",
-            "G-TREMBLAY",
-            "Julie",
-            "Tremblay",
-            "parent@example.org",
-        ],
-        [
-            "ERA",
-            "Pavillon des Érables",
-            "ERA-LUT",
-            "Les Lutins",
-            "C-LEA",
-            "Léa",
-            "Tremblay",
-            "true",
-            "true",
-            "G-NEW",
-            "Marc",
-            "Gagnon",
-            "marc.gagnon@example.net",
-        ],
-        [
-            "NEW",
-            "Pavillon Neuf",
-            "NEW-A",
-            "Les Abeilles",
-            "C-NEW",
-            "Zoé",
-            "Roy",
-            "oui",
-            "non",
-            "",
-            "",
-            "",
-            "",
-        ],
+        cells(lea, "G-TREMBLAY,Julie,Tremblay,parent@example.org"),
+        cells(lea, "G-NEW,Marc,Gagnon,marc.gagnon@example.net"),
+        cells("NEW,Pavillon Neuf,NEW-A,Les Abeilles,C-NEW,Zoé,Roy,oui,non,", ",,,"),
     ]
 
 
@@ -364,15 +320,6 @@ def counts(database_url: str) -> dict[str, int]:
         }.items():
             result[name] = int((await session.execute(query)).scalar_one())
         return result
-
-    return in_db(database_url, work)
-
-
-def organization_id(database_url: str) -> int:
-    async def work(session: AsyncSession) -> int:
-        org = (await session.execute(select(Organization))).scalar_one()
-        assert org.id is not None
-        return org.id
 
     return in_db(database_url, work)
 

@@ -9,10 +9,11 @@ fix was taken, as the parent page's requests would be.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 import pytest
 from sqlalchemy import func, select
@@ -34,7 +35,7 @@ from server.pickups import eta, service, trips
 from server.pickups.eta import Position
 from server.pickups.events import BoardEvent
 from server.pickups.rules import Refusal, RuleError
-from server.pickups.service import Actor
+from server.pickups.service import Actor, Outcome
 from tests.helpers import T0, in_db
 from tests.unit.test_trip_estimator import ERA, approach, point
 
@@ -42,6 +43,15 @@ S = PickupStatus
 T = TypeVar("T")
 STAFF = Actor(ActorKind.STAFF, None, "Accueil", "test")
 DELAY = timedelta(seconds=1)  # from the phone's fix to the server
+
+
+class Parties(TypedDict):
+    """Who a trip or an announcement is for, by and where."""
+
+    child: Child
+    guardian: Guardian
+    installation: Installation
+    actor: Actor
 
 
 @dataclass
@@ -57,6 +67,10 @@ class Family:
     @property
     def actor(self) -> Actor:
         return Actor(ActorKind.GUARDIAN, self.guardian.id, self.guardian.full_name, "phone")
+
+    def parties(self, child: Child) -> Parties:
+        """`child` picked up by Julie, from her phone, at Pavillon des Érables."""
+        return Parties(child=child, guardian=self.guardian, installation=self.era, actor=self.actor)
 
 
 async def family(session: AsyncSession) -> Family:
@@ -76,18 +90,47 @@ async def family(session: AsyncSession) -> Family:
     return result
 
 
+async def begin(
+    session: AsyncSession, fam: Family, child: Child, position: Position, now: datetime
+) -> Outcome:
+    """`child`'s trip with Julie to Pavillon des Érables, from `position`, as the page sends
+    it (not committed)."""
+    return await trips.start_trip(session, **fam.parties(child), position=position, now=now)
+
+
 async def start(session: AsyncSession, fam: Family, child: Child, fix: Position) -> Pickup:
-    outcome = await trips.start_trip(
-        session,
-        child=child,
-        guardian=fam.guardian,
-        installation=fam.era,
-        position=fix,
-        actor=fam.actor,
-        now=fix.at + DELAY,
-    )
+    outcome = await begin(session, fam, child, fix, fix.at + DELAY)
     await session.commit()
     return outcome.pickup
+
+
+async def lea_on_her_way(
+    session: AsyncSession, metres: float, sent: int = 1
+) -> tuple[list[Position], Family, Pickup]:
+    """Julie driving to Léa from `metres` away at 40 km/h (every fix of the way): Léa's trip
+    started from the first fix and the next `sent - 1` positions recorded, committed."""
+    fixes, _ = approach(metres, 40, start=T0)
+    fam = await family(session)
+    pickup = await start(session, fam, fam.lea, fixes[0])
+    for fix in fixes[1:sent]:
+        await trips.record_position(session, pickup, fix, fix.at + DELAY)
+    await session.commit()
+    return fixes, fam, pickup
+
+
+@asynccontextmanager
+async def one_trip_loaded_twice(
+    db: Database, fix: Position
+) -> AsyncIterator[tuple[Family, tuple[AsyncSession, Pickup], tuple[AsyncSession, Pickup]]]:
+    """Léa's trip started from `fix`, then loaded by two requests (each its own session)
+    before either commits."""
+    async with db.session() as session:
+        fam = await family(session)
+        pickup = await start(session, fam, fam.lea, fix)
+    async with db.session() as first, db.session() as second:
+        one, other = await first.get(Pickup, pickup.id), await second.get(Pickup, pickup.id)
+        assert one is not None and other is not None
+        yield fam, (first, one), (second, other)
 
 
 async def positions_of(session: AsyncSession, pickup_id: int | None) -> int:
@@ -102,17 +145,14 @@ async def positions_of(session: AsyncSession, pickup_id: int | None) -> int:
 
 
 async def log_of(session: AsyncSession, pickup_id: int | None) -> list[PickupEvent]:
-    return list(
-        (
-            await session.execute(
-                select(PickupEvent)
-                .where(col(PickupEvent.pickup_id) == pickup_id)
-                .order_by(col(PickupEvent.id))
-            )
-        )
-        .scalars()
-        .all()
-    )
+    of_the_pickup = select(PickupEvent).where(col(PickupEvent.pickup_id) == pickup_id)
+    return list((await session.scalars(of_the_pickup.order_by(col(PickupEvent.id)))).all())
+
+
+async def assert_ended(session: AsyncSession, pickup: Pickup, status: PickupStatus) -> None:
+    """The pickup in `status`, none of its trip's positions kept."""
+    assert pickup.status == status
+    assert await positions_of(session, pickup.id) == 0
 
 
 def minutes_left(pickup: Pickup, now: datetime) -> float:
@@ -188,15 +228,7 @@ def test_a_trip_already_within_the_preparation_time_is_announced_at_once(
 
     async def work(session: AsyncSession) -> tuple[Pickup, list[PickupEvent]]:
         fam = await family(session)
-        outcome = await trips.start_trip(
-            session,
-            child=fam.lea,
-            guardian=fam.guardian,
-            installation=fam.era,
-            position=here,
-            actor=fam.actor,
-            now=T0,
-        )
+        outcome = await begin(session, fam, fam.lea, here, T0)
         assert [e.chime for e in outcome.events] == [True]
         await session.commit()
         return outcome.pickup, await log_of(session, outcome.pickup.id)
@@ -212,13 +244,7 @@ def test_two_workers_racing_on_the_due_position_announce_once(database_url: str)
     fixes, _ = approach(3_000, 40, start=T0)
 
     async def work(db: Database) -> tuple[list[BoardEvent], list[BoardEvent], list[PickupEvent]]:
-        async with db.session() as session:
-            fam = await family(session)
-            pickup = await start(session, fam, fam.lea, fixes[0])
-        async with db.session() as first, db.session() as second:
-            mine = await first.get(Pickup, pickup.id)
-            theirs = await second.get(Pickup, pickup.id)
-            assert mine is not None and theirs is not None
+        async with one_trip_loaded_twice(db, fixes[0]) as (_, (first, mine), (second, theirs)):
             a: list[BoardEvent] = []
             for fix in fixes[1:40]:  # within 5 min by the end
                 a += await trips.record_position(first, mine, fix, fix.at + DELAY)
@@ -227,7 +253,7 @@ def test_two_workers_racing_on_the_due_position_announce_once(database_url: str)
             late = fixes[40]
             b = await trips.record_position(second, theirs, late, late.at + DELAY)
             await second.commit()
-            return a, b, await log_of(second, pickup.id)
+            return a, b, await log_of(second, theirs.id)
 
     a, b, log = with_database(database_url, work)
     assert [e.chime for e in a].count(True) == 1
@@ -286,20 +312,12 @@ def test_one_position_moves_both_siblings(database_url: str) -> None:
 
 
 def test_a_guardians_position_moves_only_that_guardians_gps_trips(database_url: str) -> None:
-    fixes, _ = approach(6_000, 40, start=T0)
-
     async def work(session: AsyncSession) -> None:
-        fam = await family(session)
-        lea = await start(session, fam, fam.lea, fixes[0])
+        fixes, fam, lea = await lea_on_her_way(session, 6_000)
         # Noah announced by time: no trip to move.
+        in_an_hour = (T0 + timedelta(hours=1)).timetz().replace(tzinfo=None)
         by_time = await service.announce_eta(
-            session,
-            child=fam.noah,
-            guardian=fam.guardian,
-            installation=fam.era,
-            arrival=(T0 + timedelta(hours=1)).timetz().replace(tzinfo=None),
-            actor=fam.actor,
-            now=T0,
+            session, **fam.parties(fam.noah), arrival=in_an_hour, now=T0
         )
         await session.commit()
         # Another family's trip.
@@ -375,14 +393,8 @@ def test_positions_are_deleted_at_departure(database_url: str) -> None:
 def test_positions_are_deleted_at_cancel_and_later_positions_are_ignored(
     database_url: str,
 ) -> None:
-    fixes, _ = approach(8_000, 40, start=T0)
-
     async def work(session: AsyncSession) -> None:
-        fam = await family(session)
-        pickup = await start(session, fam, fam.lea, fixes[0])
-        for fix in fixes[1:6]:
-            await trips.record_position(session, pickup, fix, fix.at + DELAY)
-        await session.commit()
+        fixes, fam, pickup = await lea_on_her_way(session, 8_000, sent=6)
         assert await positions_of(session, pickup.id) == 6
         await service.cancel(session, pickup, actor=fam.actor, now=fixes[6].at)
         await session.commit()
@@ -413,51 +425,34 @@ def test_a_cancel_committed_elsewhere_wins_over_a_stale_pickup(database_url: str
     fixes, _ = approach(8_000, 40, start=T0)
 
     async def work(db: Database) -> None:
-        async with db.session() as session:
-            fam = await family(session)
-            pickup = await start(session, fam, fam.lea, fixes[0])
-        async with db.session() as phone, db.session() as parent_page:
-            stale = await phone.get(Pickup, pickup.id)
-            current = await parent_page.get(Pickup, pickup.id)
-            assert stale is not None and current is not None
+        trip = one_trip_loaded_twice(db, fixes[0])
+        async with trip as (fam, (phone, stale), (parent_page, current)):
             await service.cancel(parent_page, current, actor=fam.actor, now=fixes[1].at)
             await parent_page.commit()
             fix = fixes[2]
             assert await trips.record_position(phone, stale, fix, fix.at + DELAY) == []
             await phone.commit()
-            assert stale.status == S.CANCELLED
-            assert await positions_of(phone, pickup.id) == 0
+            await assert_ended(phone, stale, S.CANCELLED)
 
     with_database(database_url, work)
 
 
 def test_positions_are_deleted_when_the_day_ends(database_url: str) -> None:
-    fixes, _ = approach(8_000, 40, start=T0)
-
     async def work(session: AsyncSession) -> None:
-        fam = await family(session)
-        pickup = await start(session, fam, fam.lea, fixes[0])
-        await trips.record_position(session, pickup, fixes[1], fixes[1].at + DELAY)
-        await session.commit()
+        _, _, pickup = await lea_on_her_way(session, 8_000, sent=2)
         assert await positions_of(session, pickup.id) == 2
         midnight = T0.replace(hour=0) + timedelta(days=1)
         await service.expire_past(session, midnight)
         await session.commit()
         await session.refresh(pickup)
-        assert pickup.status == S.EXPIRED
-        assert await positions_of(session, pickup.id) == 0
+        await assert_ended(session, pickup, S.EXPIRED)
 
     in_db(database_url, work)
 
 
 def test_end_trip_forgets_positions_and_keeps_the_pickup(database_url: str) -> None:
-    fixes, _ = approach(8_000, 40, start=T0)
-
     async def work(session: AsyncSession) -> None:
-        fam = await family(session)
-        pickup = await start(session, fam, fam.lea, fixes[0])
-        await trips.record_position(session, pickup, fixes[1], fixes[1].at + DELAY)
-        await session.commit()
+        _, _, pickup = await lea_on_her_way(session, 8_000, sent=2)
         assert pickup.id is not None
         await trips.end_trip(session, pickup.id)
         await session.commit()
@@ -471,11 +466,8 @@ def test_end_trip_forgets_positions_and_keeps_the_pickup(database_url: str) -> N
 def test_a_trip_whose_phone_went_silent_alerts_when_its_last_estimate_comes_due(
     database_url: str,
 ) -> None:
-    fixes, _ = approach(8_000, 40, start=T0)
-
     async def work(session: AsyncSession) -> None:
-        fam = await family(session)
-        pickup = await start(session, fam, fam.lea, fixes[0])
+        _, _, pickup = await lea_on_her_way(session, 8_000)
         assert pickup.status == S.TRACKING and pickup.eta is not None
         # The phone stops sharing; nothing comes before the estimate says "5 minutes away".
         almost = pickup.eta - timedelta(minutes=5, seconds=1)
@@ -510,15 +502,7 @@ def test_an_impossible_first_position_announces_nothing(
     async def work(session: AsyncSession) -> int:
         fam = await family(session)
         with pytest.raises(RuleError) as excinfo:
-            await trips.start_trip(
-                session,
-                child=fam.lea,
-                guardian=fam.guardian,
-                installation=fam.era,
-                position=position,
-                actor=fam.actor,
-                now=T0,
-            )
+            await begin(session, fam, fam.lea, position, T0)
         assert excinfo.value.refusal == Refusal.BAD_POSITION
         count: int = (await session.execute(select(func.count()).select_from(Pickup))).scalar_one()
         return count + await positions_of(session, None) + await all_positions(session)
@@ -537,11 +521,8 @@ async def all_positions(session: AsyncSession) -> int:
 def test_an_impossible_later_position_is_refused_and_not_stored(
     database_url: str, position: Position
 ) -> None:
-    fixes, _ = approach(8_000, 40, start=T0)
-
     async def work(session: AsyncSession) -> None:
-        fam = await family(session)
-        pickup = await start(session, fam, fam.lea, fixes[0])
+        _, fam, pickup = await lea_on_her_way(session, 8_000)
         before = (pickup.eta, pickup.gps_minutes, pickup.updated_at, pickup.status)
         assert fam.guardian.id is not None
         with pytest.raises(RuleError) as one:
@@ -563,31 +544,19 @@ def test_an_impossible_later_position_is_refused_and_not_stored(
 def test_announce_gps_starts_a_trip(database_url: str) -> None:
     async def work(session: AsyncSession) -> None:
         fam = await family(session)
-        outcome = await trips.announce_gps(
-            session,
-            child=fam.lea,
-            guardian=fam.guardian,
-            installation=fam.era,
-            latitude=point(8_000)[0],
-            longitude=point(8_000)[1],
-            actor=fam.actor,
-            now=T0,
-        )
+
+        async def gps(child: Child, latitude: float, longitude: float) -> Outcome:
+            return await trips.announce_gps(
+                session, **fam.parties(child), latitude=latitude, longitude=longitude, now=T0
+            )
+
+        outcome = await gps(fam.lea, *point(8_000))
         await session.commit()
         assert outcome.pickup.status == S.TRACKING
         assert outcome.pickup.gps_minutes == 21  # 10.4 km of road at 30 km/h: 20.8 min
         assert await positions_of(session, outcome.pickup.id) == 1
         with pytest.raises(RuleError) as excinfo:
-            await trips.announce_gps(
-                session,
-                child=fam.noah,
-                guardian=fam.guardian,
-                installation=fam.era,
-                latitude=91.0,
-                longitude=ERA[1],
-                actor=fam.actor,
-                now=T0,
-            )
+            await gps(fam.noah, 91.0, ERA[1])
         assert excinfo.value.refusal == Refusal.BAD_POSITION
 
     in_db(database_url, work)
