@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from ..accounts.guardians import Email, create_invitation, normalize_email
+from ..core.db import Database
 from ..core.i18n import _
 from ..core.models import Child, ChildGuardian, Group, Guardian, Installation
 from ..pickups.events import BoardEvent, next_seq
@@ -469,3 +470,15 @@ async def apply_roster(
         for guardian in to_invite
     ]
     return Outcome(plan, events, emails)
+
+
+async def apply_and_commit(
+    db: Database, organization_id: int, roster: Roster, *, base_url: str, now: datetime
+) -> Outcome:
+    """Apply `roster` in a transaction of its own and commit it: all or nothing (RosterInvalid
+    leaves the organization as it was). The caller then publishes `events` and sends `emails`
+    (the director's upload and the API's PUT /roster)."""
+    async with db.session() as session:
+        outcome = await apply_roster(session, organization_id, roster, base_url=base_url, now=now)
+        await session.commit()
+    return outcome

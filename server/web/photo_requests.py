@@ -15,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ..accounts.authz import CenterPrincipal, StaffPrincipal
 from ..photos import service as photos
 from ..photos.service import PhotoError, PhotoOutcome, TargetKind
 from .context import csrf_form, services
 from .limits import not_found
+from .routing import post
 
 
 def photo_target(request: Request) -> tuple[TargetKind, int]:
@@ -100,11 +101,10 @@ def decision_routes(area: str, approver: Approver, *, back: str) -> list[BaseRou
         return endpoint
 
     return [
-        Route(
+        post(
             f"/{area}/photos/{{kind}}/{{target_id:id}}/{verdict}",
             decided(verdict == "approve"),
-            methods=["POST"],
-            name=f"{area}.photo_{verdict}",
+            f"{area}.photo_{verdict}",
         )
         for verdict in ("approve", "refuse")
     ]

@@ -49,15 +49,16 @@ class Kind(Generic[Account, P]):
 
     name: AccountKind
     cookie: str
-    lifetime: timedelta
-    # The sign-in page's route name; staff come back to the page they asked for (?next=).
+    # The sign-in page's route name.
     login_route: str
-    returns_to_page: bool
     account: type[Account]
-    # Whether the account may still sign in (disabled staff, revoked parents may not).
-    usable: Callable[[Account], bool]
     # Who is signed in, from the account row (and the session's hash, to end it later).
     principal: Callable[[AsyncSession, Account, str], Awaitable[P]]
+    lifetime: timedelta = timedelta(hours=12)
+    # Staff come back to the page they asked for (?next=).
+    returns_to_page: bool = False
+    # Whether the account may still sign in (disabled staff, revoked parents may not).
+    usable: Callable[[Account], bool] = lambda _account: True
 
 
 async def _staff(_session: AsyncSession, user: StaffUser, hashed: str) -> StaffPrincipal:
@@ -99,37 +100,26 @@ async def _centre(session: AsyncSession, account: CenterAccount, hashed: str) ->
     )
 
 
-STAFF: Kind[StaffUser, StaffPrincipal] = Kind(
+STAFF = Kind(
     AccountKind.STAFF,
     SESSION_COOKIE,
-    timedelta(hours=12),
     "auth.login",
-    True,
     StaffUser,
-    lambda user: user.active,
     _staff,
+    returns_to_page=True,
+    usable=lambda user: user.active,
 )
-# Parents stay signed in on their phone: announcing must take two taps, not a password.
-PARENT: Kind[Guardian, GuardianPrincipal] = Kind(
+PARENT = Kind(
     AccountKind.PARENT,
     PARENT_COOKIE,
-    timedelta(days=60),
     "auth.parent_login",
-    False,
     Guardian,
-    lambda guardian: guardian.account_state == "active",
     _guardian,
+    # Parents stay signed in on their phone: announcing must take two taps, not a password.
+    lifetime=timedelta(days=60),
+    usable=lambda guardian: guardian.account_state == "active",
 )
-CENTRE: Kind[CenterAccount, CenterPrincipal] = Kind(
-    AccountKind.CENTRE,
-    PORTAL_COOKIE,
-    timedelta(hours=12),
-    "auth.portal_login",
-    False,
-    CenterAccount,
-    lambda _account: True,
-    _centre,
-)
+CENTRE = Kind(AccountKind.CENTRE, PORTAL_COOKIE, "auth.portal_login", CenterAccount, _centre)
 KINDS: dict[str, Kind[Any, Any]] = {kind.name: kind for kind in (STAFF, PARENT, CENTRE)}
 
 

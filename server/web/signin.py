@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from ..core import ratelimit
 from ..core.ratelimit import (
@@ -36,8 +36,8 @@ from ..core.ratelimit import (
     RateDecision,
 )
 from ..core.security import new_token, sign, signature_matches, verify_password
-from .context import is_secure, services
-from .sessions import Kind
+from .context import csrf_form, is_secure, services
+from .sessions import Kind, start_session
 
 KNOWN_DEVICE_LIFETIME = timedelta(days=365)
 # A shared tablet remembers this many accounts; the oldest is forgotten first.
@@ -181,6 +181,23 @@ def remember(request: Request, response: Response, realm: str, email: str) -> No
         samesite="lax",
         secure=is_secure(request),
     )
+
+
+async def signed_in(
+    request: Request, target: str, kind: Kind[Any, Any], account_id: int, realm: str, email: str
+) -> Response:
+    """The answer to a sign-in, by password or by a link from an email: to `target`, with a
+    new session for the account, and this browser known for it from now on (`remember`)."""
+    response = RedirectResponse(target, status_code=303)
+    await start_session(request, response, kind, account_id)
+    remember(request, response, realm, email)
+    return response
+
+
+async def chosen_password(request: Request) -> tuple[str, str]:
+    """The password a one-time link's page sets, and its confirmation (CSRF token checked)."""
+    form = await csrf_form(request)
+    return str(form.get("password", "")), str(form.get("password_confirmation", ""))
 
 
 def too_many(response: Response, decision: RateDecision) -> Response:

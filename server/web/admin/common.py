@@ -1,10 +1,12 @@
 """What the director's pages share: the administrator and the form every action starts with,
 the page with its section of the menu, the organization's time zone, redirects by route name,
-and revoking a link or a token. Handler modules import this, never each other."""
+a secret shown once (`ShownOnce`) and revoking a link or a token. Handler modules import this,
+never each other."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -63,24 +65,30 @@ def see_other(
     return RedirectResponse(url, status_code=303)
 
 
-def redirect_showing(request: Request, route: str, cookie: str, secret: str) -> Response:
-    """To the page `route`, which shows `secret` once (`showing_once`)."""
-    return redirect_showing_once(request, request.app.url_path_for(route), cookie, secret)
+@dataclass(frozen=True)
+class ShownOnce:
+    """A secret a creation makes (a new display link, an API token), shown once on the page
+    `route` the form redirects to (post/redirect/get: reloading that page neither shows it
+    again nor creates a second one), carried there by the short-lived `cookie`."""
 
+    route: str
+    cookie: str
 
-async def showing_once(
-    request: Request,
-    route: str,
-    cookie: str,
-    render: Callable[[str | None], Awaitable[Response]],
-) -> Response:
-    """The page `route`, given the secret a creation left in `cookie` (a new display link or
-    API token) to show this once; the cookie is dropped."""
-    shown = request.cookies.get(cookie)
-    response = await render(shown)
-    if shown:
-        response.delete_cookie(cookie, path=request.app.url_path_for(route))
-    return response
+    def redirect(self, request: Request, secret: str) -> Response:
+        """To the page, which shows `secret` once."""
+        path = request.app.url_path_for(self.route)
+        return redirect_showing_once(request, path, self.cookie, secret)
+
+    async def page(
+        self, request: Request, render: Callable[[str | None], Awaitable[Response]]
+    ) -> Response:
+        """The page, given the secret the creation left (None on any other visit); the cookie
+        is dropped."""
+        shown = request.cookies.get(self.cookie)
+        response = await render(shown)
+        if shown:
+            response.delete_cookie(self.cookie, path=request.app.url_path_for(self.route))
+        return response
 
 
 class Revocable(Protocol):

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...accounts import guardians as accounts
 from ...core import ratelimit
 from ...core.models import Guardian
 from ..context import public_base_url, services
 from ..lookups import owned
+from ..routing import post
 from .common import admin_form, see_other
 
 
@@ -37,10 +38,5 @@ async def admin_invite(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route(
-        "/admin/guardians/{guardian_id:id}/invite",
-        admin_invite,
-        methods=["POST"],
-        name="admin.guardian_invite",
-    )
+    post("/admin/guardians/{guardian_id:id}/invite", admin_invite, "admin.guardian_invite")
 ]

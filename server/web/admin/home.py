@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ...accounts import queries as accounts
 from ...accounts.guardians import last_invited
@@ -20,16 +19,9 @@ from ...photos import service as photos
 from ...roster import queries as roster
 from ..context import public_base_url, services
 from ..limits import parse_id
+from ..routing import get, post
 from ..sessions import require_admin
-from .common import (
-    admin_form,
-    admin_page,
-    organization_zone,
-    redirect_showing,
-    revoke,
-    see_other,
-    showing_once,
-)
+from .common import ShownOnce, admin_form, admin_page, organization_zone, revoke, see_other
 
 # The parents' list stays readable: at most this many rows, those still to activate first.
 PARENTS_SHOWN = 100
@@ -80,15 +72,12 @@ async def admin_home_page(
     )
 
 
-# The new display link is shown once, on the page the form redirects to (post/redirect/get:
-# reloading that page must not create a second display).
-NEW_LINK_COOKIE = "relais_new_link"
+# The new display link is shown once, on the page the form redirects to.
+NEW_LINK = ShownOnce("admin.home", "relais_new_link")
 
 
 async def admin_home(request: Request) -> Response:
-    return await showing_once(
-        request, "admin.home", NEW_LINK_COOKIE, lambda link: admin_home_page(request, new_link=link)
-    )
+    return await NEW_LINK.page(request, lambda link: admin_home_page(request, new_link=link))
 
 
 async def create_display(request: Request) -> Response:
@@ -134,7 +123,7 @@ async def create_display(request: Request) -> Response:
         await session.commit()
     display = request.app.url_path_for("display.page", token=token)
     link = f"{public_base_url(request).rstrip('/')}{display}"
-    return redirect_showing(request, "admin.home", NEW_LINK_COOKIE, link)
+    return NEW_LINK.redirect(request, link)
 
 
 async def revoke_display(request: Request) -> Response:
@@ -147,12 +136,7 @@ async def revoke_display(request: Request) -> Response:
 
 
 routes = [
-    Route("/admin", admin_home, methods=["GET"], name="admin.home"),
-    Route("/admin/displays", create_display, methods=["POST"], name="admin.display_create"),
-    Route(
-        "/admin/displays/{display_id:id}/revoke",
-        revoke_display,
-        methods=["POST"],
-        name="admin.display_revoke",
-    ),
+    get("/admin", admin_home, "admin.home"),
+    post("/admin/displays", create_display, "admin.display_create"),
+    post("/admin/displays/{display_id:id}/revoke", revoke_display, "admin.display_revoke"),
 ]

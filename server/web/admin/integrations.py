@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
 
 from ...accounts.authz import StaffPrincipal
 from ...accounts.guardians import Email, send_all
@@ -25,6 +24,7 @@ from ...roster import integration
 from .. import signin
 from ..context import csrf_form, csrf_token, is_htmx, public_base_url, services
 from ..lookups import owned
+from ..routing import get, post
 from ..sessions import require_admin
 from .common import admin_form, admin_page, see_other
 
@@ -232,30 +232,18 @@ async def sync_progress(request: Request) -> Response:
 
 
 routes = [
-    Route("/admin/integrations", home, methods=["GET"], name="admin.integrations"),
-    Route(
-        "/admin/integrations/activate",
-        activate,
-        methods=["POST"],
-        name="admin.integrations_activate",
-    ),
-    Route("/admin/integrations/sync", start_sync, methods=["POST"], name="admin.integrations_sync"),
-    Route(
-        "/admin/integrations/sync/{job_id:id}",
-        sync_progress,
-        methods=["GET"],
-        name="admin.integrations_progress",
-    ),
-    Route(
+    get("/admin/integrations", home, "admin.integrations"),
+    post("/admin/integrations/activate", activate, "admin.integrations_activate"),
+    post("/admin/integrations/sync", start_sync, "admin.integrations_sync"),
+    get("/admin/integrations/sync/{job_id:id}", sync_progress, "admin.integrations_progress"),
+    post(
         "/admin/integrations/{installation_id:id}/existing",
         link_existing,
-        methods=["POST"],
-        name="admin.integrations_existing",
+        "admin.integrations_existing",
     ),
-    Route(
+    post(
         "/admin/integrations/{installation_id:id}/create",
         create_account,
-        methods=["POST"],
-        name="admin.integrations_create",
+        "admin.integrations_create",
     ),
 ]

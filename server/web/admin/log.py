@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ...accounts.authz import StaffPrincipal
 from ...core.i18n import _
@@ -31,6 +30,7 @@ from ...core.models import (
 from ...pickups import queries as pickups
 from ...roster import queries as roster
 from ..context import services
+from ..routing import get
 from ..sessions import require_admin
 from .common import admin_page, organization_zone
 
@@ -345,6 +345,6 @@ async def log_csv(request: Request) -> Response:
 
 
 routes = [
-    Route("/admin/log", log_page, methods=["GET"], name="admin.log"),
-    Route("/admin/log.csv", log_csv, methods=["GET"], name="admin.log_csv"),
+    get("/admin/log", log_page, "admin.log"),
+    get("/admin/log.csv", log_csv, "admin.log_csv"),
 ]

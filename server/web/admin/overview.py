@@ -13,13 +13,14 @@ from datetime import datetime
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...core.templating import render
 from ...pickups.board import AlertItem, BoardState, load_board
 from ...pickups.rules import waiting_minutes
 from ...roster import queries as roster
 from ..context import SECURITY_HEADERS, is_htmx, services
+from ..routing import get
 from ..sessions import require_admin
 from .common import admin_page
 
@@ -27,15 +28,10 @@ POLL_SECONDS = 5
 
 
 @dataclass(frozen=True)
-class WaitingAlert:
-    alert: AlertItem
-    waiting_minutes: int
-
-
-@dataclass(frozen=True)
 class InstallationOverview:
     state: BoardState
-    alerts: tuple[WaitingAlert, ...]
+    # Each live alert, with the whole minutes its parent has waited since it was raised.
+    alerts: tuple[tuple[AlertItem, int], ...]
     present: int
     departed: int
 
@@ -51,7 +47,7 @@ class InstallationOverview:
 def summarize(state: BoardState, now: datetime) -> InstallationOverview:
     return InstallationOverview(
         state=state,
-        alerts=tuple(WaitingAlert(a, waiting_minutes(a.announced_at, now)) for a in state.alerts),
+        alerts=tuple((a, waiting_minutes(a.announced_at, now)) for a in state.alerts),
         present=sum(len(s.present) for s in state.sections),
         departed=sum(len(s.departed) for s in state.sections),
     )
@@ -79,6 +75,4 @@ async def overview_page(request: Request) -> Response:
     )
 
 
-routes: list[BaseRoute] = [
-    Route("/admin/overview", overview_page, methods=["GET"], name="admin.overview")
-]
+routes: list[BaseRoute] = [get("/admin/overview", overview_page, "admin.overview")]

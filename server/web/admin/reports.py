@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from babel.numbers import format_decimal
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...core import i18n
 from ...core.i18n import _
@@ -27,6 +27,7 @@ from ...pickups.messages import step_label
 from ...pickups.rules import local_day
 from ...roster import queries as roster
 from ..context import services
+from ..routing import get
 from ..sessions import require_admin
 from .common import DEFAULT_ZONE, admin_page
 
@@ -203,6 +204,4 @@ async def reports_page(request: Request) -> Response:
     )
 
 
-routes: list[BaseRoute] = [
-    Route("/admin/reports", reports_page, methods=["GET"], name="admin.reports")
-]
+routes: list[BaseRoute] = [get("/admin/reports", reports_page, "admin.reports")]

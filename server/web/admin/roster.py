@@ -20,15 +20,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...accounts.authz import StaffPrincipal
 from ...accounts.guardians import send_all
 from ...core.i18n import _
 from ...roster import RosterInvalid, RowError, read_file
-from ...roster.apply import KINDS, Plan, apply_roster, plan_roster
+from ...roster.apply import KINDS, Plan, apply_and_commit, plan_roster
 from ...roster.csv_rows import MAX_FILE_BYTES
 from ..context import csrf_form, public_base_url, services
+from ..routing import get, post
 from ..sessions import require_admin
 from .common import admin_page
 
@@ -184,24 +185,19 @@ async def apply(request: Request) -> Response:
     filename = str(meta.get("filename", "roster"))
     try:
         roster = read_file(filename, data)
-        async with svc.db.session() as session:
-            outcome = await apply_roster(
-                session,
-                principal.organization_id,
-                roster,
-                base_url=public_base_url(request),
-                now=now,
-            )
-            await svc.commit_and_publish(session, outcome.events)
+        outcome = await apply_and_commit(
+            svc.db, principal.organization_id, roster, base_url=public_base_url(request), now=now
+        )
     except RosterInvalid as invalid:
         return _errors_page(request, filename, invalid.errors)
+    await svc.publish(outcome.events)
     await run_in_threadpool(_discard, directory, upload_id)
     await send_all(svc.mailer, outcome.emails)
     return _page(request, filename=filename, result=outcome.plan, invitations=len(outcome.emails))
 
 
 routes: list[BaseRoute] = [
-    Route("/admin/roster", roster_page, methods=["GET"], name="admin.roster"),
-    Route("/admin/roster/preview", preview, methods=["POST"], name="admin.roster_preview"),
-    Route("/admin/roster/apply", apply, methods=["POST"], name="admin.roster_apply"),
+    get("/admin/roster", roster_page, "admin.roster"),
+    post("/admin/roster/preview", preview, "admin.roster_preview"),
+    post("/admin/roster/apply", apply, "admin.roster_apply"),
 ]

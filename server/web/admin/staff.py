@@ -3,12 +3,14 @@ The page an invitation link opens (/staff/set-password/{token}) is in web/auth."
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ...accounts import queries as accounts
 from ...accounts import staff as staff_accounts
@@ -23,6 +25,7 @@ from ...roster import queries as roster
 from ..context import public_base_url, services
 from ..limits import parse_id
 from ..lookups import owned
+from ..routing import get, post
 from ..sessions import STAFF, end_sessions, require_admin
 from .common import admin_form, admin_page, organization_zone, see_other
 
@@ -138,8 +141,16 @@ async def _send(request: Request, email: Email, user_id: int | None) -> Response
     return see_other(request, "admin.staff", query={"invited" if sent else "mail_failed": user_id})
 
 
-async def _user_of(session: AsyncSession, principal: StaffPrincipal, user_id: int) -> StaffUser:
-    return await owned(session, StaffUser, user_id, principal.organization_id)
+@asynccontextmanager
+async def _account(
+    request: Request, user_id: int
+) -> AsyncIterator[tuple[StaffPrincipal, FormData, AsyncSession, StaffUser]]:
+    """A director's action on one staff account: the administrator and the form
+    (`admin_form`), a database session, and the account (404 when not theirs)."""
+    principal, form = await admin_form(request)
+    async with services(request).db.session() as session:
+        user = await owned(session, StaffUser, user_id, principal.organization_id)
+        yield principal, form, session, user
 
 
 def _to_row(request: Request, user_id: int) -> Response:
@@ -147,15 +158,12 @@ def _to_row(request: Request, user_id: int) -> Response:
 
 
 async def change(request: Request) -> Response:
-    principal, form = await admin_form(request)
-    values = {
-        key: str(form.get(key, "")).strip()[:50]
-        for key in ("role", "installation_id", "home_group_id")
-    }
     user_id: int = request.path_params["user_id"]
-    svc = services(request)
-    async with svc.db.session() as session:
-        user = await _user_of(session, principal, user_id)
+    async with _account(request, user_id) as (principal, form, session, user):
+        values = {
+            key: str(form.get(key, "")).strip()[:50]
+            for key in ("role", "installation_id", "home_group_id")
+        }
         try:
             placement = await staff_accounts.check_placement(
                 session,
@@ -175,16 +183,15 @@ async def change(request: Request) -> Response:
     if hashes:
         # The sessions stay valid, but open boards were opened for the old role or
         # installation: closing their sockets makes them reload with the new one.
-        await svc.broker.publish_control({"type": "sessions_ended", "sessions": hashes})
+        await services(request).broker.publish_control(
+            {"type": "sessions_ended", "sessions": hashes}
+        )
     return _to_row(request, user_id)
 
 
 async def disable(request: Request) -> Response:
-    principal, _form = await admin_form(request)
     user_id: int = request.path_params["user_id"]
-    svc = services(request)
-    async with svc.db.session() as session:
-        user = await _user_of(session, principal, user_id)
+    async with _account(request, user_id) as (principal, _form, session, user):
         try:
             hashes = await staff_accounts.disable(session, user, by_user_id=principal.user_id)
         except Refused as refused:
@@ -198,20 +205,17 @@ async def disable(request: Request) -> Response:
 
 
 async def enable(request: Request) -> Response:
-    principal, _form = await admin_form(request)
     user_id: int = request.path_params["user_id"]
-    async with services(request).db.session() as session:
-        await staff_accounts.enable(session, await _user_of(session, principal, user_id))
+    async with _account(request, user_id) as (_principal, _form, session, user):
+        await staff_accounts.enable(session, user)
         await session.commit()
     return _to_row(request, user_id)
 
 
 async def resend(request: Request) -> Response:
-    principal, _form = await admin_form(request)
     user_id: int = request.path_params["user_id"]
     svc = services(request)
-    async with svc.db.session() as session:
-        user = await _user_of(session, principal, user_id)
+    async with _account(request, user_id) as (principal, _form, session, user):
         if not user.active or staff_accounts.has_password(user):
             return await staff_page(
                 request,
@@ -243,14 +247,10 @@ async def resend(request: Request) -> Response:
 
 
 routes = [
-    Route("/admin/staff", staff_home, methods=["GET"], name="admin.staff"),
-    Route("/admin/staff", invite, methods=["POST"], name="admin.staff_invite"),
-    Route("/admin/staff/{user_id:id}", change, methods=["POST"], name="admin.staff_change"),
-    Route(
-        "/admin/staff/{user_id:id}/disable", disable, methods=["POST"], name="admin.staff_disable"
-    ),
-    Route("/admin/staff/{user_id:id}/enable", enable, methods=["POST"], name="admin.staff_enable"),
-    Route(
-        "/admin/staff/{user_id:id}/invite", resend, methods=["POST"], name="admin.staff_reinvite"
-    ),
+    get("/admin/staff", staff_home, "admin.staff"),
+    post("/admin/staff", invite, "admin.staff_invite"),
+    post("/admin/staff/{user_id:id}", change, "admin.staff_change"),
+    post("/admin/staff/{user_id:id}/disable", disable, "admin.staff_disable"),
+    post("/admin/staff/{user_id:id}/enable", enable, "admin.staff_enable"),
+    post("/admin/staff/{user_id:id}/invite", resend, "admin.staff_reinvite"),
 ]

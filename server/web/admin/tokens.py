@@ -8,25 +8,17 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ...accounts import queries as accounts
 from ...core.i18n import _
 from ...core.models import ApiToken
 from ...core.security import new_token, token_hash
 from ..context import services
+from ..routing import get, post
 from ..sessions import require_admin
-from .common import (
-    admin_form,
-    admin_page,
-    organization_zone,
-    redirect_showing,
-    revoke,
-    see_other,
-    showing_once,
-)
+from .common import ShownOnce, admin_form, admin_page, organization_zone, revoke, see_other
 
-NEW_TOKEN_COOKIE = "relais_new_api_token"
+NEW_TOKEN = ShownOnce("admin.tokens", "relais_new_api_token")
 
 
 async def tokens_page(
@@ -54,12 +46,7 @@ async def tokens_page(
 
 
 async def tokens_home(request: Request) -> Response:
-    return await showing_once(
-        request,
-        "admin.tokens",
-        NEW_TOKEN_COOKIE,
-        lambda token: tokens_page(request, new_token_value=token),
-    )
+    return await NEW_TOKEN.page(request, lambda token: tokens_page(request, new_token_value=token))
 
 
 async def create_token(request: Request) -> Response:
@@ -85,7 +72,7 @@ async def create_token(request: Request) -> Response:
             )
         )
         await session.commit()
-    return redirect_showing(request, "admin.tokens", NEW_TOKEN_COOKIE, token)
+    return NEW_TOKEN.redirect(request, token)
 
 
 async def revoke_token(request: Request) -> Response:
@@ -95,12 +82,7 @@ async def revoke_token(request: Request) -> Response:
 
 
 routes = [
-    Route("/admin/tokens", tokens_home, methods=["GET"], name="admin.tokens"),
-    Route("/admin/tokens", create_token, methods=["POST"], name="admin.token_create"),
-    Route(
-        "/admin/tokens/{token_id:id}/revoke",
-        revoke_token,
-        methods=["POST"],
-        name="admin.token_revoke",
-    ),
+    get("/admin/tokens", tokens_home, "admin.tokens"),
+    post("/admin/tokens", create_token, "admin.token_create"),
+    post("/admin/tokens/{token_id:id}/revoke", revoke_token, "admin.token_revoke"),
 ]

@@ -37,7 +37,7 @@ from ...pickups.rules import Refusal, RuleError
 from ...roster import RosterInvalid
 from ...roster import body as roster_body
 from ...roster import queries as roster
-from ...roster.apply import apply_roster
+from ...roster.apply import apply_and_commit
 from ...roster.csv_rows import MAX_FILE_BYTES as ROSTER_MAX_BYTES
 from ..context import public_base_url, services
 from ..limits import parse_id
@@ -469,21 +469,20 @@ async def put_roster(request: Request, principal: ApiPrincipal) -> Response:
     svc = services(request)
     try:
         roster = roster_body.parse(raw)
-        async with svc.db.session() as session:
-            outcome = await apply_roster(
-                session,
-                principal.organization_id,
-                roster,
-                base_url=public_base_url(request),
-                now=svc.clock.now(),
-            )
-            await svc.commit_and_publish(session, outcome.events)
+        outcome = await apply_and_commit(
+            svc.db,
+            principal.organization_id,
+            roster,
+            base_url=public_base_url(request),
+            now=svc.clock.now(),
+        )
     except RosterInvalid as invalid:
         raise ApiError(
             422,
             _("The roster is not valid; nothing was applied."),
             [roster_body.api_error(e) for e in invalid.errors],
         ) from None
+    await svc.publish(outcome.events)
     await send_all(svc.mailer, outcome.emails)
     return JSONResponse({**outcome.plan.summary(), "invitations_sent": len(outcome.emails)})
 

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...accounts import centres, guardians
 from ...accounts import staff as staff_accounts
@@ -21,7 +21,8 @@ from ...core.i18n import _
 from ...core.ratelimit import RateDecision, rate_limited_message
 from .. import signin
 from ..context import csrf_form, page
-from ..sessions import CENTRE, PARENT, STAFF, principal, sign_out, start_session
+from ..routing import get, post
+from ..sessions import CENTRE, PARENT, STAFF, principal, sign_out
 from ..signin import Realm
 
 
@@ -158,10 +159,9 @@ async def login_submit(request: Request, login: Page) -> Response:
         return _login_page(
             request, login, status_code=400, next=next, email=email, error=login.realm.wrong()
         )
-    response = RedirectResponse(target, status_code=303)
-    await start_session(request, response, login.realm.kind, outcome)
-    signin.remember(request, response, login.realm.name, email)
-    return response
+    return await signin.signed_in(
+        request, target, login.realm.kind, outcome, login.realm.name, email
+    )
 
 
 async def logout(request: Request, login: Page) -> Response:
@@ -184,13 +184,8 @@ routes: list[BaseRoute] = [
     route
     for login in PAGES
     for route in (
-        Route(login.path, _bound(login_page, login), methods=["GET"], name=login.login_route),
-        Route(login.path, _bound(login_submit, login), methods=["POST"]),
-        Route(
-            login.path.replace("login", "logout"),
-            _bound(logout, login),
-            methods=["POST"],
-            name=login.logout_route,
-        ),
+        get(login.path, _bound(login_page, login), login.login_route),
+        post(login.path, _bound(login_submit, login)),
+        post(login.path.replace("login", "logout"), _bound(logout, login), login.logout_route),
     )
 ]

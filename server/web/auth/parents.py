@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.background import BackgroundTask
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from ...accounts import guardians as accounts
 from ...accounts.guardians import ACTIVATE, RESET, ValidLink
@@ -33,7 +33,8 @@ from ...core.ratelimit import (
 )
 from .. import signin
 from ..context import csrf_form, page, public_base_url, services
-from ..sessions import PARENT, start_session
+from ..routing import get, post
+from ..sessions import PARENT
 from ..signin import client_address
 
 log = logging.getLogger(__name__)
@@ -115,9 +116,7 @@ async def _link_get(request: Request, purpose: str) -> Response:
 
 
 async def _link_post(request: Request, purpose: str) -> Response:
-    form = await csrf_form(request)
-    password = str(form.get("password", ""))
-    confirmation = str(form.get("password_confirmation", ""))
+    password, confirmation = await signin.chosen_password(request)
     svc = services(request)
     now = svc.clock.now()
     async with svc.db.session() as session:
@@ -132,12 +131,10 @@ async def _link_post(request: Request, purpose: str) -> Response:
         except LinkRefused as refused:
             return _problem_page(request, refused.problem, purpose)
         await session.commit()
-    response = RedirectResponse("/parent", status_code=303)
     assert link.guardian.id is not None
-    await start_session(request, response, PARENT, link.guardian.id)
     # The link proved the address: this phone is known from now on (see `signin`).
-    signin.remember(request, response, "parent", accounts.normalize_email(link.guardian.email))
-    return response
+    email = accounts.normalize_email(link.guardian.email)
+    return await signin.signed_in(request, "/parent", PARENT, link.guardian.id, "parent", email)
 
 
 async def activate_page(request: Request) -> Response:
@@ -213,11 +210,11 @@ async def send_link(request: Request) -> Response:
 
 routes: list[BaseRoute] = [
     # Before /parent/activate/{token}: "resend" is not a token.
-    Route("/parent/activate/resend", send_link, methods=["POST"], name="auth.parent_resend"),
-    Route("/parent/activate/{token}", activate_page, methods=["GET"]),
-    Route("/parent/activate/{token}", activate_submit, methods=["POST"]),
-    Route("/parent/forgot", forgot_page, methods=["GET"], name="auth.parent_forgot"),
-    Route("/parent/forgot", send_link, methods=["POST"]),
-    Route("/parent/reset/{token}", reset_page, methods=["GET"]),
-    Route("/parent/reset/{token}", reset_submit, methods=["POST"]),
+    post("/parent/activate/resend", send_link, "auth.parent_resend"),
+    get("/parent/activate/{token}", activate_page),
+    post("/parent/activate/{token}", activate_submit),
+    get("/parent/forgot", forgot_page, "auth.parent_forgot"),
+    post("/parent/forgot", send_link),
+    get("/parent/reset/{token}", reset_page),
+    post("/parent/reset/{token}", reset_submit),
 ]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.responses import Response
+from starlette.routing import BaseRoute
 
 from ...accounts import staff as staff_accounts
 from ...accounts.one_time_links import LinkProblem, LinkRefused
@@ -12,8 +12,9 @@ from ...accounts.passwords import MIN_PASSWORD_LENGTH, password_problem
 from ...core.i18n import _
 from ...core.models import Role
 from .. import signin
-from ..context import csrf_form, page, services
-from ..sessions import STAFF, start_session
+from ..context import page, services
+from ..routing import get, post
+from ..sessions import STAFF
 
 
 def _link_page(
@@ -67,9 +68,7 @@ async def set_password_page(request: Request) -> Response:
 
 
 async def set_password_submit(request: Request) -> Response:
-    form = await csrf_form(request)
-    password = str(form.get("password", ""))
-    confirmation = str(form.get("password_confirmation", ""))
+    password, confirmation = await signin.chosen_password(request)
     svc = services(request)
     now = svc.clock.now()
     async with svc.db.session() as session:
@@ -87,15 +86,12 @@ async def set_password_submit(request: Request) -> Response:
         assert user.id is not None
         user_id, email = user.id, user.email
         target = "/admin" if user.role == Role.ADMIN else "/board"
-    # Signed in at once, exactly as /login does it.
-    response = RedirectResponse(target, status_code=303)
-    await start_session(request, response, STAFF, user_id)
-    # The link proved the address: this browser is known from now on (see `signin`).
-    signin.remember(request, response, "staff", email)
-    return response
+    # Signed in at once, exactly as /login does it; the link proved the address, so this
+    # browser is known from now on (see `signin`).
+    return await signin.signed_in(request, target, STAFF, user_id, "staff", email)
 
 
 routes: list[BaseRoute] = [
-    Route("/staff/set-password/{token}", set_password_page, methods=["GET"]),
-    Route("/staff/set-password/{token}", set_password_submit, methods=["POST"]),
+    get("/staff/set-password/{token}", set_password_page),
+    post("/staff/set-password/{token}", set_password_submit),
 ]

@@ -6,11 +6,12 @@ import re
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...core.mail import outbox_messages
 from ..context import page, services
 from ..limits import not_found
+from ..routing import get
 from ..sessions import require_admin
 
 OUTBOX_SHOWN = 100
@@ -53,4 +54,4 @@ async def outbox(request: Request) -> Response:
     return page(request, "dev/outbox.html", messages=messages)
 
 
-routes: list[BaseRoute] = [Route("/dev/outbox", outbox, methods=["GET"], name="dev.outbox")]
+routes: list[BaseRoute] = [get("/dev/outbox", outbox, "dev.outbox")]

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...accounts.authz import GuardianPrincipal
 from ...core.i18n import _
@@ -25,6 +25,7 @@ from ...pickups.messages import refusal_message
 from ...pickups.rules import RuleError
 from ..context import csrf_form, is_htmx, services
 from ..limits import not_found
+from ..routing import get, post
 from ..sessions import require_guardian
 from .common import Announcing, Notices, actor, announce_each, answer, family, family_page
 
@@ -135,8 +136,8 @@ async def cancel(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/parent", parent_home, methods=["GET"], name="parent.home"),
-    Route("/parent/announce", announce, methods=["POST"], name="parent.announce"),
-    Route("/parent/pickups/{id:id}/time", change_time, methods=["POST"], name="parent.change_time"),
-    Route("/parent/pickups/{id:id}/cancel", cancel, methods=["POST"], name="parent.cancel"),
+    get("/parent", parent_home, "parent.home"),
+    post("/parent/announce", announce, "parent.announce"),
+    post("/parent/pickups/{id:id}/time", change_time, "parent.change_time"),
+    post("/parent/pickups/{id:id}/cancel", cancel, "parent.cancel"),
 ]

@@ -7,7 +7,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...accounts import authorized
 from ...accounts.authz import GuardianPrincipal
@@ -17,6 +17,7 @@ from ...core.i18n import _
 from ...core.ratelimit import rate_limited_message
 from ..context import csrf_form, is_htmx, public_base_url, services
 from ..limits import not_found
+from ..routing import post
 from ..sessions import PARENT, end_sessions, require_guardian
 from .common import answer, authorized_people, family_child_ids
 
@@ -105,6 +106,6 @@ async def revoke_person(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/parent/people", invite_person, methods=["POST"], name="parent.invite"),
-    Route("/parent/people/{id:id}/revoke", revoke_person, methods=["POST"], name="parent.revoke"),
+    post("/parent/people", invite_person, "parent.invite"),
+    post("/parent/people/{id:id}/revoke", revoke_person, "parent.revoke"),
 ]

@@ -10,7 +10,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...core.i18n import _
 from ...core.templating import render
@@ -19,6 +19,7 @@ from ...photos.service import PhotoError, PhotoRejected
 from ..context import csrf_form, csrf_token, is_htmx, page
 from ..limits import body_limit
 from ..photo_requests import change_photos, photo_target
+from ..routing import post
 from ..sessions import require_guardian
 
 # The photo plus the form's other fields and the multipart framing (what `BodyLimits` allows
@@ -102,7 +103,5 @@ async def upload(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route(
-        "/parent/photos/{kind}/{target_id:id}", upload, methods=["POST"], name="parent.photo_upload"
-    )
+    post("/parent/photos/{kind}/{target_id:id}", upload, "parent.photo_upload")
 ]

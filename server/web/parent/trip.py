@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...core.i18n import _
 from ...pickups import rules, service, trips
@@ -17,6 +17,7 @@ from ...pickups.eta import Position
 from ...pickups.messages import refusal_message
 from ...pickups.rules import RuleError
 from ..context import csrf_form, services
+from ..routing import post
 from ..sessions import require_guardian
 from .common import Announcing, announce_each, family, family_fragment
 
@@ -82,7 +83,7 @@ async def trip_stop(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/parent/trip/start", trip_start, methods=["POST"], name="parent.trip_start"),
-    Route("/parent/trip/position", trip_position, methods=["POST"], name="parent.trip_position"),
-    Route("/parent/trip/stop", trip_stop, methods=["POST"], name="parent.trip_stop"),
+    post("/parent/trip/start", trip_start, "parent.trip_start"),
+    post("/parent/trip/position", trip_position, "parent.trip_position"),
+    post("/parent/trip/stop", trip_stop, "parent.trip_stop"),
 ]

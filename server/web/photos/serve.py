@@ -7,13 +7,14 @@ import asyncio
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...accounts.authz import CenterPrincipal, GuardianPrincipal, StaffPrincipal
 from ...photos import service as photos
 from ..context import services
 from ..limits import not_found
 from ..photo_requests import photo_target
+from ..routing import get
 from ..sessions import center_principal, guardian_principal, staff_principal
 
 PHOTO_HEADERS = {
@@ -56,6 +57,4 @@ async def serve(request: Request) -> Response:
     return Response(data, media_type="image/jpeg", headers=PHOTO_HEADERS)
 
 
-routes: list[BaseRoute] = [
-    Route("/photos/{kind}/{target_id:id}", serve, methods=["GET"], name="photos.serve")
-]
+routes: list[BaseRoute] = [get("/photos/{kind}/{target_id:id}", serve, "photos.serve")]

@@ -19,6 +19,7 @@ from ...core.models import CenterAccount, Installation
 from ...core.security import hash_password, verify_password
 from ...pickups.rules import RuleError, parse_hhmm
 from ..context import csrf_form, services
+from ..routing import get, post
 from ..sessions import CENTRE, end_other_sessions, require_center
 from .common import installation_of, portal_page, see_other
 
@@ -126,7 +127,7 @@ async def portal_home(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/portal", portal_home, methods=["GET"], name="portal.home"),
+    get("/portal", portal_home, "portal.home"),
     Route("/portal/profile", profile, methods=["GET", "POST"], name="portal.profile"),
-    Route("/portal/password", change_password, methods=["POST"], name="portal.password"),
+    post("/portal/password", change_password, "portal.password"),
 ]

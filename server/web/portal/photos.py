@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...photos.service import pending_photos
 from ..context import services
 from ..photo_requests import decision_routes
+from ..routing import get
 from ..sessions import require_center
 from .common import installation_of, portal_page
 
@@ -34,6 +35,6 @@ async def approvals(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/portal/approvals", approvals, methods=["GET"], name="portal.approvals"),
+    get("/portal/approvals", approvals, "portal.approvals"),
     *decision_routes("portal", require_center, back="portal.approvals"),
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...accounts import queries as accounts
 from ...accounts.authz import CenterPrincipal
@@ -18,6 +18,7 @@ from ...core.models import Child, Guardian
 from ...roster import queries as roster
 from .. import limits
 from ..context import csrf_form, public_base_url, services
+from ..routing import get, post
 from ..sessions import require_center
 from .common import installation_of, portal_page, see_other
 
@@ -86,11 +87,6 @@ async def send_activation(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/portal/students", students, methods=["GET"], name="portal.students"),
-    Route(
-        "/portal/guardians/{guardian_id:id}/activation",
-        send_activation,
-        methods=["POST"],
-        name="portal.activation",
-    ),
+    get("/portal/students", students, "portal.students"),
+    post("/portal/guardians/{guardian_id:id}/activation", send_activation, "portal.activation"),
 ]
