@@ -4,6 +4,7 @@ helpers tests call (sign-in, announcing, the test database…) are in tests/help
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,12 @@ from tests.databases import sqlite_url
 from tests.helpers import T0, free_port, run_async
 from tests.redis_server import RedisServer
 from tests.smtp import Inbox
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "real_smtp: the app sends its email to the test's own SMTP server (`inbox`)"
+    )
 
 
 def pytest_report_header() -> str:
@@ -96,8 +103,13 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, secret_key="test-secret-key", var_dir=tmp_path)
+def settings(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """What the app is built on; under `pytest.mark.real_smtp`, mail goes to `inbox`."""
+    settings = Settings(database_url=database_url, secret_key="test-secret-key", var_dir=tmp_path)
+    if request.node.get_closest_marker("real_smtp") is None:
+        return settings
+    inbox: Inbox = request.getfixturevalue("inbox")
+    return dataclasses.replace(settings, smtp_url=inbox.url)
 
 
 @pytest.fixture

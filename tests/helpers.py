@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
+import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -23,11 +26,13 @@ import httpx
 import uvicorn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import SQLModel, col
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from server import demo
+from server.app import create_app
 from server.core.db import Database
 from server.core.models import (
     CenterAccount,
@@ -40,12 +45,15 @@ from server.core.models import (
     StaffUser,
 )
 from server.core.security import hash_password
+from server.core.settings import Settings
+from server.pickups.board import AlertItem, BoardState, GroupSection
 from server.pickups.rules import AnnounceFacts
 
 QUEBEC = ZoneInfo("America/Toronto")
 # A Tuesday afternoon in Québec: the moment every test starts at.
 T0 = datetime(2026, 11, 24, 16, 0, tzinfo=QUEBEC)
 T = TypeVar("T")
+Row = TypeVar("Row", bound=SQLModel)
 PASSWORD = demo.DEMO_PASSWORD
 API_TOKEN = demo.DEMO_API_TOKEN
 SESSION_COOKIE, PARENT_COOKIE, PORTAL_COOKIE = "relais_session", "relais_parent", "relais_portal"
@@ -80,6 +88,15 @@ def in_db(database_url: str, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     return run_async(run)
 
 
+def the_row(database_url: str, model: type[Row], **equal: Any) -> Row:
+    """The one row of `model` whose columns have these values (fails unless exactly one)."""
+
+    async def find(session: AsyncSession) -> Row:
+        return (await session.scalars(select(model).filter_by(**equal))).one()
+
+    return in_db(database_url, find)
+
+
 def demo_ids(database_url: str) -> dict[str, int]:
     """Installation and group ids of the demo, by external id."""
 
@@ -103,6 +120,22 @@ def organization_id(database_url: str) -> int:
     return in_db(database_url, work)
 
 
+def set_call_window(database_url: str, start: time, end: time, installation: str = "ERA") -> None:
+    """`installation`'s call window (announcements outside it are refused), written straight
+    into the database through the model (its Time columns bind alike on every engine)."""
+
+    async def change(session: AsyncSession) -> None:
+        inst = (
+            await session.scalars(
+                select(Installation).where(col(Installation.external_id) == installation)
+            )
+        ).one()
+        inst.call_window_start, inst.call_window_end = start, end
+        session.add(inst)
+
+    in_db(database_url, change)
+
+
 # -- a browser -------------------------------------------------------------------------------
 
 
@@ -114,19 +147,57 @@ def another_browser(client: TestClient) -> TestClient:
     return other
 
 
+def submit(
+    client: TestClient, path: str, fields: dict[str, Any] | None = None, **options: Any
+) -> Any:
+    """A form posted as a browser posts it: its `fields` and the CSRF token field (`options`:
+    files, follow_redirects…); the answer."""
+    data = {**(fields or {}), "csrf_token": csrf(client)["X-CSRF-Token"]}
+    return client.post(path, data=data, **options)
+
+
+def sign_in_form(
+    client: TestClient, page: str, email: str, password: str = PASSWORD, **fields: str
+) -> Any:
+    """A sign-in form (`page`: /login, /parent/login, /portal/login) as a browser fills it:
+    fetched (its CSRF cookie), then posted; the answer, not followed."""
+    assert client.get(page).status_code == 200
+    typed = {"email": email, "password": password, **fields}
+    return submit(client, page, typed, follow_redirects=False)
+
+
+def parent_login(
+    client: TestClient, email: str = demo.DEMO_PARENT_EMAIL, password: str = PASSWORD
+) -> None:
+    """Sign in to the parent pages (Julie Tremblay by default): sent on to /parent."""
+    response = sign_in_form(client, "/parent/login", email, password)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/parent"
+
+
+def portal_login(
+    client: TestClient, email: str = demo.DEMO_CENTER_EMAIL, password: str = PASSWORD
+) -> int:
+    """Sign in to the centre portal (Pavillon des Érables' account by default): the answer's
+    status."""
+    status: int = sign_in_form(client, "/portal/login", email, password).status_code
+    return status
+
+
 def login(client: TestClient, email: str, password: str = PASSWORD, next: str = "/board") -> Any:
-    """Sign in as a browser would: fetch the form (CSRF cookie), post it (`next`: where the
-    form says to go after); the answer, a redirect."""
-    page = client.get("/login")
-    assert page.status_code == 200
-    token = client.cookies.get("relais_csrf")
-    response = client.post(
-        "/login",
-        data={"email": email, "password": password, "csrf_token": token, "next": next},
-        follow_redirects=False,
-    )
+    """Sign in to the staff pages as a browser would (`next`: where the form says to go
+    after); the answer, a redirect."""
+    response = sign_in_form(client, "/login", email, password, next=next)
     assert response.status_code == 303, response.text
     return response
+
+
+def page_text(client: TestClient, path: str) -> str:
+    """The page at `path`, which must answer 200: its text."""
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    text: str = page.text
+    return text
 
 
 def csrf(client: TestClient) -> dict[str, str]:
@@ -259,6 +330,52 @@ ANNOUNCEABLE = AnnounceFacts(
     **dict.fromkeys(("pickup_enabled", "present", "is_guardian"), True),
     **dict.fromkeys(("departed_today", "photo_pending", "has_live_pickup"), False),
 )
+
+
+def era_board(
+    groups: tuple[tuple[int, str], ...],
+    sections: tuple[GroupSection, ...] = (),
+    alerts: tuple[AlertItem, ...] = (),
+    upcoming: tuple[AlertItem, ...] = (),
+    seq: int = 42,
+) -> BoardState:
+    """A board of Pavillon des Érables (5 minutes of preparation) at T0, held in memory:
+    `groups` as (id, name), their `sections`, the `alerts` and `upcoming` arrivals."""
+    return BoardState(
+        installation_id=1,
+        installation_name="Pavillon des Érables",
+        timezone="America/Toronto",
+        preparation_minutes=5,
+        seq=seq,
+        now=T0,
+        day=T0.date(),
+        groups=groups,
+        alerts=alerts,
+        upcoming=upcoming,
+        sections=sections,
+    )
+
+
+# -- the routes ------------------------------------------------------------------------------
+
+# A path as written, its parameters without their convertor: `{pickup_id:id}` is `{pickup_id}`.
+CONVERTOR = re.compile(r"\{(\w+):\w+\}")
+
+
+def app_routes() -> list[tuple[str, str, set[str]]]:
+    """Every route of an app that is built, never run (no database is opened): its own path as
+    written, its whole path (mounts included, convertors left out) and its methods."""
+    var = Path(tempfile.mkdtemp(prefix="relais-routes-"))
+    settings = Settings(database_url="sqlite+aiosqlite://", secret_key="x", var_dir=var)
+    return list(_routes_under(create_app(settings, background=False).routes, ""))
+
+
+def _routes_under(routes: list[BaseRoute], prefix: str) -> Iterator[tuple[str, str, set[str]]]:
+    for route in routes:
+        if isinstance(route, Mount):
+            yield from _routes_under(route.routes or [], prefix + route.path)
+        elif isinstance(route, Route):
+            yield route.path, prefix + CONVERTOR.sub(r"{\1}", route.path), route.methods or set()
 
 
 # -- a real server ---------------------------------------------------------------------------

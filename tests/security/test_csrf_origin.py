@@ -8,24 +8,16 @@ route's sign-in check passes and what refuses a forged request is the forgery ch
 from __future__ import annotations
 
 import re
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from markupsafe import escape
-from starlette.routing import BaseRoute, Mount, Route
 from starlette.testclient import TestClient
 
-from server.app import create_app
 from server.core.i18n import _, use_locale
-from server.core.settings import Settings
-from tests.helpers import another_browser
+from tests.helpers import another_browser, app_routes
 from tests.security.conftest import FOREIGN, SAME_SITE
 
-# A path as written, its parameters without their convertor: `{pickup_id:id}` is `{pickup_id}`.
-CONVERTOR = re.compile(r"\{(\w+):\w+\}")
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Values for path parameters: real-looking, so a route gets as far as it can.
 PARAMS = {
@@ -44,23 +36,7 @@ PARAMS = {
 }
 
 
-def unsafe_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:
-    for route in routes:
-        if isinstance(route, Mount):
-            yield from unsafe_routes(route.routes or [], prefix + route.path)
-        elif isinstance(route, Route):
-            for method in sorted((route.methods or set()) & UNSAFE):
-                yield method, prefix + CONVERTOR.sub(r"{\1}", route.path)
-
-
-def _app_routes() -> list[tuple[str, str]]:
-    """The routes of an app that is built, never run (no database is opened)."""
-    var = Path(tempfile.mkdtemp(prefix="relais-routes-"))
-    settings = Settings(database_url="sqlite+aiosqlite://", secret_key="x", var_dir=var)
-    return list(unsafe_routes(create_app(settings, background=False).routes))
-
-
-ROUTES = _app_routes()
+ROUTES = [(m, path) for _, path, methods in app_routes() for m in sorted(methods & UNSAFE)]
 # The API authenticates with bearer tokens, never cookies: no CSRF to forge there.
 BROWSER_ROUTES = [(m, p) for m, p in ROUTES if not p.startswith("/api/")]
 

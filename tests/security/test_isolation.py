@@ -85,44 +85,49 @@ def socket(client: TestClient, url: str) -> Seen:
     return Seen("snapshot", str(first.get("content", "")))
 
 
+def seen(answer: Any) -> Seen:
+    return Seen(answer.status_code, answer.text)
+
+
+def posted(
+    world: World, role: str, path: str, data: dict[str, Any] | None = None, **more: Any
+) -> Seen:
+    """What `role` sees when their browser posts to `path`."""
+    return seen(post(browser(world, role), path, data, **more))
+
+
+def fetched(world: World, role: str, path: str, **more: Any) -> Seen:
+    """What `role` sees when their browser opens `path`."""
+    return seen(browser(world, role).get(path, **more))
+
+
 # -- the probes: (who acts, what they do to a site) → what they see -------------------------
 
 
 def board_page(world: World, site: Site) -> Seen:
-    client = browser(world, "b-reception")
-    answer = client.get(f"/board?installation={site.installation}", follow_redirects=False)
-    return Seen(answer.status_code, answer.text)
+    return fetched(
+        world, "b-reception", f"/board?installation={site.installation}", follow_redirects=False
+    )
 
 
 def board_button(world: World, site: Site) -> Seen:
-    client = browser(world, "b-reception")
-    answer = post(
-        client, f"/board/pickups/{site.pickup}/status", {"from": "announced", "to": "called"}
-    )
-    return Seen(answer.status_code, answer.text)
+    step = {"from": "announced", "to": "called"}
+    return posted(world, "b-reception", f"/board/pickups/{site.pickup}/status", step)
 
 
 def board_check_in(world: World, site: Site) -> Seen:
-    client = browser(world, "b-reception")
-    answer = post(client, f"/board/children/{site.other_child}/check-in")
-    return Seen(answer.status_code, answer.text)
+    return posted(world, "b-reception", f"/board/children/{site.other_child}/check-in")
 
 
 def board_move(world: World, site: Site) -> Seen:
-    client = browser(world, "b-reception")
-    answer = post(
-        client, f"/board/children/{site.child}/group", {"group_id": str(site.other_group)}
-    )
-    return Seen(answer.status_code, answer.text)
+    into = {"group_id": str(site.other_group)}
+    return posted(world, "b-reception", f"/board/children/{site.child}/group", into)
 
 
 def board_move_into(world: World, site: Site) -> Seen:
     """B's own child, moved into the site's group."""
-    client = browser(world, "b-reception")
-    answer = post(
-        client, f"/board/children/{world.b.child}/group", {"group_id": str(site.other_group)}
-    )
-    return Seen(answer.status_code, answer.text)
+    into = {"group_id": str(site.other_group)}
+    return posted(world, "b-reception", f"/board/children/{world.b.child}/group", into)
 
 
 def board_socket(world: World, site: Site) -> Seen:
@@ -132,9 +137,7 @@ def board_socket(world: World, site: Site) -> Seen:
 
 def display_page(world: World, site: Site) -> Seen:
     """B's wall screen link, asking for the site's installation."""
-    client = browser(world, "b-anonymous")
-    answer = client.get(f"/display/{B_DISPLAY}?installation={site.installation}")
-    return Seen(answer.status_code, answer.text)
+    return fetched(world, "b-anonymous", f"/display/{B_DISPLAY}?installation={site.installation}")
 
 
 def display_socket(world: World, site: Site) -> Seen:
@@ -143,23 +146,16 @@ def display_socket(world: World, site: Site) -> Seen:
 
 
 def revoke_display(world: World, site: Site) -> Seen:
-    client = browser(world, "b-admin")
-    answer = post(client, f"/admin/displays/{site.display}/revoke")
-    return Seen(answer.status_code, answer.text)
+    return posted(world, "b-admin", f"/admin/displays/{site.display}/revoke")
 
 
 def parent_cancel(world: World, site: Site) -> Seen:
-    client = browser(world, "b-parent")
-    answer = post(client, f"/parent/pickups/{site.pickup}/cancel")
-    return Seen(answer.status_code, answer.text)
+    return posted(world, "b-parent", f"/parent/pickups/{site.pickup}/cancel")
 
 
 def parent_announce(world: World, site: Site) -> Seen:
-    client = browser(world, "b-parent")
-    answer = post(
-        client, "/parent/announce", {"child_id": str(site.other_child), "in_minutes": "20"}
-    )
-    return Seen(answer.status_code, answer.text)
+    form = {"child_id": str(site.other_child), "in_minutes": "20"}
+    return posted(world, "b-parent", "/parent/announce", form)
 
 
 def parent_socket(world: World, site: Site) -> Seen:
@@ -169,13 +165,8 @@ def parent_socket(world: World, site: Site) -> Seen:
 
 
 def photo_upload(world: World, site: Site) -> Seen:
-    client = browser(world, "b-parent")
-    answer = post(
-        client,
-        f"/parent/photos/child/{site.child}",
-        files={"photo": ("photo.jpg", jpeg(), "image/jpeg")},
-    )
-    return Seen(answer.status_code, answer.text)
+    photo = {"photo": ("photo.jpg", jpeg(), "image/jpeg")}
+    return posted(world, "b-parent", f"/parent/photos/child/{site.child}", files=photo)
 
 
 def _pending_photo(world: World, site: Site) -> None:
@@ -202,14 +193,12 @@ def photo_view(world: World, site: Site) -> Seen:
 
 def photo_approve(world: World, site: Site) -> Seen:
     _pending_photo(world, site)
-    answer = post(browser(world, "b-centre"), f"/portal/photos/child/{site.child}/approve")
-    return Seen(answer.status_code, answer.text)
+    return posted(world, "b-centre", f"/portal/photos/child/{site.child}/approve")
 
 
 def photo_approve_admin(world: World, site: Site) -> Seen:
     _pending_photo(world, site)
-    answer = post(browser(world, "b-admin"), f"/admin/photos/child/{site.child}/approve")
-    return Seen(answer.status_code, answer.text)
+    return posted(world, "b-admin", f"/admin/photos/child/{site.child}/approve")
 
 
 def log_csv(world: World, site: Site) -> Seen:
@@ -220,30 +209,23 @@ def log_csv(world: World, site: Site) -> Seen:
 
 
 def log_page(world: World, site: Site) -> Seen:
-    client = browser(world, "b-admin")
-    answer = client.get(f"/admin/log?installation_id={site.installation}")
-    return Seen(answer.status_code, answer.text)
+    return fetched(world, "b-admin", f"/admin/log?installation_id={site.installation}")
 
 
 def reports(world: World, site: Site) -> Seen:
-    client = browser(world, "b-admin")
-    answer = client.get(f"/admin/reports?installation={site.installation}")
-    return Seen(answer.status_code, answer.text)
+    return fetched(world, "b-admin", f"/admin/reports?installation={site.installation}")
 
 
 def disable_staff(world: World, site: Site) -> Seen:
-    answer = post(browser(world, "b-admin"), f"/admin/staff/{site.staff}/disable")
-    return Seen(answer.status_code, answer.text)
+    return posted(world, "b-admin", f"/admin/staff/{site.staff}/disable")
 
 
 def revoke_token(world: World, site: Site) -> Seen:
-    answer = post(browser(world, "b-admin"), f"/admin/tokens/{site.token}/revoke")
-    return Seen(answer.status_code, answer.text)
+    return posted(world, "b-admin", f"/admin/tokens/{site.token}/revoke")
 
 
 def invite_guardian(world: World, site: Site) -> Seen:
-    answer = post(browser(world, "b-admin"), f"/admin/guardians/{site.guardian}/invite")
-    return Seen(answer.status_code, answer.text)
+    return posted(world, "b-admin", f"/admin/guardians/{site.guardian}/invite")
 
 
 def portal_activation(world: World, site: Site) -> Seen:
@@ -259,18 +241,13 @@ def portal_activation(world: World, site: Site) -> Seen:
         session.add(guardian)
 
     in_db(world.database_url, invited)
-    answer = post(browser(world, "b-centre"), f"/portal/guardians/{site.guardian}/activation")
-    return Seen(answer.status_code, answer.text)
+    return posted(world, "b-centre", f"/portal/guardians/{site.guardian}/activation")
 
 
 def integration_existing(world: World, site: Site) -> Seen:
     """B's director types A's centre account and its right password."""
-    answer = post(
-        browser(world, "b-admin"),
-        f"/admin/integrations/{site.installation}/existing",
-        {"email": A_CENTRE, "password": "demo-relais-2026"},
-    )
-    return Seen(answer.status_code, answer.text)
+    typed = {"email": A_CENTRE, "password": "demo-relais-2026"}
+    return posted(world, "b-admin", f"/admin/integrations/{site.installation}/existing", typed)
 
 
 def api_children(world: World, site: Site) -> Seen:
@@ -278,7 +255,7 @@ def api_children(world: World, site: Site) -> Seen:
         f"/api/v1/children?installation_id={site.installation_external}",
         headers=api_headers(B_TOKEN),
     )
-    return Seen(answer.status_code, answer.text)
+    return seen(answer)
 
 
 def api_move(world: World, site: Site) -> Seen:
@@ -287,7 +264,7 @@ def api_move(world: World, site: Site) -> Seen:
         headers=api_headers(B_TOKEN),
         json={"group_id": "B-OURS" if site == world.b else "ERA-EXP"},
     )
-    return Seen(answer.status_code, answer.text)
+    return seen(answer)
 
 
 def api_attendance(world: World, site: Site) -> Seen:
@@ -296,7 +273,7 @@ def api_attendance(world: World, site: Site) -> Seen:
         headers=api_headers(B_TOKEN),
         json={"child_id": site.child_external, "present": False},
     )
-    return Seen(answer.status_code, answer.text)
+    return seen(answer)
 
 
 def api_status(world: World, site: Site) -> Seen:
@@ -305,7 +282,7 @@ def api_status(world: World, site: Site) -> Seen:
         headers=api_headers(B_TOKEN),
         json={"status": "called"},
     )
-    return Seen(answer.status_code, answer.text)
+    return seen(answer)
 
 
 def api_announce_with_guardian(world: World, site: Site) -> Seen:
@@ -320,7 +297,7 @@ def api_announce_with_guardian(world: World, site: Site) -> Seen:
             "eta": "16:30",
         },
     )
-    return Seen(answer.status_code, answer.text)
+    return seen(answer)
 
 
 # -- what each probe must give on B's own resource, and whether A stayed untouched -----------

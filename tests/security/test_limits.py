@@ -12,24 +12,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.routing import BaseRoute, Mount, Route
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from server.app import create_app
 from server.core.clock import ManualClock
 from server.core.settings import Settings
-from tests.helpers import API_TOKEN, another_browser, api_headers, sign_in_as
+from tests.helpers import API_TOKEN, another_browser, api_headers, app_routes, sign_in_as
 from tests.security.conftest import SAME_SITE, csrf_headers
 
-# A path as written, its parameters without their convertor: `{pickup_id:id}` is `{pickup_id}`.
-CONVERTOR = re.compile(r"\{(\w+):\w+\}")
 MB = 1024 * 1024
 MAX_JSON_DEPTH = 32  # server.web.limits
 # Too large for SQLite's 64 bits; too large for PostgreSQL's 32; not a number; negative.
@@ -219,23 +214,13 @@ def test_brackets_inside_strings_do_not_count_as_nesting(client: TestClient) -> 
 # -- ids the database cannot hold: 404 like unknown ones, on every route ----------------------
 
 
-def id_routes(routes: list[BaseRoute], prefix: str = "") -> Iterator[tuple[str, str]]:
-    for route in routes:
-        if isinstance(route, Mount):
-            yield from id_routes(route.routes or [], prefix + route.path)
-        elif isinstance(route, Route) and "{" in route.path:
-            for method in sorted((route.methods or set()) - {"HEAD"}):
-                yield method, prefix + CONVERTOR.sub(r"{\1}", route.path)
-
-
-def _routes() -> list[tuple[str, str]]:
-    """The routes of an app that is built, never run (no database is opened)."""
-    var = Path(tempfile.mkdtemp(prefix="relais-routes-"))
-    settings = Settings(database_url="sqlite+aiosqlite://", secret_key="x", var_dir=var)
-    return list(id_routes(create_app(settings, background=False).routes))
-
-
-ID_ROUTES = _routes()
+# Every route with a path parameter, each method but HEAD.
+ID_ROUTES = [
+    (method, path)
+    for own, path, methods in app_routes()
+    if "{" in own
+    for method in sorted(methods - {"HEAD"})
+]
 # Path parameters that are ids; the others get a plausible value.
 NOT_IDS: dict[str, str] = {"kind": "child"}
 

@@ -34,7 +34,7 @@ from server.core.models import (
 from server.core.ratelimit import RateLimited, rate_limited_message
 from server.core.security import hash_password, verify_password
 from server.core.settings import Settings
-from tests.helpers import T0, free_port, in_db, login
+from tests.helpers import T0, free_port, in_db, login, the_row
 from tests.smtp import Inbox
 
 DEMO_ORG = "Service de garde Les Érables"
@@ -43,13 +43,7 @@ INVITED = "parent0001@example.org"
 NEW_PASSWORD = "un long mot de passe"
 
 
-# -- a real SMTP server ------------------------------------------------------------------
-
-
-@pytest.fixture
-def settings(settings: Settings, inbox: Inbox) -> Settings:
-    """The app sends real email to the test's SMTP server."""
-    return dataclasses.replace(settings, smtp_url=inbox.url)
+pytestmark = pytest.mark.real_smtp  # the app sends real email to the test's SMTP server
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -82,12 +76,7 @@ def guardian_id(database_url: str, address: str) -> int:
 
 
 def guardian(database_url: str, address: str) -> Guardian:
-    async def find(session: AsyncSession) -> Guardian:
-        return (
-            await session.execute(select(Guardian).where(col(Guardian.email) == address))
-        ).scalar_one()
-
-    return in_db(database_url, find)
+    return the_row(database_url, Guardian, email=address)
 
 
 def invite_as_director(client: TestClient, database_url: str, address: str = INVITED) -> int:

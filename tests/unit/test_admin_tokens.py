@@ -7,16 +7,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 from starlette.testclient import TestClient
 
 from server import demo
 from server.core.clock import ManualClock
 from server.core.models import ApiToken
 from server.core.security import token_hash
-from tests.helpers import T0, api_headers, in_db, login
+from tests.helpers import T0, api_headers, in_db, login, the_row
 
 
 def form(client: TestClient, **fields: Any) -> dict[str, Any]:
@@ -40,12 +38,7 @@ def create(client: TestClient, name: str) -> str:
 
 
 def token_row(database_url: str, name: str) -> ApiToken:
-    async def work(session: AsyncSession) -> ApiToken:
-        return (
-            await session.execute(select(ApiToken).where(col(ApiToken.name) == name))
-        ).scalar_one()
-
-    return in_db(database_url, work)
+    return the_row(database_url, ApiToken, name=name)
 
 
 def test_the_page_lists_tokens(admin: TestClient) -> None:

@@ -10,15 +10,15 @@ from datetime import time, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient
 
 from server.core.clock import ManualClock
-from server.core.models import Attendance, Child, Installation
+from server.core.models import Attendance, Child
 from server.web.api import routes as api
-from tests.helpers import T0, api_headers, in_db, send_announcement
+from tests.helpers import T0, api_headers, in_db, send_announcement, set_call_window
 
 HEADERS = api_headers()
 
@@ -265,14 +265,7 @@ def test_marking_absent_cancels_the_live_pickup(client: TestClient) -> None:
 def test_outside_the_call_window_is_422_and_names_the_window(
     client: TestClient, database_url: str
 ) -> None:
-    async def narrow(session: AsyncSession) -> None:
-        await session.execute(
-            update(Installation)
-            .where(col(Installation.external_id) == "ERA")
-            .values(call_window_start=time(7, 0), call_window_end=time(15, 30))
-        )
-
-    in_db(database_url, narrow)
+    set_call_window(database_url, time(7, 0), time(15, 30))
     response = announce(client, eta="16:30")
     detail = assert_refused(response, 422, "07:00", "15:30")
     assert response.json()["reason"] == "outside_window"

@@ -24,7 +24,17 @@ from server.core.settings import Settings
 from server.pickups.messages import refusal_message, status_label
 from server.pickups.rules import Refusal, RuleError
 from server.realtime.hub import CLOSE_SESSION_ENDED
-from tests.helpers import ORIGIN, announce, api_headers, board, csrf, in_db, login, receive
+from tests.helpers import (
+    ORIGIN,
+    announce,
+    api_headers,
+    board,
+    csrf,
+    in_db,
+    login,
+    receive,
+    sign_in_form,
+)
 
 EDUCATOR = "educatrice@example.org"
 RECEPTION = "accueil@example.org"
@@ -298,12 +308,7 @@ def test_check_in_needs_csrf(client: TestClient, database_url: str) -> None:
 
 
 def failed_login(client: TestClient, email: str, password: str) -> Any:
-    client.get("/login")
-    return client.post(
-        "/login",
-        data={"email": email, "password": password, "csrf_token": csrf(client)["X-CSRF-Token"]},
-        follow_redirects=False,
-    )
+    return sign_in_form(client, "/login", email, password)
 
 
 def test_wrong_password_unknown_email_and_disabled_account_get_one_message(

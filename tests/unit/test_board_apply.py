@@ -5,13 +5,11 @@ tells one view to redraw."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from server.core.models import PickupStatus as S
 from server.pickups.board import (
     AlertItem,
-    BoardState,
     ChildItem,
     GroupSection,
     apply_event,
@@ -19,10 +17,10 @@ from server.pickups.board import (
     board_changes,
 )
 from server.pickups.events import BoardEvent, ChildRow, PickupRow
+from tests.helpers import T0 as NOW
+from tests.helpers import era_board
 
-Q = ZoneInfo("America/Toronto")
-NOW = datetime(2026, 11, 24, 16, 0, tzinfo=Q)
-DAY = date(2026, 11, 24)
+DAY = NOW.date()
 LUTINS, HIBOUX = 10, 20
 GROUPS = ((HIBOUX, "Les Hiboux"), (LUTINS, "Les Lutins"))
 
@@ -41,21 +39,13 @@ def section(group_id: int, *kids: ChildItem) -> GroupSection:
     )
 
 
-BOARD = BoardState(
-    installation_id=1,
-    installation_name="Pavillon des Érables",
-    timezone="America/Toronto",
-    preparation_minutes=5,
-    seq=7,
-    now=NOW,
-    day=DAY,
-    groups=GROUPS,
-    alerts=(),
-    upcoming=(),
+BOARD = era_board(
+    GROUPS,
     sections=(
         section(HIBOUX, kid(3, "Zoé", HIBOUX)),
         section(LUTINS, kid(1, "Léa", LUTINS), kid(2, "Noah", LUTINS, present=False)),
     ),
+    seq=7,
 )
 
 

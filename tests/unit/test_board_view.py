@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from server.core.models import PickupStatus as S
 from server.pickups.board import AlertItem, BoardState, ChildItem, GroupSection
+from tests.helpers import T0 as NOW
+from tests.helpers import era_board
 
-Q = ZoneInfo("America/Toronto")
-NOW = datetime(2026, 11, 24, 16, 0, tzinfo=Q)
 ERABLES, BOULEAUX, CHENES = 10, 20, 30
 GROUPS = ((BOULEAUX, "Les Bouleaux"), (CHENES, "Les Chênes"), (ERABLES, "Les Érables"))
 
@@ -58,19 +56,7 @@ def board(
     upcoming: tuple[AlertItem, ...] = (),
     sections: tuple[GroupSection, ...] = (),
 ) -> BoardState:
-    return BoardState(
-        installation_id=1,
-        installation_name="Pavillon des Érables",
-        timezone="America/Toronto",
-        preparation_minutes=5,
-        seq=42,
-        now=NOW,
-        day=NOW.date(),
-        groups=GROUPS,
-        alerts=alerts,
-        upcoming=upcoming,
-        sections=sections,
-    )
+    return era_board(GROUPS, sections, alerts, upcoming)
 
 
 FULL = board(

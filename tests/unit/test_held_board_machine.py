@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.testclient import TestClient, WebSocketTestSession
 
@@ -211,12 +212,15 @@ class HeldBoards(RuleBasedStateMachine):
         text: str = message["text"]
         return text
 
+    async def _era(self, session: AsyncSession) -> Installation:
+        installation = await session.get(Installation, self.era)
+        assert installation is not None
+        return installation
+
     def _seq(self) -> int:
         async def read(svc: Services) -> int:
             async with svc.db.session() as session:
-                installation = await session.get(Installation, self.era)
-                assert installation is not None
-                return installation.event_seq
+                return (await self._era(session)).event_seq
 
         seq: int = self._call(read)
         return seq
@@ -224,9 +228,7 @@ class HeldBoards(RuleBasedStateMachine):
     def _fresh(self) -> BoardState:
         async def load(svc: Services) -> BoardState:
             async with svc.db.session() as session:
-                installation = await session.get(Installation, self.era)
-                assert installation is not None
-                return await load_board(session, installation, self.clock.now())
+                return await load_board(session, await self._era(session), self.clock.now())
 
         board: BoardState = self._call(load)
         return board

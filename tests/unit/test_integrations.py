@@ -67,6 +67,15 @@ def post(client: TestClient, path: str, data: dict[str, str] | None = None, **kw
     )
 
 
+def link_existing(
+    client: TestClient, installation_id: int | None, password: str = CENTRE_PASSWORD, **typed: str
+) -> Any:
+    """The administrator links an installation to an existing centre account (`typed`: what
+    else is typed in the form; the email by default the demo centre's)."""
+    fields = {"email": CENTRE, "password": password, **typed}
+    return post(client, f"/admin/integrations/{installation_id}/existing", fields)
+
+
 def installation(database_url: str, external_id: str) -> Installation:
     async def load(session: AsyncSession) -> Installation:
         return (
@@ -149,11 +158,7 @@ def test_existing_account_wrong_then_right_credentials(
     as_admin(client)
     era = installation(database_url, "ERA")
     before = accounts(database_url)
-    wrong = post(
-        client,
-        f"/admin/integrations/{era.id}/existing",
-        {"email": CENTRE, "password": "not-the-password"},
-    )
+    wrong = link_existing(client, era.id, "not-the-password")
     assert wrong.status_code == 400
     assert row_state(wrong.text, era.id) == "error"
     assert "Wrong email or password." in row_text(wrong.text, era.id)
@@ -163,11 +168,7 @@ def test_existing_account_wrong_then_right_credentials(
     assert accounts(database_url) == before  # nothing else changed
     assert row_state(client.get("/admin/integrations").text, era.id) == "error"
 
-    right = post(
-        client,
-        f"/admin/integrations/{era.id}/existing",
-        {"email": CENTRE.upper(), "password": CENTRE_PASSWORD},
-    )
+    right = link_existing(client, era.id, email=CENTRE.upper())
     assert right.status_code == 303
     assert row_state(client.get("/admin/integrations").text, era.id) == "ok"
 
@@ -177,11 +178,7 @@ def test_an_account_of_another_installation_is_refused(
 ) -> None:
     as_admin(client)
     other = other_installation(database_url)
-    answer = post(
-        client,
-        f"/admin/integrations/{other.id}/existing",
-        {"email": CENTRE, "password": CENTRE_PASSWORD},
-    )
+    answer = link_existing(client, other.id)
     assert answer.status_code == 400
     assert "This account belongs to another installation." in row_text(answer.text, other.id)
     assert row_state(answer.text, other.id) == "error"
@@ -190,9 +187,7 @@ def test_an_account_of_another_installation_is_refused(
 def test_french_is_the_default(client: TestClient, database_url: str) -> None:
     login(client, ADMIN)
     era = installation(database_url, "ERA")
-    wrong = post(
-        client, f"/admin/integrations/{era.id}/existing", {"email": CENTRE, "password": "x"}
-    )
+    wrong = link_existing(client, era.id, "x")
     assert wrong.status_code == 400
     assert 'lang="fr' in wrong.text
 
@@ -289,14 +284,7 @@ def test_changing_the_centre_password_does_not_cut_the_link(
 ) -> None:
     as_admin(client)
     era = installation(database_url, "ERA")
-    assert (
-        post(
-            client,
-            f"/admin/integrations/{era.id}/existing",
-            {"email": CENTRE, "password": CENTRE_PASSWORD},
-        ).status_code
-        == 303
-    )
+    assert link_existing(client, era.id).status_code == 303
 
     async def change(session: AsyncSession) -> None:
         await session.execute(
@@ -322,14 +310,7 @@ def test_an_educator_is_refused(client: TestClient, database_url: str) -> None:
     assert client.get("/admin/integrations").status_code == 403
     assert post(client, "/admin/integrations/activate").status_code == 403
     assert post(client, "/admin/integrations/sync").status_code == 403
-    assert (
-        post(
-            client,
-            f"/admin/integrations/{era.id}/existing",
-            {"email": CENTRE, "password": CENTRE_PASSWORD},
-        ).status_code
-        == 403
-    )
+    assert link_existing(client, era.id).status_code == 403
     assert client.get("/admin/integrations/1", follow_redirects=False).status_code in {
         403,
         404,
@@ -347,11 +328,7 @@ def test_another_organizations_installation_and_job_are_not_found(
 
     inst_id, job_id = in_db(database_url, stranger)
     as_admin(client)
-    existing = post(
-        client,
-        f"/admin/integrations/{inst_id}/existing",
-        {"email": CENTRE, "password": CENTRE_PASSWORD},
-    )
+    existing = link_existing(client, inst_id)
     assert existing.status_code == 404
     created = post(
         client,

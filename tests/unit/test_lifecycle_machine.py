@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, assume, example, given, settings
@@ -76,6 +77,16 @@ class PickupLifecycle(RuleBasedStateMachine):
         self.pickup = Pickup(mode, announce_at)
         self.seen = {0: mode, 1: mode}  # two tablets showing the board
 
+    def _system_step(self, expected: S, target: S, allowed: Callable[[], None]) -> bool:
+        """The scheduler or a phone moves the pickup from `expected` to `target` when
+        `allowed` does not refuse; whether it did (counted in `applied`)."""
+        try:
+            applied = compare_and_set(self.pickup, expected, target, allowed)
+        except RuleError:
+            applied = False
+        self.applied += applied
+        return applied
+
     # --- the clock and the system -------------------------------------------------------------
 
     @rule(minutes=st.integers(min_value=1, max_value=6 * 60))
@@ -87,13 +98,7 @@ class PickupLifecycle(RuleBasedStateMachine):
     def scheduler_promotes_due_pickup(self) -> None:
         before = self.pickup.status
         due = rules.is_due(before, self.pickup.announce_at, self.now)
-        try:
-            applied = compare_and_set(
-                self.pickup, S.SCHEDULED, S.ANNOUNCED, require(due, Refusal.NOT_NEXT_STEP)
-            )
-        except RuleError:
-            applied = False
-        self.applied += applied
+        applied = self._system_step(S.SCHEDULED, S.ANNOUNCED, require(due, Refusal.NOT_NEXT_STEP))
         assert applied == (before == S.SCHEDULED and due)
         if before == S.SCHEDULED:
             announce_at = self.pickup.announce_at
@@ -103,28 +108,14 @@ class PickupLifecycle(RuleBasedStateMachine):
     @rule(minutes_away=st.floats(min_value=0, max_value=60, allow_nan=False))
     def gps_position_arrives(self, minutes_away: float) -> None:
         due = rules.gps_alert_due(minutes_away, 5)
-        try:
-            applied = compare_and_set(
-                self.pickup, S.TRACKING, S.ANNOUNCED, require(due, Refusal.NOT_NEXT_STEP)
-            )
-        except RuleError:
-            applied = False
-        self.applied += applied
+        self._system_step(S.TRACKING, S.ANNOUNCED, require(due, Refusal.NOT_NEXT_STEP))
 
     @rule()
     def day_ends(self) -> None:
         expired = rules.is_expired(DAY, TZ, self.now)
         current = self.pickup.status
-        try:
-            applied = compare_and_set(
-                self.pickup,
-                current,
-                S.EXPIRED,
-                require(expired and current in rules.LIVE, Refusal.FINISHED),
-            )
-        except RuleError:
-            applied = False
-        self.applied += applied
+        allowed = require(expired and current in rules.LIVE, Refusal.FINISHED)
+        applied = self._system_step(current, S.EXPIRED, allowed)
         assert applied == (expired and current in rules.LIVE)
 
     # --- people -------------------------------------------------------------------------------
@@ -264,23 +255,22 @@ windows = st.sampled_from(
 minutes = st.builds(time, st.integers(0, 23), st.integers(0, 59))
 
 
+def clocks_change(now: datetime, arrival: time, as_utc: bool) -> dict[str, Any]:
+    """An example for the night the clocks change: open all day, 5 minutes of preparation."""
+    return {
+        "now": now,
+        "window": (time(0, 0), time(23, 59)),
+        "arrival": arrival,
+        "prep": 5,
+        "as_utc": as_utc,
+    }
+
+
 @settings(max_examples=200, deadline=None)
 @given(now=nows, window=windows, arrival=minutes, prep=st.integers(0, 90), as_utc=st.booleans())
 # The nights the clocks change: an arrival just after the change.
-@example(
-    now=datetime(2026, 3, 8, 1, 0, tzinfo=Q),
-    window=(time(0, 0), time(23, 59)),
-    arrival=time(3, 2),
-    prep=5,
-    as_utc=False,
-)
-@example(
-    now=datetime(2026, 11, 1, 0, 0, tzinfo=Q),
-    window=(time(0, 0), time(23, 59)),
-    arrival=time(2, 2),
-    prep=5,
-    as_utc=True,
-)
+@example(**clocks_change(datetime(2026, 3, 8, 1, 0, tzinfo=Q), time(3, 2), as_utc=False))
+@example(**clocks_change(datetime(2026, 11, 1, 0, 0, tzinfo=Q), time(2, 2), as_utc=True))
 def test_plan_eta_announces_prep_minutes_before_arrival(
     now: datetime, window: tuple[time, time], arrival: time, prep: int, as_utc: bool
 ) -> None:

@@ -20,20 +20,14 @@ from server.core.models import (
     Pickup,
     TripPosition,
 )
-from tests.helpers import ORIGIN, PASSWORD, another_browser, csrf, in_db
-
-PARENT = "parent@example.org"
-
-
-def parent_login(client: TestClient, email: str = PARENT, password: str = PASSWORD) -> None:
-    client.get("/parent/login")
-    response = client.post(
-        "/parent/login",
-        data={"email": email, "password": password, "csrf_token": csrf(client)["X-CSRF-Token"]},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-    assert response.headers["location"] == "/parent"
+from tests.helpers import (
+    ORIGIN,
+    another_browser,
+    csrf,
+    in_db,
+    parent_login,
+    submit,
+)
 
 
 def child_ids(database_url: str) -> dict[str, int]:
@@ -78,11 +72,8 @@ def test_siblings_in_one_tap_and_a_forged_child_is_ignored(
     client: TestClient, database_url: str, ids: dict[str, int]
 ) -> None:
     parent_login(client)
-    answer = post(
-        client,
-        "/parent/announce",
-        {"child_id": [str(ids["C-LEA"]), str(ids["C-NOAH"]), str(ids["C0001"])], "eta": "16:30"},
-    )
+    siblings_and_a_stranger = [str(ids["C-LEA"]), str(ids["C-NOAH"]), str(ids["C0001"])]
+    answer = post(client, "/parent/announce", {"child_id": siblings_and_a_stranger, "eta": "16:30"})
     assert answer.status_code == 200
     made = pickups_of(database_url)
     assert sorted(child for child, _s, _m in made) == sorted([ids["C-LEA"], ids["C-NOAH"]])
@@ -166,16 +157,8 @@ def test_an_authorized_person_can_announce_but_not_manage_and_is_revocable(
     client: TestClient, database_url: str, ids: dict[str, int]
 ) -> None:
     parent_login(client)
-    invited = client.post(
-        "/parent/people",
-        data={
-            "first_name": "Monique",
-            "last_name": "Tremblay",
-            "email": "grand-maman@example.org",
-            "csrf_token": csrf(client)["X-CSRF-Token"],
-        },
-        follow_redirects=False,
-    )
+    monique = {"first_name": "Monique", "last_name": "Tremblay", "email": "grand-maman@example.org"}
+    invited = submit(client, "/parent/people", monique, follow_redirects=False)
     assert invited.status_code == 303
 
     async def person(session: AsyncSession) -> tuple[Guardian, set[int], int]:
@@ -227,11 +210,7 @@ def test_an_authorized_person_can_announce_but_not_manage_and_is_revocable(
     )
     assert forbidden.status_code == 403
 
-    revoked = client.post(
-        f"/parent/people/{grandma.id}/revoke",
-        data={"csrf_token": csrf(client)["X-CSRF-Token"]},
-        follow_redirects=False,
-    )
+    revoked = submit(client, f"/parent/people/{grandma.id}/revoke", follow_redirects=False)
     assert revoked.status_code == 303
     assert in_db(database_url, person)[1] == set()
     # Her session ended with the last link: the page sends her to sign in.

@@ -9,19 +9,17 @@ from sqlmodel import col
 from starlette.testclient import TestClient
 
 from server.core.models import Guardian, Installation, OutboxMessage
-from tests.helpers import PASSWORD, another_browser, api_headers, csrf, in_db, login
-
-CENTRE = "centre.erables@example.org"
-
-
-def portal_login(client: TestClient, email: str = CENTRE, password: str = PASSWORD) -> int:
-    client.get("/portal/login")
-    response = client.post(
-        "/portal/login",
-        data={"email": email, "password": password, "csrf_token": csrf(client)["X-CSRF-Token"]},
-        follow_redirects=False,
-    )
-    return response.status_code
+from tests.helpers import (
+    PASSWORD,
+    another_browser,
+    api_headers,
+    in_db,
+    login,
+    page_text,
+    portal_login,
+    sign_in_form,
+    submit,
+)
 
 
 def era(database_url: str) -> Installation:
@@ -36,9 +34,7 @@ def era(database_url: str) -> Installation:
 
 
 def save_profile(client: TestClient, **values: str) -> object:
-    return client.post(
-        "/portal/profile", data={**values, "csrf_token": csrf(client)["X-CSRF-Token"]}
-    )
+    return submit(client, "/portal/profile", values)
 
 
 def test_sign_in_with_the_centre_account_only(client: TestClient) -> None:
@@ -50,9 +46,7 @@ def test_sign_in_with_the_centre_account_only(client: TestClient) -> None:
         "/portal/login"
     )
     assert portal_login(client) == 303
-    page = client.get("/portal/profile")
-    assert page.status_code == 200
-    assert "Pavillon des Érables" in page.text
+    assert "Pavillon des Érables" in page_text(client, "/portal/profile")
 
 
 def test_invalid_profile_values_are_refused_next_to_the_field_and_change_nothing(
@@ -122,11 +116,7 @@ def test_student_list_white_when_every_parent_activated_orange_otherwise(
         ).scalar_one()
 
     guardian = in_db(database_url, invited)
-    sent = client.post(
-        f"/portal/guardians/{guardian.id}/activation",
-        data={"csrf_token": csrf(client)["X-CSRF-Token"]},
-        follow_redirects=False,
-    )
+    sent = submit(client, f"/portal/guardians/{guardian.id}/activation", follow_redirects=False)
     assert sent.status_code == 303
 
     async def outbox(session: AsyncSession) -> int:
@@ -160,10 +150,7 @@ def test_a_guardian_of_another_installation_is_not_reachable(
         return int(guardian_id)
 
     portal_login(client)
-    refused = client.post(
-        f"/portal/guardians/{in_db(database_url, other)}/activation",
-        data={"csrf_token": csrf(client)["X-CSRF-Token"]},
-    )
+    refused = submit(client, f"/portal/guardians/{in_db(database_url, other)}/activation")
     assert refused.status_code == 404
 
 
@@ -201,21 +188,9 @@ def test_the_centre_approves_photos_of_its_installation_only(
 
     lea_id, bou_id = in_db(database_url, ids)
     # The parent sends a new photo of Léa.
-    client.get("/parent/login")
-    client.post(
-        "/parent/login",
-        data={
-            "email": "parent@example.org",
-            "password": PASSWORD,
-            "csrf_token": csrf(client)["X-CSRF-Token"],
-        },
-    )
-    sent = client.post(
-        f"/parent/photos/child/{lea_id}",
-        files={"photo": ("lea.jpg", _jpeg(), "image/jpeg")},
-        data={"csrf_token": csrf(client)["X-CSRF-Token"]},
-        follow_redirects=False,
-    )
+    sign_in_form(client, "/parent/login", "parent@example.org")
+    photo = {"photo": ("lea.jpg", _jpeg(), "image/jpeg")}
+    sent = submit(client, f"/parent/photos/child/{lea_id}", files=photo, follow_redirects=False)
     assert sent.status_code == 303
 
     portal_login(client)
@@ -226,15 +201,9 @@ def test_the_centre_approves_photos_of_its_installation_only(
     assert client.get(f"/photos/child/{lea_id}?pending=1").status_code == 200
     assert client.get(f"/photos/child/{bou_id}?pending=1").status_code == 404
 
-    refused = client.post(
-        f"/portal/photos/child/{bou_id}/approve", data={"csrf_token": csrf(client)["X-CSRF-Token"]}
-    )
+    refused = submit(client, f"/portal/photos/child/{bou_id}/approve")
     assert refused.status_code == 404
-    approved = client.post(
-        f"/portal/photos/child/{lea_id}/approve",
-        data={"csrf_token": csrf(client)["X-CSRF-Token"]},
-        follow_redirects=False,
-    )
+    approved = submit(client, f"/portal/photos/child/{lea_id}/approve", follow_redirects=False)
     assert approved.status_code == 303
     assert approved.headers["location"] == "/portal/approvals"
 
@@ -249,25 +218,10 @@ def test_the_centre_approves_photos_of_its_installation_only(
 
 def test_changing_the_centre_password_keeps_the_link(client: TestClient) -> None:
     portal_login(client)
-    wrong = client.post(
-        "/portal/password",
-        data={
-            "current_password": "not-it",
-            "new_password": "un-nouveau-mot-de-passe",
-            "new_password_again": "un-nouveau-mot-de-passe",
-            "csrf_token": csrf(client)["X-CSRF-Token"],
-        },
-    )
+    new = dict.fromkeys(("new_password", "new_password_again"), "un-nouveau-mot-de-passe")
+    wrong = submit(client, "/portal/password", {"current_password": "not-it", **new})
     assert wrong.status_code == 400
-    changed = client.post(
-        "/portal/password",
-        data={
-            "current_password": PASSWORD,
-            "new_password": "un-nouveau-mot-de-passe",
-            "new_password_again": "un-nouveau-mot-de-passe",
-            "csrf_token": csrf(client)["X-CSRF-Token"],
-        },
-    )
+    changed = submit(client, "/portal/password", {"current_password": PASSWORD, **new})
     assert changed.status_code == 200
     # Still the same installation's portal, and the new password signs in elsewhere.
     assert "Pavillon des Érables" in client.get("/portal/students").text

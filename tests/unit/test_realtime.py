@@ -16,35 +16,25 @@ from sqlmodel import col
 from starlette.testclient import TestClient, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
-from server.core.models import Child, Group, Installation
+from server.core.models import Child, Installation
 from server.pickups.attendance import mark_absent
 from server.pickups.events import BoardEvent
 from server.realtime.hub import REORDER_WAIT
 from server.services import Services
-from tests.helpers import announce, api_headers, board, in_db, login, receive
+from tests.helpers import (
+    ERABLES,
+    announce,
+    api_headers,
+    board,
+    demo_ids,
+    in_db,
+    login,
+    receive,
+    send_announcement,
+)
 
 RECEPTION = "accueil@example.org"
 EDUCATOR = "educatrice@example.org"
-
-
-def era_ids(database_url: str) -> dict[str, int]:
-    """Internal ids: "ERA" (installation) and each ERA group by external id."""
-
-    async def load(session: AsyncSession) -> dict[str, int]:
-        inst = (
-            await session.execute(
-                select(Installation).where(col(Installation.external_id) == "ERA")
-            )
-        ).scalar_one()
-        groups = (
-            (await session.execute(select(Group).where(col(Group.installation_id) == inst.id)))
-            .scalars()
-            .all()
-        )
-        assert inst.id is not None
-        return {"ERA": inst.id, **{g.external_id: g.id for g in groups if g.id is not None}}
-
-    return in_db(database_url, load)
 
 
 def settle(ws: WebSocketTestSession) -> list[dict[str, Any]]:
@@ -123,7 +113,7 @@ def test_changes_waiting_together_go_out_as_one_message(
     """Under load the channel takes every change already waiting and sends one message
     covering them (seq `from` to `seq`): one render per view, not one each. It carries only
     the rows that changed: three children gone home, each group's counters."""
-    ids = era_ids(database_url)
+    ids = demo_ids(database_url)
     login(client, RECEPTION)
     with board(client) as (ws, start):
         gone = present_children(client, ("ERA-LUT", "ERA-EXP", "ERA-HIB"))
@@ -232,7 +222,7 @@ def test_only_the_view_that_shows_the_alert_chimes(client: TestClient) -> None:
 def test_alert_follows_a_child_moved_to_another_group(
     client: TestClient, database_url: str
 ) -> None:
-    ids = era_ids(database_url)
+    ids = demo_ids(database_url)
     login(client, RECEPTION)
     lutins = f"installation={ids['ERA']}&group={ids['ERA-LUT']}"
     hiboux = f"installation={ids['ERA']}&group={ids['ERA-HIB']}"
@@ -349,22 +339,15 @@ def test_a_change_is_rendered_once_per_view_not_once_per_socket(
 
     monkeypatch.setattr("server.realtime.hub.change_message", counting)
     login(client, RECEPTION)
-    era = era_ids(database_url)["ERA"]
+    era = demo_ids(database_url)["ERA"]
     with (
         board(client, f"installation={era}&group=all") as (first, seq),
         board(client, f"installation={era}&group=all") as (second, _),
         board(client, f"installation={era}&group=all") as (third, _),
     ):
-        response = client.post(
-            "/api/v1/pickups",
-            headers=api_headers(),
-            json={
-                "child_id": "C0001",
-                "guardian_id": "G0001",
-                "mode": "gps",
-                "latitude": 46.8139,
-                "longitude": -71.2082,
-            },
+        lat, lon = ERABLES  # at the door: the alert is due at once
+        response = send_announcement(
+            client, "C0001", "G0001", mode="gps", latitude=lat, longitude=lon
         )
         assert response.status_code == 201
         messages = [receive(ws) for ws in (first, second, third)]

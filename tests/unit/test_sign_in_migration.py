@@ -4,10 +4,8 @@ were. Nobody is signed out by either, and no link stops working."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from alembic import command
 from sqlalchemy import select, text
@@ -16,7 +14,6 @@ from sqlmodel import col
 
 from server import demo
 from server.accounts import one_time_links
-from server.core.db import Database
 from server.core.migrate import alembic_config
 from server.core.models import (
     AccountKind,
@@ -26,28 +23,9 @@ from server.core.models import (
     SignInSession,
     StaffUser,
 )
+from tests.helpers import in_db
 
 T0 = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
-Result = TypeVar("Result")
-
-
-def in_db(url: str, work: Callable[[AsyncSession], Awaitable[Result]]) -> Result:
-    """`work` in one committed session, on its own engine (disposed: the migrations that
-    follow drop tables)."""
-
-    async def run() -> Result:
-        db = Database(url)
-        try:
-            async with db.session() as session:
-                result = await work(session)
-                await session.commit()
-                return result
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
-
-
 SESSION_FIELDS = ("token_hash", "kind", "account_id", "created_at", "expires_at", "user_agent")
 LINK_FIELDS = ("kind", "account_id", "purpose", "token_hash", "created_at", "expires_at", "used_at")
 
