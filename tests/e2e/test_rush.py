@@ -205,7 +205,9 @@ def test_cards_show_the_photos_and_departure_confirms_the_adult(
     adult_photo = card.get_by_role("img", name="Photo de Julie Tremblay")
     for photo in (child_photo, adult_photo):
         expect(photo).to_be_visible()
-        assert photo.evaluate("(img) => img.complete && img.naturalWidth") > 0
+        # Loaded, not a broken image (the server let this tablet see it).
+        photo.evaluate("(img) => img.decode().then(() => img.naturalWidth)")
+        assert photo.evaluate("(img) => img.naturalWidth") > 0
         box = photo.bounding_box()
         assert box is not None and box["width"] >= 80  # large enough to recognize
     # Another parent without a photo: initials.
