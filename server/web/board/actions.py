@@ -127,11 +127,13 @@ async def pickup_dismiss(request: Request) -> Response:
     parent is told it)."""
     principal = await require_staff(request)
     svc = services(request)
+    # A removal is checked for its origin and CSRF token before anything is looked up.
+    form = await csrf_form(request) if request.method == "POST" else None
     async with svc.db.session() as session:
         pickup, _installation = await _acted_on(
             session, principal, Pickup, request.path_params["pickup_id"]
         )
-        if request.method == "GET":
+        if form is None:
             child = await session.get(Child, pickup.child_id)
             assert child is not None
             return HTMLResponse(
@@ -143,7 +145,6 @@ async def pickup_dismiss(request: Request) -> Response:
                     query=request.url.query,
                 )
             )
-        form = await csrf_form(request)
         expected = _form_status(form, "from")
         choice = await requested_choice(request, session, principal)
         try:
