@@ -12,13 +12,15 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.app import create_app
 from server.core.clock import ManualClock
 from server.core.db import Database
+from server.core.models import Display, Installation
 from server.core.security import token_hash
 from server.core.settings import Settings
 from server.demo_portraits import ensure_portraits
@@ -159,14 +161,25 @@ def wall(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., Pa
 
     def open_wall(width: int = 1920, height: int = 1080, locale: str = "fr-CA") -> Page:
         token = f"wall-{width}-{locale}"
-        live_server.sql(
-            "INSERT INTO display (organization_id, installation_id, group_id, name, token_hash,"
-            " created_at) SELECT organization_id, id, NULL, :name, :hash, :now"
-            " FROM installation WHERE external_id = 'ERA'",
-            name=token,
-            hash=token_hash(token),
-            now=live_server.clock.now(),
-        )
+
+        async def make_display(session: AsyncSession) -> None:
+            era = (
+                await session.execute(
+                    select(Installation).where(col(Installation.external_id) == "ERA")
+                )
+            ).scalar_one()
+            assert era.id is not None
+            session.add(
+                Display(
+                    organization_id=era.organization_id,
+                    installation_id=era.id,
+                    name=token,
+                    token_hash=token_hash(token),
+                    created_at=live_server.clock.now(),
+                )
+            )
+
+        in_db(live_server.settings.database_url, make_display)
         context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
         contexts.append(context)
         context.add_init_script(COUNT_CHIMES)
