@@ -14,6 +14,7 @@ from .core.clock import clock_with_offset
 from .core.db import Database
 from .core.migrate import upgrade
 from .core.settings import Settings
+from .demo_portraits import ensure_portraits
 from .roster.cli import import_roster
 from .web.origin import origin_of
 
@@ -31,10 +32,12 @@ async def _prepare_demo(settings: Settings) -> str:
             now = clock_with_offset(settings.clock_offset_seconds).now()
             if not await demo.has_data(session):
                 await demo.load_demo(session, now)
+                await ensure_portraits(session, settings.photos_dir)
                 await session.commit()
                 return "created"
             if await demo.demo_accounts_exist(session):
                 await demo.check_in_everyone(session, now)
+                await ensure_portraits(session, settings.photos_dir)
                 await session.commit()
                 return "present"
             return "not-demo"

@@ -37,6 +37,7 @@ DEMO_PASSWORD = "demo-relais-2026"
 DEMO_API_TOKEN = "demo-api-token"
 DEMO_STAFF_EMAILS = ("direction@example.org", "accueil@example.org", "educatrice@example.org")
 DEMO_PARENT_EMAIL = "parent@example.org"
+DEMO_GRANDMOTHER_EMAIL = "denise.tremblay@example.org"  # an authorized person, no sign-in
 DEMO_CENTER_EMAIL = "centre.erables@example.org"
 DEMO_CENTER_EMAILS = {"ERA": DEMO_CENTER_EMAIL, "BOU": "centre.bouleaux@example.org"}
 TIMEZONE = "America/Toronto"  # Québec's IANA zone
@@ -522,7 +523,7 @@ async def load_demo(session: AsyncSession, now: datetime) -> None:
     # The demo family: one parent, two children in two groups of Pavillon des Érables.
     lea = await child(session, groups["ERA-LUT"], org.id, "C-LEA", "Léa Tremblay")
     noah = await child(session, groups["ERA-EXP"], org.id, "C-NOAH", "Noah Tremblay")
-    await guardian(
+    julie = await guardian(
         session,
         org.id,
         "G-TREMBLAY",
@@ -531,6 +532,18 @@ async def load_demo(session: AsyncSession, now: datetime) -> None:
         (lea, noah),
         account_state="active",
         password_hash=password,
+    )
+    # The children's grandmother, whom Julie authorized to pick them up: on the board's
+    # Départ confirmation, the adult staff can choose when she comes instead.
+    await guardian(
+        session,
+        org.id,
+        "A-TREMBLAY-DENISE",
+        "Denise Tremblay",
+        DEMO_GRANDMOTHER_EMAIL,
+        (lea, noah),
+        kind="authorized",
+        invited_by_id=julie.id,
     )
     for email, display_name, role, inst_id, group_id in (
         ("direction@example.org", "Direction", Role.ADMIN, None, None),

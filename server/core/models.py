@@ -40,6 +40,7 @@ class PickupStatus(StrEnum):
     DEPARTED = "departed"  # staff pressed Départ: child checked out
     CANCELLED = "cancelled"  # by the parent
     EXPIRED = "expired"  # the day ended first
+    DISMISSED = "dismissed"  # staff removed the alert, with a reason the parent is told
 
 
 class ActorKind(StrEnum):
@@ -80,6 +81,8 @@ class Installation(SQLModel, table=True):
     # Why the link with the pickup side does not work (English source text, translated when
     # shown); None when it works or was never tried (see server/integration.py).
     integration_error: str | None = Field(default=None, max_length=300)
+    # An alert waiting longer than this is highlighted on the boards and chimes again.
+    overdue_minutes: int = Field(default=3)
 
 
 class Group(SQLModel, table=True):
@@ -206,6 +209,8 @@ class Pickup(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_instant())
     announced_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
     updated_at: datetime = Field(sa_column=_instant())
+    # Why staff dismissed the alert (rules.DismissReason); None unless dismissed.
+    dismiss_reason: str | None = Field(default=None, max_length=32)
 
 
 class PickupEvent(SQLModel, table=True):
@@ -223,6 +228,13 @@ class PickupEvent(SQLModel, table=True):
     actor_id: int | None = None
     actor_name: str = Field(default="", max_length=200)
     device: str = Field(default="", max_length=300)
+    # A departure: the adult the child was handed to (the actor is who confirmed it).
+    handed_to_id: int | None = Field(default=None, foreign_key="guardian.id")
+    handed_to_name: str = Field(default="", max_length=200)
+    # A dismissal's reason (rules.DismissReason).
+    reason: str | None = Field(default=None, max_length=32)
+    # An undo: the line it undid (the step returns to that line's `from_status`).
+    undo_of: int | None = None
 
 
 class AccountKind(StrEnum):

@@ -12,7 +12,7 @@ from bisect import insort
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,14 +47,30 @@ class AlertItem:
     announce_at: datetime | None
     gps_minutes: int | None
     announced_at: datetime | None
+    # Who announced, and the approved photos (stored names; None: initials instead).
+    guardian_id: int = 0
+    child_photo: str | None = None
+    guardian_photo: str | None = None
 
     @property
     def next_status(self) -> PickupStatus | None:
         return rules.staff_next(self.status)
 
     @property
+    def child_initials(self) -> str:
+        return _initials(self.child_name)
+
+    @property
+    def guardian_initials(self) -> str:
+        return _initials(self.guardian_name)
+
+    @property
     def sort_key(self) -> str:
         return _arrival_key(self)
+
+
+def _initials(name: str) -> str:
+    return "".join(part[:1] for part in name.split()[:2]).upper()
 
 
 @dataclass(frozen=True)
@@ -102,6 +118,8 @@ class BoardState:
     upcoming: tuple[AlertItem, ...]  # scheduled or tracking, ordered by arrival
     # Only the sections that were loaded (all of them for a page or snapshot).
     sections: tuple[GroupSection, ...] = field(default=())
+    # An alert waiting longer than this is highlighted and chimes again.
+    overdue_minutes: int = 3
 
     def for_view(self, group_id: int | None) -> BoardState:
         """The same board narrowed to one group; the group used is the child's group *now*."""
@@ -169,6 +187,9 @@ _LIVE_PICKUPS = (
         col(Child.group_id),
         col(Guardian.first_name),
         col(Guardian.last_name),
+        col(Guardian.id),
+        col(Child.photo),
+        col(Guardian.photo),
     )
     .join(Child, col(Child.id) == col(Pickup.child_id))
     .join(Guardian, col(Guardian.id) == col(Pickup.guardian_id))
@@ -221,8 +242,10 @@ async def load_board(
     alerts: list[AlertItem] = []
     upcoming: list[AlertItem] = []
     for row in rows:
-        (pickup_id, status, mode, eta, announce_at, gps_minutes, announced_at) = row[:7]
-        child_id, child_first, child_last, group_id, guardian_first, guardian_last = row[7:]
+        values: tuple[Any, ...] = tuple(row)  # sixteen columns: past typed tuples' length
+        (pickup_id, status, mode, eta, announce_at, gps_minutes, announced_at) = values[:7]
+        child_id, child_first, child_last, group_id, guardian_first, guardian_last = values[7:13]
+        guardian_id, child_photo, guardian_photo = values[13:16]
         assert pickup_id is not None and child_id is not None
         item = AlertItem(
             pickup_id=pickup_id,
@@ -237,6 +260,9 @@ async def load_board(
             announce_at=announce_at,
             gps_minutes=gps_minutes,
             announced_at=announced_at,
+            guardian_id=guardian_id or 0,
+            child_photo=child_photo,
+            guardian_photo=guardian_photo,
         )
         (alerts if item.status in rules.ON_BOARD else upcoming).append(item)
 
@@ -287,6 +313,7 @@ async def load_board(
         alerts=tuple(sorted(alerts, key=_arrival_key)),
         upcoming=tuple(sorted(upcoming, key=_arrival_key)),
         sections=tuple(sections),
+        overdue_minutes=installation.overdue_minutes,
     )
 
 
@@ -362,6 +389,9 @@ def _apply_pickup(state: BoardState, row: PickupRow) -> BoardState | None:
             announce_at=_utc(row.announce_at),
             gps_minutes=row.gps_minutes,
             announced_at=_utc(row.announced_at),
+            guardian_id=row.guardian_id,
+            child_photo=row.child_photo,
+            guardian_photo=row.guardian_photo,
         )
         insort(alerts if status in rules.ON_BOARD else upcoming, item, key=_arrival_key)
     return replace(state, alerts=tuple(alerts), upcoming=tuple(upcoming))
@@ -427,7 +457,8 @@ def same_board(a: BoardState, b: BoardState) -> bool:
 
 
 def arrivals(before: BoardState, after: BoardState) -> frozenset[int]:
-    """Pickups that reached the board (not merely moved to another group): boards chime."""
+    """Alerts that appeared in this view (`before` and `after` narrowed to it): new ones,
+    and those whose child was moved into its group. Boards chime for them."""
     known = {a.pickup_id for a in before.alerts}
     return frozenset(a.pickup_id for a in after.alerts if a.pickup_id not in known)
 
@@ -473,6 +504,7 @@ def _frame(state: BoardState) -> tuple[object, ...]:
         state.installation_name,
         state.timezone,
         state.preparation_minutes,
+        state.overdue_minutes,
         state.day,
         state.groups,
         tuple((s.group_id, s.name) for s in state.sections),

@@ -37,6 +37,12 @@ class PickupRow:
     gps_minutes: int | None
     announced_at: datetime | None
     day: date
+    # Who announced (guardian or authorized person) and the approved photos (stored names,
+    # None: no photo), so staff can check who takes whom; a dismissal's reason.
+    guardian_id: int = 0
+    child_photo: str | None = None
+    guardian_photo: str | None = None
+    reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -60,6 +66,10 @@ class PickupRow:
             gps_minutes=None if data["gps_minutes"] is None else int(data["gps_minutes"]),
             announced_at=_instant(data["announced_at"]),
             day=date.fromisoformat(data["day"]),
+            guardian_id=int(data.get("guardian_id") or 0),
+            child_photo=data.get("child_photo"),
+            guardian_photo=data.get("guardian_photo"),
+            reason=data.get("reason"),
         )
 
 
@@ -109,6 +119,12 @@ class BoardEvent:
     # Neither: the board cannot be patched, and is reloaded from the database.
     pickup: PickupRow | None = None
     child: ChildRow | None = None
+    # A staff step or a dismissal that can be undone: the status an undo returns to, and
+    # until when (Unix seconds, on the server's clock). Boards offer « Annuler » meanwhile.
+    undo_from: str | None = None
+    undo_until: float = 0.0
+    # An undo: the alert that comes back is not new, boards do not chime for it.
+    quiet: bool = False
 
     @property
     def has_rows(self) -> bool:
@@ -127,6 +143,9 @@ class BoardEvent:
                 "at": self.committed_at,
                 "pr": None if self.pickup is None else self.pickup.to_dict(),
                 "cr": None if self.child is None else self.child.to_dict(),
+                "u": self.undo_from,
+                "ut": self.undo_until,
+                "q": self.quiet,
             }
         )
 
@@ -144,6 +163,9 @@ class BoardEvent:
             committed_at=float(data.get("at", 0.0)),
             pickup=None if data.get("pr") is None else PickupRow.from_dict(data["pr"]),
             child=None if data.get("cr") is None else ChildRow.from_dict(data["cr"]),
+            undo_from=data.get("u"),
+            undo_until=float(data.get("ut") or 0.0),
+            quiet=bool(data.get("q", False)),
         )
 
 

@@ -54,6 +54,8 @@ class ChildCard:
     latest_pickup: int | None = None
     latest_status: str | None = None
     facts: AnnounceFacts | None = None
+    # Staff removed the day's latest announcement: why (the parent is told in plain words).
+    dismissed_reason: str | None = None
 
     @property
     def full_name(self) -> str:
@@ -66,6 +68,10 @@ class ChildCard:
     @property
     def initials(self) -> str:
         return (self.first_name[:1] + self.last_name[:1]).upper()
+
+    @property
+    def dismissed(self) -> bool:
+        return self.latest_status == PickupStatus.DISMISSED
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,7 @@ async def load_family(session: AsyncSession, guardian_id: int, now: datetime) ->
             attendance=present,
             latest_pickup=pickup.id if pickup is not None else None,
             latest_status=pickup.status if pickup is not None else None,
+            dismissed_reason=pickup.dismiss_reason if pickup is not None else None,
             facts=await announce_facts(session, child, guardian, installation, now),
         )
         cards.append(_settled(card))
@@ -239,6 +246,7 @@ def _with_pickup(card: ChildCard, row: PickupRow) -> ChildCard | None:
         card,
         latest_pickup=row.id,
         latest_status=row.status,
+        dismissed_reason=row.reason,
         pickup_id=row.id,
         pickup_mode=row.mode,
         eta=row.eta,

@@ -47,6 +47,16 @@ def refusal_message(error: RuleError) -> str:
             return _("This pickup is already over.")
         case Refusal.BAD_TIME:
             return _("The arrival time must be written as HH:MM, for example 17:45.")
+        case Refusal.NOT_ON_BOARD:
+            return _("Only an alert on the board can be removed.")
+        case Refusal.BAD_REASON:
+            return _("Choose why the alert is removed.")
+        case Refusal.NOT_UNDOABLE:
+            return _("There is nothing to undo: the last change was not made from a board.")
+        case Refusal.UNDO_EXPIRED:
+            return _("Too late to undo: a step can be undone for 10 seconds.")
+        case Refusal.NOT_FAMILY:
+            return _("This adult is not authorized to pick up this child.")
         case Refusal.BAD_POSITION:
             return _(
                 "The phone's position could not be used. Check that location is on and try "
@@ -65,8 +75,37 @@ def status_label(status: str) -> str:
         "departed": _("Departed"),
         "cancelled": _("Cancelled"),
         "expired": _("Expired"),
+        "dismissed": _("Removed"),
     }
     return labels.get(status, status)
+
+
+def dismiss_reason_label(reason: str) -> str:
+    """A dismissal's reason as staff choose it on the board (and read it in the log)."""
+    labels = {
+        "already_left": _("Already gone home"),
+        "not_here": _("Child not at the daycare"),
+        "mistake": _("Announced by mistake or twice"),
+        "call_us": _("Other: we will call the parent"),
+    }
+    return labels.get(reason, reason)
+
+
+def dismiss_reason_for_parent(reason: str | None) -> str:
+    """What the parent page says when staff removed the announcement."""
+    labels = {
+        "already_left": _("The daycare removed your announcement: your child has already left."),
+        "not_here": _(
+            "The daycare removed your announcement: your child is not at the daycare right now."
+        ),
+        "mistake": _(
+            "The daycare removed your announcement because it was made by mistake or twice."
+        ),
+    }
+    return labels.get(
+        reason or "",
+        _("The daycare removed your announcement and will contact you."),
+    )
 
 
 def family_state_label(state: str) -> str:

@@ -12,7 +12,15 @@ from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from ..core.models import Child, Group, Guardian, Installation, Pickup, PickupEvent
+from ..core.models import (
+    Child,
+    ChildGuardian,
+    Group,
+    Guardian,
+    Installation,
+    Pickup,
+    PickupEvent,
+)
 from . import reports
 from .rules import local_day
 from .writes import CHILD, GROUP, GUARDIAN, INSTALLATION, PICKUP
@@ -211,3 +219,14 @@ async def step_events(
         (int(group_id), reports.EventRow(int(pickup_id), str(to_status), at))
         for group_id, pickup_id, to_status, at in await session.execute(query)
     ]
+
+
+async def family_adults(session: AsyncSession, child_id: int) -> list[Guardian]:
+    """The adults a child may be handed to: its guardians and authorized persons, by name."""
+    rows = await session.execute(
+        select(Guardian)
+        .join(ChildGuardian, col(ChildGuardian.guardian_id) == col(Guardian.id))
+        .where(col(ChildGuardian.child_id) == child_id)
+        .order_by(col(Guardian.first_name), col(Guardian.last_name))
+    )
+    return list(rows.scalars().all())

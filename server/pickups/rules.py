@@ -4,6 +4,10 @@ every function takes the moment it reasons about, so tests set the time of day.
     scheduled ──(ETA − prep time reached)──▶ announced ─▶ called ─▶ ready ─▶ departed
     tracking  ──(GPS: arrival ≤ prep time)──▶ announced
     any live state ─▶ cancelled (parent) / expired (end of day)
+    on the board (announced, called, ready) ─▶ dismissed (staff, with a reason)
+
+A staff step or a dismissal can be undone for UNDO_WINDOW: the undo is a transition back to
+the status the step left, compare-and-set like the others, and logged like them.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ S = PickupStatus
 
 LIVE = frozenset({S.SCHEDULED, S.TRACKING, S.ANNOUNCED, S.CALLED, S.READY})
 ON_BOARD = frozenset({S.ANNOUNCED, S.CALLED, S.READY})
-FINAL = frozenset({S.DEPARTED, S.CANCELLED, S.EXPIRED})
+FINAL = frozenset({S.DEPARTED, S.CANCELLED, S.EXPIRED, S.DISMISSED})
 
 # The staff buttons, in the only order they may be pressed: Appeler → Prêt → Départ.
 STAFF_NEXT: dict[PickupStatus, PickupStatus] = {
@@ -29,6 +33,9 @@ STAFF_NEXT: dict[PickupStatus, PickupStatus] = {
 }
 
 STAFF_STEPS = (S.CALLED, S.READY, S.DEPARTED)
+
+# How long a staff step or a dismissal can be undone (the toast's « Annuler »).
+UNDO_WINDOW = timedelta(seconds=10)
 
 # How far in the past a given arrival time may be before it is refused as a mistake.
 PAST_ARRIVAL_TOLERANCE = timedelta(minutes=15)
@@ -49,6 +56,20 @@ class Refusal(StrEnum):
     FINISHED = "finished"
     BAD_TIME = "bad_time"
     BAD_POSITION = "bad_position"  # GPS: a fix no phone can honestly send (eta.validate)
+    NOT_ON_BOARD = "not_on_board"  # dismissing what is no board alert (upcoming, over)
+    NOT_UNDOABLE = "not_undoable"  # nothing to undo: the last change was not a staff step
+    UNDO_EXPIRED = "undo_expired"  # the step is older than UNDO_WINDOW
+    BAD_REASON = "bad_reason"  # a dismissal without one of the known reasons
+    NOT_FAMILY = "not_family"  # a departure handed to an adult not linked to the child
+
+
+class DismissReason(StrEnum):
+    """Why staff remove an alert from the boards; the parent is told it in plain words."""
+
+    ALREADY_LEFT = "already_left"  # the child already went home with someone else
+    NOT_HERE = "not_here"  # the child is not at the daycare (outing, absent)
+    MISTAKE = "mistake"  # announced by mistake, or twice
+    CALL_US = "call_us"  # anything else: the daycare will get in touch
 
 
 class RuleError(Exception):
@@ -70,6 +91,64 @@ def check_staff_step(current: PickupStatus | str, target: PickupStatus | str) ->
         raise RuleError(Refusal.FINISHED, current=current)
     if STAFF_NEXT.get(current) != target:
         raise RuleError(Refusal.NOT_NEXT_STEP, current=current, target=target)
+
+
+def check_dismiss(current: PickupStatus | str, reason: str) -> DismissReason:
+    """Only an alert on the board is dismissed, and only with one of the known reasons."""
+    current = S(current)
+    try:
+        known = DismissReason(reason)
+    except ValueError:
+        raise RuleError(Refusal.BAD_REASON, reason=reason) from None
+    if current in FINAL:
+        raise RuleError(Refusal.FINISHED, current=current)
+    if current not in ON_BOARD:
+        raise RuleError(Refusal.NOT_ON_BOARD, current=current)
+    return known
+
+
+# What an undo may take back: each staff step, and a dismissal from any board status.
+UNDOABLE = frozenset(
+    {*((before, after) for before, after in STAFF_NEXT.items())}
+    | {(before, S.DISMISSED) for before in ON_BOARD}
+)
+
+
+@dataclass(frozen=True)
+class LoggedStep:
+    """The last line of a pickup's release log, as an undo needs it."""
+
+    from_status: PickupStatus | str | None
+    to_status: PickupStatus | str
+    at: datetime
+    by_staff: bool
+    is_undo: bool
+
+
+def undo_target(
+    current: PickupStatus | str, last: LoggedStep | None, now: datetime
+) -> PickupStatus:
+    """The status an undo returns the pickup to: the one its last step left, when that step
+    is the pickup's current state, was a staff step or a dismissal (not an undo itself),
+    and is at most UNDO_WINDOW old. RuleError otherwise."""
+    current = S(current)
+    if (
+        last is None
+        or last.from_status is None
+        or S(last.to_status) != current
+        or not last.by_staff
+        or last.is_undo
+        or (S(last.from_status), current) not in UNDOABLE
+    ):
+        raise RuleError(Refusal.NOT_UNDOABLE, current=current)
+    if _utc(now) - _utc(last.at) > UNDO_WINDOW:
+        raise RuleError(Refusal.UNDO_EXPIRED, current=current)
+    return S(last.from_status)
+
+
+def undo_deadline(at: datetime) -> datetime:
+    """Until when a step made at `at` can be undone."""
+    return at + UNDO_WINDOW
 
 
 def can_cancel(current: PickupStatus | str) -> bool:

@@ -95,6 +95,7 @@ async def _written(session: AsyncSession, pickup: Pickup, written: writes.Writte
     set_committed_value(pickup, "announced_at", row.announced_at)
     set_committed_value(pickup, "eta", row.eta)
     set_committed_value(pickup, "gps_minutes", row.gps_minutes)
+    set_committed_value(pickup, "dismiss_reason", row.reason)
     if written.updated_at is not None:
         set_committed_value(pickup, "updated_at", written.updated_at)
     for event in written.events:
@@ -192,6 +193,7 @@ async def advance(
     expected: PickupStatus | None,
     actor: Actor,
     now: datetime,
+    handed_to: int | None = None,
 ) -> Outcome:
     """A staff button (Appeler, Prêt, Départ): writes.staff_step, within this session.
 
@@ -207,6 +209,59 @@ async def advance(
             pickup_id=pickup.id,
             organization_id=pickup.organization_id,
             target=target,
+            expected=expected,
+            actor=actor,
+            now=now,
+            handed_to=handed_to,
+        ),
+    )
+    assert written is not None  # the caller loaded it within its organization
+    return await _written(session, pickup, written)
+
+
+async def dismiss(
+    session: AsyncSession,
+    pickup: Pickup,
+    *,
+    reason: str,
+    expected: PickupStatus,
+    actor: Actor,
+    now: datetime,
+) -> Outcome:
+    """Staff remove an alert, with a reason (writes.dismiss, within this session)."""
+    assert pickup.id is not None
+    written = await _write(
+        session,
+        partial(
+            writes.dismiss,
+            pickup_id=pickup.id,
+            organization_id=pickup.organization_id,
+            reason=reason,
+            expected=expected,
+            actor=actor,
+            now=now,
+        ),
+    )
+    assert written is not None  # the caller loaded it within its organization
+    return await _written(session, pickup, written)
+
+
+async def undo(
+    session: AsyncSession,
+    pickup: Pickup,
+    *,
+    expected: PickupStatus,
+    actor: Actor,
+    now: datetime,
+) -> Outcome:
+    """« Annuler »: the pickup's last staff step or dismissal taken back (writes.undo)."""
+    assert pickup.id is not None
+    written = await _write(
+        session,
+        partial(
+            writes.undo,
+            pickup_id=pickup.id,
+            organization_id=pickup.organization_id,
             expected=expected,
             actor=actor,
             now=now,

@@ -9,7 +9,7 @@ the request and the board event are built from them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, NamedTuple, cast
 
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     Date,
     Integer,
+    String,
     Table,
     and_,
     bindparam,
@@ -117,6 +118,10 @@ _PICKUP_ROW = (
         PICKUP.c.installation_id,
         INSTALLATION.c.timezone,
         PICKUP.c.organization_id,
+        PICKUP.c.guardian_id,
+        CHILD.c.photo,
+        GUARDIAN.c.photo,
+        PICKUP.c.dismiss_reason,
     )
     .join(CHILD, CHILD.c.id == PICKUP.c.child_id)
     .join(GUARDIAN, GUARDIAN.c.id == PICKUP.c.guardian_id)
@@ -139,6 +144,7 @@ def _row(values: Any) -> Found:
     (pid, status, mode, child_id, group_id, child_first, child_last) = values[:7]
     (guardian_first, guardian_last, eta, announce_at, gps_minutes, announced_at) = values[7:13]
     day, installation_id, timezone, organization_id = values[13:17]
+    guardian_id, child_photo, guardian_photo, reason = values[17:21]
     row = PickupRow(
         id=pid,
         status=status,
@@ -152,6 +158,10 @@ def _row(values: Any) -> Found:
         gps_minutes=gps_minutes,
         announced_at=announced_at,
         day=day,
+        guardian_id=guardian_id,
+        child_photo=child_photo,
+        guardian_photo=guardian_photo,
+        reason=reason,
     )
     return Found(row, installation_id, timezone, organization_id)
 
@@ -182,9 +192,41 @@ _CHECK_OUT = (
     )
     .values(checked_out_at=bindparam("now"))
 )
+# An undone departure: the child is checked in again (today's line, as it was).
+_CHECK_BACK_IN = (
+    update(ATTENDANCE)
+    .where(
+        ATTENDANCE.c.child_id == bindparam("departing_child"),
+        ATTENDANCE.c.day == bindparam("today"),
+        ATTENDANCE.c.checked_out_at.is_not(None),
+    )
+    .values(checked_out_at=None)
+)
 _CHILD_NAMES = select(CHILD.c.first_name, CHILD.c.last_name).where(
     CHILD.c.id == bindparam("child_id")
 )
+
+
+@dataclass(frozen=True)
+class Note:
+    """What a release-log line says beyond who and when: the adult a departing child was
+    handed to, a dismissal's reason, the line an undo took back."""
+
+    handed_to_id: int | None = None
+    handed_to_name: str = ""
+    reason: str | None = None
+    undo_of: int | None = None
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "handed_to_id": self.handed_to_id,
+            "handed_to_name": self.handed_to_name[:200],
+            "reason": self.reason,
+            "undo_of": self.undo_of,
+        }
+
+
+NO_NOTE = Note()
 
 
 def log_line(
@@ -196,6 +238,7 @@ def log_line(
     to_status: str,
     actor: Actor,
     now: datetime,
+    note: Note = NO_NOTE,
 ) -> None:
     """The release log's line for one transition (append-only)."""
     conn.execute(
@@ -210,6 +253,7 @@ def log_line(
             "actor_id": actor.id,
             "actor_name": actor.name[:200],
             "device": actor.device[:300],
+            **note.values(),
         },
     )
 
@@ -246,7 +290,11 @@ def pickup_event(
 
 
 def _move_statement(target: PickupStatus) -> Any:
-    values: dict[str, Any] = {"status": target, "updated_at": bindparam("now")}
+    values: dict[str, Any] = {
+        "status": target,
+        "updated_at": bindparam("now"),
+        "dismiss_reason": bindparam("dismissing"),
+    }
     if target == S.ANNOUNCED:
         values["announced_at"] = bindparam("now")
     return (
@@ -269,16 +317,18 @@ _MOVE_LOG_NUMBER = (
     text(
         """
         WITH moved AS (
-            UPDATE pickup SET status = :target, updated_at = :now,
+            UPDATE pickup SET status = :target, updated_at = :now, dismiss_reason = :dismissing,
                 announced_at = CASE WHEN :announcing THEN :now ELSE announced_at END
             WHERE id = :moving_pickup AND organization_id = :organization
                 AND status = :expected
             RETURNING id, installation_id, updated_at, announced_at
         ), logged AS (
             INSERT INTO pickup_event (pickup_id, installation_id, from_status, to_status, at,
-                                      actor_kind, actor_id, actor_name, device)
+                                      actor_kind, actor_id, actor_name, device,
+                                      handed_to_id, handed_to_name, reason, undo_of)
             SELECT id, installation_id, :expected, :target, :now,
-                   :actor_kind, :actor_id, :actor_name, :device
+                   :actor_kind, :actor_id, :actor_name, :device,
+                   :handed_to_id, :handed_to_name, :reason, :undo_of
             FROM moved
         ), numbered AS (
             UPDATE installation SET event_seq = event_seq + 1
@@ -289,7 +339,14 @@ _MOVE_LOG_NUMBER = (
         FROM moved, numbered
         """
     )
-    .bindparams(bindparam("now", type_=UTCDateTime), bindparam("actor_id", type_=Integer))
+    .bindparams(
+        bindparam("now", type_=UTCDateTime),
+        bindparam("actor_id", type_=Integer),
+        bindparam("handed_to_id", type_=Integer),
+        bindparam("undo_of", type_=Integer),
+        bindparam("reason", type_=String),
+        bindparam("dismissing", type_=String),
+    )
     .columns(updated_at=UTCDateTime, announced_at=UTCDateTime, event_seq=Integer)
 )
 
@@ -300,17 +357,20 @@ def _move_log_number(
     target: PickupStatus,
     actor: Actor,
     now: datetime,
+    note: Note = NO_NOTE,
 ) -> tuple[datetime, datetime | None, int] | None:
     """(updated at, announced at, event number) once moved, logged and numbered; None when
     the compare-and-set lost (on the status read, and the organization: another's pickup
     never moves). One statement on PostgreSQL, three elsewhere."""
     row, installation_id = found.row, found.installation_id
+    dismissing = note.reason if target == S.DISMISSED else None
     if conn.dialect.name == "postgresql":
         moved = conn.execute(
             _MOVE_LOG_NUMBER,
             {
                 "target": target.value,
                 "now": now,
+                "dismissing": dismissing,
                 "announcing": target == S.ANNOUNCED,
                 "moving_pickup": row.id,
                 "organization": found.organization_id,
@@ -319,6 +379,7 @@ def _move_log_number(
                 "actor_id": actor.id,
                 "actor_name": actor.name[:200],
                 "device": actor.device[:300],
+                **note.values(),
             },
         ).first()
         return None if moved is None else (moved[0], moved[1], int(moved[2]))
@@ -329,6 +390,7 @@ def _move_log_number(
             "organization": found.organization_id,
             "expected": row.status,
             "now": now,
+            "dismissing": dismissing,
         },
     ).first()
     if returned is None:
@@ -342,6 +404,7 @@ def _move_log_number(
         to_status=target,
         actor=actor,
         now=now,
+        note=note,
     )
     return updated_at, announced_at, next_seq(conn, installation_id)
 
@@ -354,29 +417,46 @@ def transition(
     actor: Actor,
     now: datetime,
     chime: bool = False,
+    note: Note = NO_NOTE,
 ) -> Written:
     """Move the pickup `found` (as read in this transaction) to `target`, compare-and-set on
     the status it was read with. Lost race: `seq` None, the row re-read as it now stands.
 
-    The compare-and-set, its log line, the departure's check-out, forgetting positions and
-    the event number all happen in the caller's transaction: they commit together."""
+    The compare-and-set, its log line, the departure's check-out (or, undone, the child
+    back in), forgetting positions and the event number all happen in the caller's
+    transaction: they commit together. A staff step or a dismissal carries the offer to
+    undo it; an undo's event is quiet (the alert that comes back is not a new one)."""
     row, installation_id, timezone, _organization = found
-    moved = _move_log_number(conn, found, target, actor, now)
+    moved = _move_log_number(conn, found, target, actor, now, note)
     if moved is None:
         current = read_pickup(conn, row.id)
         assert current is not None  # pickups are never deleted
         return Written(current[0], installation_id, timezone, None)
     updated_at, announced_at, seq = moved
-    new_row = PickupRow(**{**row.__dict__, "status": target.value, "announced_at": announced_at})
+    new_row = replace(
+        row,
+        status=target.value,
+        announced_at=announced_at,
+        reason=note.reason if target == S.DISMISSED else None,
+    )
     child: ChildRow | None = None
-    if target == S.DEPARTED:
+    if target == S.DEPARTED or row.status == S.DEPARTED:
+        back = row.status == S.DEPARTED  # an undone departure: the child is here again
         day = rules.local_day(now, timezone)
-        conn.execute(_CHECK_OUT, {"departing_child": row.child_id, "today": day, "now": now})
+        conn.execute(
+            _CHECK_BACK_IN if back else _CHECK_OUT,
+            {"departing_child": row.child_id, "today": day, "now": now},
+        )
         first, last = conn.execute(_CHILD_NAMES, {"child_id": row.child_id}).one()
-        child = ChildRow(row.child_id, first, last, row.group_id, present=False, departed=True)
+        child = ChildRow(row.child_id, first, last, row.group_id, present=back, departed=not back)
     if target in rules.FINAL:
         forget_positions(conn, row.id)
     event = pickup_event(installation_id, seq, new_row, chime=chime, child=child)
+    if note.undo_of is not None:
+        event = replace(event, quiet=True)
+    elif actor.kind == ActorKind.STAFF and (S(row.status), target) in rules.UNDOABLE:
+        until = rules.undo_deadline(now).timestamp()
+        event = replace(event, undo_from=row.status, undo_until=until)
     return Written(new_row, installation_id, timezone, seq, (event,), updated_at)
 
 
@@ -389,13 +469,16 @@ def staff_step(
     expected: PickupStatus | None,
     actor: Actor,
     now: datetime,
+    handed_to: int | None = None,
 ) -> Written | None:
     """A staff button (Appeler, Prêt, Départ) or the API's status call; None: no such pickup
     in this organization.
 
     With `expected` (the board's buttons) a lost race is not an error: nothing changes and
     the current row comes back. Without it (the API) the step must be the next one, or
-    RuleError(NOT_NEXT_STEP)."""
+    RuleError(NOT_NEXT_STEP). A departure records the adult the child was handed to:
+    `handed_to` (a guardian or authorized person of the child, else RuleError(NOT_FAMILY)),
+    by default the one who announced."""
     found = read_pickup(conn, pickup_id, organization_id)
     if found is None:
         return None
@@ -403,10 +486,120 @@ def staff_step(
     if expected is not None and row.status != expected:
         return Written(row, installation_id, timezone, None)
     rules.check_staff_step(row.status, target)
-    written = transition(conn, found, target=target, actor=actor, now=now)
+    note = NO_NOTE
+    if target == S.DEPARTED:
+        adult = conn.execute(
+            _FAMILY_ADULT,
+            {
+                "child_id": row.child_id,
+                "adult_id": row.guardian_id if handed_to is None else handed_to,
+                "organization_id": found.organization_id,
+            },
+        ).first()
+        if adult is None:
+            raise RuleError(Refusal.NOT_FAMILY)
+        note = Note(handed_to_id=adult[0], handed_to_name=f"{adult[1]} {adult[2]}")
+    written = transition(conn, found, target=target, actor=actor, now=now, note=note)
     if not written.changed and expected is None:
         raise RuleError(Refusal.NOT_NEXT_STEP, current=written.row.status, target=target)
     return written
+
+
+# An adult a child may be handed to: one of its guardians or authorized persons.
+_FAMILY_ADULT = (
+    select(GUARDIAN.c.id, GUARDIAN.c.first_name, GUARDIAN.c.last_name)
+    .join(LINK, LINK.c.guardian_id == GUARDIAN.c.id)
+    .where(
+        LINK.c.child_id == bindparam("child_id"),
+        GUARDIAN.c.id == bindparam("adult_id"),
+        GUARDIAN.c.organization_id == bindparam("organization_id"),
+    )
+)
+
+
+def dismiss(
+    conn: Connection,
+    *,
+    pickup_id: int,
+    organization_id: int,
+    reason: str,
+    expected: PickupStatus,
+    actor: Actor,
+    now: datetime,
+) -> Written | None:
+    """Staff remove an alert from the boards, with a reason the parent is told; None: no
+    such pickup here. Compare-and-set on `expected`: a lost race changes nothing."""
+    found = read_pickup(conn, pickup_id, organization_id)
+    if found is None:
+        return None
+    row, installation_id, timezone, _organization = found
+    if row.status != expected:
+        return Written(row, installation_id, timezone, None)
+    known = rules.check_dismiss(row.status, reason)
+    return transition(
+        conn, found, target=S.DISMISSED, actor=actor, now=now, note=Note(reason=known.value)
+    )
+
+
+_LAST_LINE = (
+    select(
+        PICKUP_EVENT.c.id,
+        PICKUP_EVENT.c.from_status,
+        PICKUP_EVENT.c.to_status,
+        PICKUP_EVENT.c.at,
+        PICKUP_EVENT.c.actor_kind,
+        PICKUP_EVENT.c.undo_of,
+    )
+    .where(PICKUP_EVENT.c.pickup_id == bindparam("pickup_id"))
+    .order_by(PICKUP_EVENT.c.id.desc())
+    .limit(1)
+)
+_OTHER_LIVE = select(PICKUP.c.id).where(
+    PICKUP.c.child_id == bindparam("child_id"),
+    PICKUP.c.status.in_(rules.LIVE),
+    PICKUP.c.id != bindparam("pickup_id"),
+)
+
+
+def undo(
+    conn: Connection,
+    *,
+    pickup_id: int,
+    organization_id: int,
+    expected: PickupStatus,
+    actor: Actor,
+    now: datetime,
+) -> Written | None:
+    """« Annuler »: take back the pickup's last step (a staff step or a dismissal) within
+    the undo window, a transition back to the status it left, compare-and-set on `expected`
+    (a lost race changes nothing). None: no such pickup here; RuleError when the rules
+    refuse (nothing to undo, too late)."""
+    found = read_pickup(conn, pickup_id, organization_id)
+    if found is None:
+        return None
+    row, installation_id, timezone, _organization = found
+    if row.status != expected:
+        return Written(row, installation_id, timezone, None)
+    last = conn.execute(_LAST_LINE, {"pickup_id": pickup_id}).first()
+    logged = (
+        None
+        if last is None
+        else rules.LoggedStep(
+            from_status=last.from_status,
+            to_status=last.to_status,
+            at=last.at,
+            by_staff=last.actor_kind == ActorKind.STAFF,
+            is_undo=last.undo_of is not None,
+        )
+    )
+    target = rules.undo_target(row.status, logged, now)
+    assert last is not None
+    if target in rules.LIVE and row.status not in rules.LIVE:
+        # Live again: not if the child got another live pickup meanwhile (one at most).
+        other = conn.execute(_OTHER_LIVE, {"child_id": row.child_id, "pickup_id": row.id})
+        if other.first() is not None:
+            raise RuleError(Refusal.NOT_UNDOABLE, current=row.status)
+    return transition(conn, found, target=target, actor=actor, now=now, note=Note(undo_of=last.id))
 
 
 # -- announcing ------------------------------------------------------------------------------
@@ -442,6 +635,8 @@ _ANNOUNCE_FACTS = (
         INSTALLATION.c.preparation_minutes,
         INSTALLATION.c.call_window_start,
         INSTALLATION.c.call_window_end,
+        CHILD.c.photo,
+        GUARDIAN.c.photo,
     )
     .select_from(CHILD)
     .join(GUARDIAN, GUARDIAN.c.id == bindparam("guardian_id"))
@@ -542,6 +737,7 @@ def announce_eta(
     (guardian_org, guardian_first, guardian_last, guardian_pending) = facts[9:13]
     (attendance_day, checked_out_at, is_guardian, has_live) = facts[13:17]
     (_tz, preparation_minutes, window_start, window_end) = facts[17:21]
+    (child_photo, guardian_photo) = facts[21:23]
     attended = attendance_day == day
     rules.check_can_announce(
         rules.AnnounceFacts(
@@ -589,6 +785,9 @@ def announce_eta(
         gps_minutes=None,
         announced_at=announced_at,
         day=day,
+        guardian_id=guardian_id,
+        child_photo=child_photo,
+        guardian_photo=guardian_photo,
     )
     event = pickup_event(installation_id, seq, row, chime=plan.status == S.ANNOUNCED)
     return Written(row, installation_id, timezone, seq, (event,), now)

@@ -9,13 +9,23 @@ load and a live board show the same markup.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from ..core import templating
 from ..core.i18n import use_locale
 from ..core.templating import render
 from ..pickups.board import BoardChanges, BoardState, ViewKey
+from ..pickups.events import BoardEvent
 from ..pickups.family import FamilyState, FamilyView
-from ..pickups.messages import family_state_label, refusal_text, status_label, step_label
+from ..pickups.messages import (
+    dismiss_reason_for_parent,
+    dismiss_reason_label,
+    family_state_label,
+    refusal_text,
+    status_label,
+    step_label,
+)
 from ..pickups.rules import STAFF_NEXT, STAFF_STEPS
 
 # The board's vocabulary, the same for a full page (web) and a live fragment (here): every
@@ -27,7 +37,40 @@ templating.add_globals(
     refusal_text=refusal_text,
     STEPS=STAFF_STEPS,
     STAFF_NEXT=STAFF_NEXT,
+    dismiss_reason_label=dismiss_reason_label,
+    dismiss_reason_for_parent=dismiss_reason_for_parent,
 )
+
+
+@dataclass(frozen=True)
+class UndoOffer:
+    """« Annuler » for a step just taken, on every board that shows that child's group."""
+
+    pickup_id: int
+    group_id: int
+    child_name: str
+    status: str  # the status the step led to (what the undo expects to find)
+    until: datetime  # on the server's clock
+
+
+def undo_offers(events: list[BoardEvent], board: BoardState) -> tuple[UndoOffer, ...]:
+    """The undo offers among these events: the latest for each pickup, in the group its
+    child is in now (a departed child's alert is no longer on the board)."""
+    groups = {
+        c.child_id: c.group_id for s in board.sections for c in (*s.present, *s.departed, *s.absent)
+    }
+    offers: dict[int, UndoOffer | None] = {}
+    for event in events:
+        row = event.pickup
+        if row is None:
+            continue
+        if event.undo_from is None:
+            offers[row.id] = None  # any later change of the pickup ends an earlier offer
+            continue
+        until = datetime.fromtimestamp(event.undo_until, UTC)
+        group = groups.get(row.child_id, row.group_id)
+        offers[row.id] = UndoOffer(row.id, group, row.child_name, row.status, until)
+    return tuple(o for o in offers.values() if o is not None)
 
 
 def change_message(
@@ -38,16 +81,22 @@ def change_message(
     first: int,
     at: float,
     chime: bool,
+    undos: tuple[UndoOffer, ...] = (),
+    settled: tuple[int, ...] = (),
 ) -> str:
     """`state` (narrowed to the view) is the board after the change; `changes` what the
     view shows differently. The message covers seq `first` to `state.seq` (under load, one
     message carries several changes); `at` is the earliest commit among them; `now` lets the
     board count waiting minutes on the server's clock."""
-    if changes.empty:
-        content = ""
-    else:
-        with use_locale(view.locale):
-            content = render("board/_changes.html", state=state, view=view, changes=changes)
+    content = ""
+    with use_locale(view.locale):
+        if settled or undos:
+            # Offers to undo: an earlier offer for a pickup that changed again is withdrawn.
+            content += render(
+                "board/_undos.html", state=state, view=view, undos=undos, settled=settled
+            )
+        if not changes.empty:
+            content += render("board/_changes.html", state=state, view=view, changes=changes)
     message = {
         "seq": state.seq,
         "from": first,

@@ -50,7 +50,14 @@ from ..pickups.family import (
     same_day,
 )
 from .broker import Broker
-from .fragments import change_message, family_message, snapshot_message, status_message
+from .fragments import (
+    UndoOffer,
+    change_message,
+    family_message,
+    snapshot_message,
+    status_message,
+    undo_offers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -336,16 +343,32 @@ class _Channel:
             return
         first = before.seq + 1
         at = min((e.committed_at for e in events if e.seq >= first), default=0.0)
-        new_alerts = arrivals(before, after)
-        by_group: dict[int | None, tuple[BoardState, BoardChanges, bool]] = {}
+        fresh = [e for e in events if e.seq >= first]
+        # An undo brings an alert back: not a new one, no chime.
+        quiet = {e.pickup_id for e in fresh if e.quiet}
+        offers = undo_offers(fresh, after)
+        touched = tuple(sorted({e.pickup_id for e in fresh if e.pickup_id is not None}))
+        by_group: dict[int | None, tuple[BoardState, BoardChanges, bool, tuple[UndoOffer, ...]]]
+        by_group = {}
         for view in self._board_views():
             if view.group_id not in by_group:
                 shown = after.for_view(view.group_id)
                 changes = board_changes(before.for_view(view.group_id), shown)
-                chime = any(a.pickup_id in new_alerts for a in shown.alerts)
-                by_group[view.group_id] = (shown, changes, chime)
-            shown, changes, chime = by_group[view.group_id]
-            message = change_message(shown, view, changes, first=first, at=at, chime=chime)
+                # A chime whenever an alert appears in this view: new, or its child moved in.
+                chime = bool(arrivals(before.for_view(view.group_id), shown) - quiet)
+                mine = tuple(o for o in offers if view.group_id in (None, o.group_id))
+                by_group[view.group_id] = (shown, changes, chime, mine)
+            shown, changes, chime, mine = by_group[view.group_id]
+            message = change_message(
+                shown,
+                view,
+                changes,
+                first=first,
+                at=at,
+                chime=chime,
+                undos=mine if view.interactive else (),
+                settled=touched if view.interactive else (),
+            )
             for socket in list(self.views.get(view, ())):
                 self._deliver(socket, message)
 

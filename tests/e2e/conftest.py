@@ -12,14 +12,19 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.app import create_app
 from server.core.clock import ManualClock
+from server.core.db import Database
+from server.core.models import Display, Installation
+from server.core.security import token_hash
 from server.core.settings import Settings
-from tests.helpers import API_TOKEN, PASSWORD, free_port, in_db, serving_app
+from server.demo_portraits import ensure_portraits
+from tests.helpers import API_TOKEN, PASSWORD, free_port, in_db, run_async, serving_app
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -131,6 +136,63 @@ def new_tablet(browser: Browser, live_server: LiveServer) -> Iterator[Callable[.
     for context in contexts:
         context.close()
     assert not script_errors, f"JavaScript errors on the page: {script_errors}"
+
+
+@pytest.fixture
+def portraits(live_server: LiveServer) -> None:
+    """The demo family's drawn portraits, approved, in this server's photo folder."""
+
+    async def draw() -> None:
+        db = Database(live_server.settings.database_url)
+        try:
+            async with db.session() as session:
+                await ensure_portraits(session, live_server.settings.photos_dir)
+                await session.commit()
+        finally:
+            await db.dispose()
+
+    run_async(draw)
+
+
+@pytest.fixture
+def wall(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., Page]]:
+    """A wall screen on a display link made for Pavillon des Érables (no sign-in)."""
+    contexts: list[BrowserContext] = []
+
+    def open_wall(width: int = 1920, height: int = 1080, locale: str = "fr-CA") -> Page:
+        token = f"wall-{width}-{locale}"
+
+        async def make_display(session: AsyncSession) -> None:
+            era = (
+                await session.execute(
+                    select(Installation).where(col(Installation.external_id) == "ERA")
+                )
+            ).scalar_one()
+            assert era.id is not None
+            session.add(
+                Display(
+                    organization_id=era.organization_id,
+                    installation_id=era.id,
+                    name=token,
+                    token_hash=token_hash(token),
+                    created_at=live_server.clock.now(),
+                )
+            )
+
+        in_db(live_server.settings.database_url, make_display)
+        context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+        contexts.append(context)
+        context.add_init_script(COUNT_CHIMES)
+        page = context.new_page()
+        page.clock.install()  # time flows; the test may jump it to turn pages
+        lang = "?lang=en" if locale == "en" else ""
+        page.goto(f"{live_server.url}/display/{token}{lang}")
+        expect(page.locator("#conn")).to_have_class("conn conn--live")
+        return page
+
+    yield open_wall
+    for context in contexts:
+        context.close()
 
 
 def chimes(page: Page) -> int:

@@ -69,6 +69,10 @@ def test_alert_reaches_reception_and_educator_then_three_steps(
     expect(alert_e.locator(".badge")).to_have_text("Prêt")
 
     alert_e.get_by_role("button", name="Départ").click()
+    # One confirmation, with who the child is handed to.
+    confirm = educator.get_by_role("dialog")
+    expect(confirm).to_contain_text("Remis à")
+    confirm.get_by_role("button", name=re.compile("^Oui, remis à")).click()
     expect(alert_r).to_have_count(0)
     expect(alert_e).to_have_count(0)
     # Departure checks the child out: it moves to the "gone home" list on both boards.

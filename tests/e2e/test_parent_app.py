@@ -172,6 +172,7 @@ def test_the_parent_sees_being_prepared_then_ready_live_with_sound_and_vibration
     assert parent.evaluate("window.__vibrations") == 1
 
     alert.get_by_role("button", name="Départ").click()
+    educator.get_by_role("dialog").get_by_role("button", name="Oui, remis à Julie Tremblay").click()
     expect(kid(parent, "Léa").locator(".kid__state")).to_have_text("Parti")
 
 
@@ -213,6 +214,9 @@ def test_a_gps_trip_alerts_the_board_within_preparation_time_and_not_before(
 
     for step in ("Appeler", "Prêt", "Départ"):
         alert.get_by_role("button", name=step).click()
+    reception.get_by_role("dialog").get_by_role(
+        "button", name="Oui, remis à Julie Tremblay"
+    ).click()
     expect(kid(parent, "Léa").locator(".kid__state")).to_have_text("Parti")
     expect(parent.locator("body")).to_have_attribute("data-sharing", "no")
     assert live_server.sql("SELECT count(*) FROM trip_position") == [(0,)]

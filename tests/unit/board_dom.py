@@ -145,10 +145,14 @@ class Board:
     def _swap(self, content: str) -> None:
         fragment = parse(content)
         tasks: list[tuple[str, Element, Element]] = []
+        # Every out-of-band element leaves the fragment, whether its target is there or not
+        # (the undo offers go to #undos, outside the live region this model holds).
+        out_of_band: list[Element] = []
         for element in fragment.walk()[1:]:
             value = element.attrs.pop("hx-swap-oob", None)
             if value is None:
                 continue
+            out_of_band.append(element)
             # "true" (outerHTML), "delete", or "style:#selector"
             style, _, selector = value.partition(":")
             if style in ("true", ""):
@@ -157,7 +161,7 @@ class Board:
             target = self.root.find(target_id)
             if target is not None:  # htmx skips a swap whose target is not there
                 tasks.append((style, element, target))
-        for _style, element, _target in tasks:
+        for element in out_of_band:
             if element.parent is not None and element in element.parent.children:
                 _remove(element)
         leftover = fragment.text()

@@ -97,7 +97,8 @@ def test_children_have_the_contract_shape(client: TestClient) -> None:
     by_id = {c["id"]: c for c in children}
     assert by_id["C-LEA"]["first_name"] == "Léa"
     assert by_id["C-LEA"]["group_id"] == "ERA-LUT"
-    assert by_id["C-LEA"]["guardian_ids"] == ["G-TREMBLAY"]
+    # Julie, and the grandmother she authorized to pick up (the demo's authorized person).
+    assert by_id["C-LEA"]["guardian_ids"] == ["A-TREMBLAY-DENISE", "G-TREMBLAY"]
     assert by_id["C-NOAH"]["group_id"] != "ERA-LUT"
     assert not any(c["id"] == "C0043" for c in children)  # a Bouleaux child
 

@@ -56,6 +56,11 @@ SKELETON = (
     '<div id="live" class="live" data-seq="0"><section id="alerts"></section>'
     '<section id="upcoming"></section><div id="sections"></div></div>'
 )
+# The wall shows no child list.
+WALL_SKELETON = (
+    '<div id="live" class="live" data-seq="0"><section id="alerts"></section>'
+    '<section id="upcoming"></section></div>'
+)
 WALL_TOKEN = "machine-wall-display-token"
 INDEX = st.integers(min_value=0, max_value=50)
 
@@ -197,7 +202,7 @@ class HeldBoards(RuleBasedStateMachine):
     def _open(self, query: str, view: ViewKey) -> Tablet:
         socket = self.client.websocket_connect(f"/board/ws?{query}", headers=ORIGIN)
         socket.__enter__()
-        board = Board(SKELETON)
+        board = Board(SKELETON if view.interactive else WALL_SKELETON)
         board.receive(self._receive(socket))  # the snapshot it starts from
         assert board.seq > 0
         return Tablet(query, view, socket, board)

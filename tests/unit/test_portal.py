@@ -228,3 +228,35 @@ def test_changing_the_centre_password_keeps_the_link(client: TestClient) -> None
     other = another_browser(client)
     assert portal_login(other, password=PASSWORD) == 400
     assert portal_login(other, password="un-nouveau-mot-de-passe") == 303
+
+
+def test_the_overdue_threshold_is_set_per_installation_and_reaches_open_boards(
+    client: TestClient, database_url: str
+) -> None:
+    from tests.unit.test_board_actions import ORIGIN, receive
+
+    staff = another_browser(client)
+    login(staff, "accueil@example.org")
+    portal_login(client)
+    refused = save_profile(
+        client,
+        preparation_minutes="5",
+        overdue_minutes="0",
+        window_start="00:00",
+        window_end="23:59",
+    )
+    assert refused.status_code == 400  # type: ignore[attr-defined]
+    assert era(database_url).overdue_minutes == 3
+    with staff.websocket_connect("/board/ws", headers=ORIGIN) as ws:
+        assert 'data-overdue-minutes="3"' in receive(ws)["content"]
+        saved = save_profile(
+            client,
+            preparation_minutes="5",
+            overdue_minutes="7",
+            window_start="00:00",
+            window_end="23:59",
+        )
+        assert saved.status_code == 200  # type: ignore[attr-defined]
+        assert era(database_url).overdue_minutes == 7
+        assert 'data-overdue-minutes="7"' in receive(ws)["content"]
+    assert 'data-overdue-minutes="7"' in staff.get("/board").text

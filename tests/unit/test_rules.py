@@ -337,7 +337,7 @@ def test_local_day_follows_the_installation_zone() -> None:
 # --- staff steps ------------------------------------------------------------------------------
 
 ALLOWED_STEPS = {(S.ANNOUNCED, S.CALLED), (S.CALLED, S.READY), (S.READY, S.DEPARTED)}
-FINAL_STATES = {S.DEPARTED, S.CANCELLED, S.EXPIRED}
+FINAL_STATES = {S.DEPARTED, S.CANCELLED, S.EXPIRED, S.DISMISSED}
 
 
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(S, S)))
@@ -380,6 +380,7 @@ def test_staff_next_names_the_one_button() -> None:
         None,
         None,
         None,
+        None,  # dismissed
     ]
     assert rules.staff_next("called") == S.READY
 

@@ -28,6 +28,7 @@ from ...core.models import (
     PickupEvent,
 )
 from ...pickups import queries as pickups
+from ...pickups.messages import dismiss_reason_label
 from ...roster import queries as roster
 from ..context import services
 from ..routing import get
@@ -53,6 +54,7 @@ class LogFilter:
 class Step:
     at: datetime
     by: str
+    reason: str = ""  # a dismissal's, in words
 
 
 @dataclass
@@ -63,7 +65,13 @@ class LogRow:
     installation: Installation
     guardian: Guardian
     steps: dict[str, Step] = field(default_factory=dict)
-    ended: Step | None = None  # cancelled or expired
+    ended: Step | None = None  # cancelled, expired or dismissed
+    handed_to: str = ""  # who the departing child was handed to (the Départ confirmation)
+    undone: int = 0  # steps taken back with « Annuler »
+
+    @property
+    def picked_up_by(self) -> str:
+        return self.handed_to or self.guardian.full_name
 
     @property
     def tz(self) -> ZoneInfo:
@@ -105,6 +113,7 @@ def status_labels() -> dict[str, str]:
         "departed": _("Departed"),
         "cancelled": _("Cancelled"),
         "expired": _("Expired"),
+        "dismissed": _("Removed"),
     }
 
 
@@ -220,12 +229,28 @@ async def _rows(
     by_pickup = {row.pickup.id: row for row in rows}
     for event in await pickups.pickup_events(session, [i for i in by_pickup if i is not None]):
         row = by_pickup[event.pickup_id]
-        step = Step(event.at, _actor_label(event))
+        if event.undo_of is not None:
+            # « Annuler »: the step it took back no longer stands (its line stays in the log).
+            row.undone += 1
+            undone = str(event.from_status)
+            row.steps.pop(undone, None)
+            if undone == "departed":
+                row.handed_to = ""
+            if row.ended is not None and undone in ENDINGS:
+                row.ended = None
+            continue
+        reason = dismiss_reason_label(event.reason) if event.reason else ""
+        step = Step(event.at, _actor_label(event), reason)
         if event.to_status in STEPS:
             row.steps.setdefault(event.to_status, step)
-        elif event.to_status in ("cancelled", "expired"):
+            if event.to_status == "departed" and event.handed_to_name:
+                row.handed_to = event.handed_to_name
+        elif event.to_status in ENDINGS:
             row.ended = step
     return total, rows
+
+
+ENDINGS = ("cancelled", "expired", "dismissed")
 
 
 async def _load(
@@ -306,6 +331,9 @@ async def log_csv(request: Request) -> Response:
             _("Departed by"),
             _("Ended at"),
             _("Ended by"),
+            _("Handed to"),
+            _("Reason removed"),
+            _("Steps undone"),
         ]
     )
     for row in rows:
@@ -329,6 +357,9 @@ async def log_csv(request: Request) -> Response:
                 row.by("departed"),
                 row.ended.at.astimezone(row.tz).isoformat() if row.ended else "",
                 row.ended.by if row.ended else "",
+                row.handed_to,
+                row.ended.reason if row.ended else "",
+                row.undone,
             ]
         )
     # The BOM makes Excel read the file as UTF-8 (accents intact).

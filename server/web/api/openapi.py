@@ -71,6 +71,7 @@ PICKUP_STATUSES = [
     "departed",
     "cancelled",
     "expired",
+    "dismissed",
 ]
 
 

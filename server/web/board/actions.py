@@ -1,11 +1,14 @@
-"""The board's buttons: Appeler / Prêt / Départ, check a child in, move a child to another
-group. Each answers the board's live region, as the board that pressed it now shows."""
+"""The board's buttons: Appeler / Prêt / Départ (with its confirmation of the adult), undo,
+remove an alert, check a child in, move a child to another group. Each answers the board's
+live region, as the board that pressed it now shows."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -15,12 +18,13 @@ from ...accounts.authz import StaffPrincipal, can_act_on_installation
 from ...core.i18n import _
 from ...core.models import ActorKind, Child, Group, Installation, Pickup, PickupStatus
 from ...core.templating import render
+from ...pickups import queries as pickups
 from ...pickups import service
 from ...pickups.attendance import check_in
 from ...pickups.events import BoardEvent
 from ...pickups.messages import refusal_message, status_label
 from ...pickups.moves import WrongInstallation, move_to_group
-from ...pickups.rules import STAFF_STEPS, RuleError
+from ...pickups.rules import STAFF_STEPS, DismissReason, Refusal, RuleError
 from ...roster import queries as roster
 from ..boards import BoardChoice, requested_choice
 from ..context import csrf_form, services
@@ -61,42 +65,172 @@ async def _answer(
     return live_response(await choice.state(session, svc.clock.now()), choice, toast)
 
 
+def _actor(request: Request, principal: StaffPrincipal) -> service.Actor:
+    return service.Actor(
+        ActorKind.STAFF, principal.user_id, principal.name, request.headers.get("user-agent", "")
+    )
+
+
+def _form_status(form: FormData, name: str) -> PickupStatus:
+    try:
+        return PickupStatus(str(form.get(name, "")))
+    except ValueError:
+        raise HTTPException(422, _("Unknown step.")) from None
+
+
+def _lost_race(outcome: service.Outcome, message: str) -> str | None:
+    """The note for a press another tablet beat: the board just shows the current state."""
+    if outcome.changed:
+        return None
+    return message.format(status=status_label(outcome.pickup.status))
+
+
 async def pickup_status(request: Request) -> Response:
     """Appeler / Prêt / Départ. A lost race (another tablet was faster) is not an error: the
-    board simply shows the current state, with a short note."""
+    board simply shows the current state, with a short note. Départ says who the child was
+    handed to (`handed_to`, chosen in its confirmation; by default who announced)."""
     principal = await require_staff(request)
     form = await csrf_form(request)
     svc = services(request)
-    try:
-        target = PickupStatus(str(form.get("to", "")))
-        expected = PickupStatus(str(form.get("from", "")))
-    except ValueError:
-        raise HTTPException(422, _("Unknown step.")) from None
+    target = _form_status(form, "to")
+    expected = _form_status(form, "from")
     if target not in STAFF_STEPS:
         raise HTTPException(422, _("Unknown step."))
+    handed_to: int | None = None
+    if form.get("handed_to"):
+        handed_to = parse_id(form.get("handed_to"))
+        if handed_to is None:
+            raise not_found()
     async with svc.db.session() as session:
         choice = await requested_choice(request, session, principal)
         pickup, _installation = await _acted_on(
             session, principal, Pickup, request.path_params["pickup_id"]
         )
-        actor = service.Actor(
-            ActorKind.STAFF,
-            principal.user_id,
-            principal.name,
-            request.headers.get("user-agent", ""),
-        )
         try:
             outcome = await service.advance(
-                session, pickup, target=target, expected=expected, actor=actor, now=svc.clock.now()
+                session,
+                pickup,
+                target=target,
+                expected=expected,
+                actor=_actor(request, principal),
+                now=svc.clock.now(),
+                handed_to=handed_to,
             )
         except RuleError as error:
             raise HTTPException(409, refusal_message(error)) from None
-        toast = None
-        if not outcome.changed:
-            toast = _("Already done on another device: now {status}.").format(
-                status=status_label(outcome.pickup.status)
-            )
+        toast = _lost_race(outcome, _("Already done on another device: now {status}."))
         return await _answer(request, session, choice, outcome.events, toast)
+
+
+async def pickup_dismiss(request: Request) -> Response:
+    """GET: the reasons to remove an alert. POST: remove it, with the reason chosen (the
+    parent is told it)."""
+    principal = await require_staff(request)
+    svc = services(request)
+    # A removal is checked for its origin and CSRF token before anything is looked up.
+    form = await csrf_form(request) if request.method == "POST" else None
+    async with svc.db.session() as session:
+        pickup, _installation = await _acted_on(
+            session, principal, Pickup, request.path_params["pickup_id"]
+        )
+        if form is None:
+            child = await session.get(Child, pickup.child_id)
+            assert child is not None
+            return HTMLResponse(
+                render(
+                    "board/_dismiss.html",
+                    pickup=pickup,
+                    child=child,
+                    reasons=[r.value for r in DismissReason],
+                    query=request.url.query,
+                )
+            )
+        expected = _form_status(form, "from")
+        choice = await requested_choice(request, session, principal)
+        try:
+            outcome = await service.dismiss(
+                session,
+                pickup,
+                reason=str(form.get("reason", "")),
+                expected=expected,
+                actor=_actor(request, principal),
+                now=svc.clock.now(),
+            )
+        except RuleError as error:
+            status = 422 if error.refusal == Refusal.BAD_REASON else 409
+            raise HTTPException(status, refusal_message(error)) from None
+        toast = _lost_race(outcome, _("Already done on another device: now {status}."))
+        return await _answer(request, session, choice, outcome.events, toast)
+
+
+async def pickup_undo(request: Request) -> Response:
+    """« Annuler »: take back the pickup's last step or removal, within 10 seconds."""
+    principal = await require_staff(request)
+    form = await csrf_form(request)
+    svc = services(request)
+    expected = _form_status(form, "from")
+    async with svc.db.session() as session:
+        choice = await requested_choice(request, session, principal)
+        pickup, _installation = await _acted_on(
+            session, principal, Pickup, request.path_params["pickup_id"]
+        )
+        try:
+            outcome = await service.undo(
+                session,
+                pickup,
+                expected=expected,
+                actor=_actor(request, principal),
+                now=svc.clock.now(),
+            )
+        except RuleError as error:
+            raise HTTPException(409, refusal_message(error)) from None
+        toast = _lost_race(outcome, _("Already changed on another device: now {status}."))
+        return await _answer(request, session, choice, outcome.events, toast)
+
+
+@dataclass(frozen=True)
+class Adult:
+    """An adult a child may be handed to, as the Départ confirmation shows them."""
+
+    id: int
+    name: str
+    photo: str | None  # the approved photo's stored name (None: initials)
+    initials: str
+    authorized: bool  # an authorized person (a grandparent), not a guardian
+
+
+async def pickup_release(request: Request) -> Response:
+    """GET: the Départ confirmation, « Remis à Julie Tremblay ? » with that adult's photo,
+    and the family's other adults, one tap each, for when someone else came."""
+    principal = await require_staff(request)
+    svc = services(request)
+    async with svc.db.session() as session:
+        pickup, _installation = await _acted_on(
+            session, principal, Pickup, request.path_params["pickup_id"]
+        )
+        child = await session.get(Child, pickup.child_id)
+        assert child is not None
+        adults = [
+            Adult(
+                id=g.id or 0,
+                name=g.full_name,
+                photo=g.photo,
+                initials=(g.first_name[:1] + g.last_name[:1]).upper(),
+                authorized=g.is_authorized_person,
+            )
+            for g in await pickups.family_adults(session, pickup.child_id)
+        ]
+    announcer = next((a for a in adults if a.id == pickup.guardian_id), None)
+    return HTMLResponse(
+        render(
+            "board/_release.html",
+            pickup=pickup,
+            child=child,
+            announcer=announcer,
+            others=[a for a in adults if a is not announcer],
+            query=request.url.query,
+        )
+    )
 
 
 async def child_check_in(request: Request) -> Response:
@@ -145,6 +279,24 @@ routes: list[BaseRoute] = [
         pickup_status,
         methods=["POST"],
         name="board.pickup_status",
+    ),
+    Route(
+        "/board/pickups/{pickup_id:id}/release",
+        pickup_release,
+        methods=["GET"],
+        name="board.pickup_release",
+    ),
+    Route(
+        "/board/pickups/{pickup_id:id}/dismiss",
+        pickup_dismiss,
+        methods=["GET", "POST"],
+        name="board.pickup_dismiss",
+    ),
+    Route(
+        "/board/pickups/{pickup_id:id}/undo",
+        pickup_undo,
+        methods=["POST"],
+        name="board.pickup_undo",
     ),
     Route(
         "/board/children/{child_id:id}/check-in",

@@ -17,6 +17,7 @@ from ...accounts.passwords import password_problem
 from ...core.i18n import _
 from ...core.models import CenterAccount, Installation
 from ...core.security import hash_password, verify_password
+from ...pickups.events import BoardEvent, next_seq
 from ...pickups.rules import RuleError, parse_hhmm
 from ..context import csrf_form, services
 from ..routing import get, post
@@ -24,12 +25,14 @@ from ..sessions import CENTRE, end_other_sessions, require_center
 from .common import installation_of, portal_page, see_other
 
 MAX_PREPARATION_MINUTES = 60
+MAX_OVERDUE_MINUTES = 30
 
 
 def _settings(installation: Installation) -> dict[str, str]:
     """The installation's settings as the form shows them."""
     return {
         "preparation_minutes": str(installation.preparation_minutes),
+        "overdue_minutes": str(installation.overdue_minutes),
         "window_start": installation.call_window_start.strftime("%H:%M"),
         "window_end": installation.call_window_end.strftime("%H:%M"),
     }
@@ -72,6 +75,14 @@ async def profile(request: Request) -> Response:
                 errors["preparation_minutes"] = _(
                     "Enter a whole number of minutes between 1 and {max}."
                 ).format(max=MAX_PREPARATION_MINUTES)
+            # A form without the field (an older page) keeps the current threshold.
+            overdue = values["overdue_minutes"] = values["overdue_minutes"] or str(
+                installation.overdue_minutes
+            )
+            if not overdue.isdigit() or not 1 <= int(overdue) <= MAX_OVERDUE_MINUTES:
+                errors["overdue_minutes"] = _(
+                    "Enter a whole number of minutes between 1 and {max}."
+                ).format(max=MAX_OVERDUE_MINUTES)
             window: dict[str, time] = {}
             for key in ("window_start", "window_end"):
                 try:
@@ -84,8 +95,14 @@ async def profile(request: Request) -> Response:
                 installation.preparation_minutes = int(minutes)
                 installation.call_window_start = window["window_start"]
                 installation.call_window_end = window["window_end"]
+                installation.overdue_minutes = int(overdue)
                 session.add(installation)
-                await session.commit()
+                assert installation.id is not None
+                # Open boards reload their settings (an event without rows).
+                seq = await next_seq(session, installation.id)
+                await svc.commit_and_publish(
+                    session, [BoardEvent(installation.id, seq, "settings")]
+                )
                 saved = True
     return _profile_page(request, installation, errors, values, saved=saved)
 
