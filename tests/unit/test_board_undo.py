@@ -13,16 +13,14 @@ from starlette.testclient import TestClient
 
 from server.core.clock import ManualClock
 from server.core.models import Guardian, PickupEvent
+from tests.helpers import ORIGIN, another_browser, api_headers, csrf, in_db, login, receive
 from tests.helpers import announce as send
-from tests.helpers import another_browser, api_headers, csrf, in_db, login
 from tests.unit.test_board_actions import (
-    ORIGIN,
     RECEPTION,
     api_present,
     api_status,
     french,
     press,
-    receive,
     text_of,
     transitions,
 )

@@ -233,7 +233,7 @@ def test_changing_the_centre_password_keeps_the_link(client: TestClient) -> None
 def test_the_overdue_threshold_is_set_per_installation_and_reaches_open_boards(
     client: TestClient, database_url: str
 ) -> None:
-    from tests.unit.test_board_actions import ORIGIN, receive
+    from tests.helpers import ORIGIN, receive
 
     staff = another_browser(client)
     login(staff, "accueil@example.org")
