@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -185,6 +185,23 @@ async def forget_positions(session: AsyncSession, pickup_id: int | None) -> None
     await _write(session, partial(writes.forget_positions, pickup_id=pickup_id))
 
 
+async def _staff_write(
+    session: AsyncSession,
+    pickup: Pickup,
+    write: Callable[..., writes.Written | None],
+    **arguments: Any,
+) -> Outcome:
+    """One of the staff's compare-and-set writes (`writes.staff_step`, `dismiss`, `undo`) on a
+    pickup the caller loaded within its organization, inside this session."""
+    assert pickup.id is not None
+    written = await _write(
+        session,
+        partial(write, pickup_id=pickup.id, organization_id=pickup.organization_id, **arguments),
+    )
+    assert written is not None  # loaded within its organization: the row is there
+    return await _written(session, pickup, written)
+
+
 async def advance(
     session: AsyncSession,
     pickup: Pickup,
@@ -201,22 +218,16 @@ async def advance(
     `changed=False` and carries the current state. Without it the step must be the next one,
     or RuleError(NOT_NEXT_STEP).
     """
-    assert pickup.id is not None
-    written = await _write(
+    return await _staff_write(
         session,
-        partial(
-            writes.staff_step,
-            pickup_id=pickup.id,
-            organization_id=pickup.organization_id,
-            target=target,
-            expected=expected,
-            actor=actor,
-            now=now,
-            handed_to=handed_to,
-        ),
+        pickup,
+        writes.staff_step,
+        target=target,
+        expected=expected,
+        actor=actor,
+        now=now,
+        handed_to=handed_to,
     )
-    assert written is not None  # the caller loaded it within its organization
-    return await _written(session, pickup, written)
 
 
 async def dismiss(
@@ -229,21 +240,9 @@ async def dismiss(
     now: datetime,
 ) -> Outcome:
     """Staff remove an alert, with a reason (writes.dismiss, within this session)."""
-    assert pickup.id is not None
-    written = await _write(
-        session,
-        partial(
-            writes.dismiss,
-            pickup_id=pickup.id,
-            organization_id=pickup.organization_id,
-            reason=reason,
-            expected=expected,
-            actor=actor,
-            now=now,
-        ),
+    return await _staff_write(
+        session, pickup, writes.dismiss, reason=reason, expected=expected, actor=actor, now=now
     )
-    assert written is not None  # the caller loaded it within its organization
-    return await _written(session, pickup, written)
 
 
 async def undo(
@@ -255,20 +254,7 @@ async def undo(
     now: datetime,
 ) -> Outcome:
     """« Annuler »: the pickup's last staff step or dismissal taken back (writes.undo)."""
-    assert pickup.id is not None
-    written = await _write(
-        session,
-        partial(
-            writes.undo,
-            pickup_id=pickup.id,
-            organization_id=pickup.organization_id,
-            expected=expected,
-            actor=actor,
-            now=now,
-        ),
-    )
-    assert written is not None  # the caller loaded it within its organization
-    return await _written(session, pickup, written)
+    return await _staff_write(session, pickup, writes.undo, expected=expected, actor=actor, now=now)
 
 
 async def cancel(session: AsyncSession, pickup: Pickup, *, actor: Actor, now: datetime) -> Outcome:
