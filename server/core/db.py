@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, DateTime, Engine, event
+from sqlalchemy import Connection, DateTime, Engine, event, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -171,6 +171,11 @@ class Database:
                     raise
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.05)
+
+    async def ping(self) -> None:
+        """Raises when the database does not answer (health checks)."""
+        async with self.session() as session:
+            await session.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

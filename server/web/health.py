@@ -12,7 +12,6 @@ import ipaddress
 import logging
 import os
 
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -40,8 +39,7 @@ async def healthz(request: Request) -> Response:
     details = may_see_details(request)
     headers = {"Cache-Control": "no-store"}
     try:
-        async with svc.db.session() as session:
-            await session.execute(text("SELECT 1"))
+        await svc.db.ping()
     except Exception as exc:
         log.warning("health check: the database does not answer: %s", exc)
         body = {"status": "error", "database": str(exc)[:200]} if details else {"status": "error"}

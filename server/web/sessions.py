@@ -18,13 +18,13 @@ from datetime import timedelta
 from typing import Any, Generic, TypeVar
 from urllib.parse import urlencode
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel, col
+from sqlmodel import SQLModel
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 
+from ..accounts import sessions as stored_sessions
 from ..accounts.authz import CenterPrincipal, GuardianPrincipal, StaffPrincipal
 from ..core.i18n import _
 from ..core.models import (
@@ -33,7 +33,6 @@ from ..core.models import (
     Guardian,
     Installation,
     Role,
-    SignInSession,
     StaffUser,
 )
 from ..core.security import new_token, token_hash
@@ -140,26 +139,11 @@ async def principal(conn: HTTPConnection, kind: Kind[Account, P]) -> P | None:
         svc = services(conn)
         hashed = token_hash(token)
         async with svc.db.session() as session:
-            row = (
-                await session.execute(
-                    select(SignInSession, kind.account)
-                    .join(
-                        kind.account,
-                        col(kind.account.id) == col(SignInSession.account_id),  # type: ignore[attr-defined]
-                    )
-                    .where(
-                        col(SignInSession.token_hash) == hashed,
-                        col(SignInSession.kind) == kind.name,
-                    )
-                )
-            ).first()
+            row = await stored_sessions.find(session, hashed, kind.name, kind.account)
             if row is not None:
-                signed_in: SignInSession = row[0]
-                account: Account = row[1]
+                signed_in, account = row
                 if signed_in.expires_at <= svc.clock.now() or not kind.usable(account):
-                    await session.execute(
-                        delete(SignInSession).where(col(SignInSession.token_hash) == hashed)
-                    )
+                    await stored_sessions.forget(session, hashed)
                     await session.commit()
                 else:
                     found = await kind.principal(session, account, hashed)
@@ -243,15 +227,14 @@ async def start_session(
     token = new_token()
     now = svc.clock.now()
     async with svc.db.session() as session:
-        session.add(
-            SignInSession(
-                token_hash=token_hash(token),
-                kind=kind.name,
-                account_id=account_id,
-                created_at=now,
-                expires_at=now + kind.lifetime,
-                user_agent=request.headers.get("user-agent", "")[:300],
-            )
+        stored_sessions.add(
+            session,
+            token_hash(token),
+            kind.name,
+            account_id,
+            now=now,
+            lifetime=kind.lifetime,
+            user_agent=request.headers.get("user-agent", ""),
         )
         await session.commit()
     response.set_cookie(
@@ -274,17 +257,8 @@ async def end_sessions(
     included, on every worker."""
     svc = services(conn)
     async with svc.db.session() as session:
-        query = select(col(SignInSession.token_hash)).where(
-            col(SignInSession.kind) == kind.name, col(SignInSession.account_id) == account_id
-        )
-        if hashes is not None:
-            query = query.where(col(SignInSession.token_hash).in_(hashes))
-        ended = list((await session.execute(query)).scalars())
-        if ended:
-            await session.execute(
-                delete(SignInSession).where(col(SignInSession.token_hash).in_(ended))
-            )
-            await session.commit()
+        ended = await stored_sessions.end(session, kind.name, account_id, hashes)
+        await session.commit()
     if ended:
         await svc.broker.publish_control({"type": "sessions_ended", "sessions": ended})
 
@@ -302,10 +276,4 @@ async def end_other_sessions(
 ) -> None:
     """In the caller's transaction: the account's sessions but `keep` end (a new password
     signs the other browsers out). Their open pages notice at the hub's next check."""
-    await session.execute(
-        delete(SignInSession).where(
-            col(SignInSession.kind) == kind.name,
-            col(SignInSession.account_id) == account_id,
-            col(SignInSession.token_hash) != keep,
-        )
-    )
+    await stored_sessions.end(session, kind.name, account_id, keep=keep)
