@@ -65,3 +65,20 @@ def test_the_readme_names_functions_that_exist() -> None:
         if not (ROOT / file).exists() or not _defines(ROOT / file, name)
     ]
     assert not missing, f"the README names functions that do not exist: {missing}"
+
+
+SQL_BUILDERS = {"select", "insert", "update", "delete", "text", "func", "bindparam", "case"}
+
+
+def test_handlers_do_not_build_sql() -> None:
+    """SQL lives beside its feature (queries.py, writes.py), not in server/web/."""
+    builders = []
+    for path in sorted((ROOT / "server" / "web").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and (node.module or "").split(".")[0] in {"sqlalchemy", "sqlmodel"}
+                and any(alias.name in SQL_BUILDERS for alias in node.names)
+            ):
+                builders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not builders, f"SQL built in web handlers: {builders}"
