@@ -4,7 +4,9 @@ live region, as the board that pressed it now shows."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,6 +87,29 @@ def _lost_race(outcome: service.Outcome, message: str) -> str | None:
     return message.format(status=status_label(outcome.pickup.status))
 
 
+async def _change_pickup(
+    request: Request,
+    session: AsyncSession,
+    principal: StaffPrincipal,
+    change: Callable[[Pickup, service.Actor, datetime], Awaitable[service.Outcome]],
+    *,
+    lost: str,
+    refused_status: Callable[[RuleError], int] = lambda _error: 409,
+) -> Response:
+    """A button on the pickup the path names (if the staff member may act there): `change`
+    applies it; a refusal answers its reason, a lost race (another tablet was faster) a note
+    over the current state, and the pressing board gets its live region."""
+    choice = await requested_choice(request, session, principal)
+    pickup, _installation = await _acted_on(
+        session, principal, Pickup, request.path_params["pickup_id"]
+    )
+    try:
+        outcome = await change(pickup, _actor(request, principal), services(request).clock.now())
+    except RuleError as error:
+        raise HTTPException(refused_status(error), refusal_message(error)) from None
+    return await _answer(request, session, choice, outcome.events, _lost_race(outcome, lost))
+
+
 async def pickup_status(request: Request) -> Response:
     """Appeler / Prêt / Départ. A lost race (another tablet was faster) is not an error: the
     board simply shows the current state, with a short note. Départ says who the child was
@@ -102,24 +127,21 @@ async def pickup_status(request: Request) -> Response:
         if handed_to is None:
             raise not_found()
     async with svc.db.session() as session:
-        choice = await requested_choice(request, session, principal)
-        pickup, _installation = await _acted_on(
-            session, principal, Pickup, request.path_params["pickup_id"]
-        )
-        try:
-            outcome = await service.advance(
+        return await _change_pickup(
+            request,
+            session,
+            principal,
+            lambda pickup, actor, now: service.advance(
                 session,
                 pickup,
                 target=target,
                 expected=expected,
-                actor=_actor(request, principal),
-                now=svc.clock.now(),
+                actor=actor,
+                now=now,
                 handed_to=handed_to,
-            )
-        except RuleError as error:
-            raise HTTPException(409, refusal_message(error)) from None
-        toast = _lost_race(outcome, _("Already done on another device: now {status}."))
-        return await _answer(request, session, choice, outcome.events, toast)
+            ),
+            lost=_("Already done on another device: now {status}."),
+        )
 
 
 async def pickup_dismiss(request: Request) -> Response:
@@ -130,10 +152,10 @@ async def pickup_dismiss(request: Request) -> Response:
     # A removal is checked for its origin and CSRF token before anything is looked up.
     form = await csrf_form(request) if request.method == "POST" else None
     async with svc.db.session() as session:
-        pickup, _installation = await _acted_on(
-            session, principal, Pickup, request.path_params["pickup_id"]
-        )
         if form is None:
+            pickup, _installation = await _acted_on(
+                session, principal, Pickup, request.path_params["pickup_id"]
+            )
             child = await session.get(Child, pickup.child_id)
             assert child is not None
             return HTMLResponse(
@@ -146,21 +168,17 @@ async def pickup_dismiss(request: Request) -> Response:
                 )
             )
         expected = _form_status(form, "from")
-        choice = await requested_choice(request, session, principal)
-        try:
-            outcome = await service.dismiss(
-                session,
-                pickup,
-                reason=str(form.get("reason", "")),
-                expected=expected,
-                actor=_actor(request, principal),
-                now=svc.clock.now(),
-            )
-        except RuleError as error:
-            status = 422 if error.refusal == Refusal.BAD_REASON else 409
-            raise HTTPException(status, refusal_message(error)) from None
-        toast = _lost_race(outcome, _("Already done on another device: now {status}."))
-        return await _answer(request, session, choice, outcome.events, toast)
+        reason = str(form.get("reason", ""))
+        return await _change_pickup(
+            request,
+            session,
+            principal,
+            lambda pickup, actor, now: service.dismiss(
+                session, pickup, reason=reason, expected=expected, actor=actor, now=now
+            ),
+            lost=_("Already done on another device: now {status}."),
+            refused_status=lambda error: 422 if error.refusal == Refusal.BAD_REASON else 409,
+        )
 
 
 async def pickup_undo(request: Request) -> Response:
@@ -170,22 +188,15 @@ async def pickup_undo(request: Request) -> Response:
     svc = services(request)
     expected = _form_status(form, "from")
     async with svc.db.session() as session:
-        choice = await requested_choice(request, session, principal)
-        pickup, _installation = await _acted_on(
-            session, principal, Pickup, request.path_params["pickup_id"]
+        return await _change_pickup(
+            request,
+            session,
+            principal,
+            lambda pickup, actor, now: service.undo(
+                session, pickup, expected=expected, actor=actor, now=now
+            ),
+            lost=_("Already changed on another device: now {status}."),
         )
-        try:
-            outcome = await service.undo(
-                session,
-                pickup,
-                expected=expected,
-                actor=_actor(request, principal),
-                now=svc.clock.now(),
-            )
-        except RuleError as error:
-            raise HTTPException(409, refusal_message(error)) from None
-        toast = _lost_race(outcome, _("Already changed on another device: now {status}."))
-        return await _answer(request, session, choice, outcome.events, toast)
 
 
 @dataclass(frozen=True)
