@@ -22,3 +22,8 @@ def get(path: str, endpoint: Endpoint, name: str | None = None) -> Route:
 def post(path: str, endpoint: Endpoint, name: str | None = None) -> Route:
     """A form's action (POST), named `name` for `url_for`."""
     return Route(path, endpoint, methods=["POST"], name=name)
+
+
+def page_and_form(path: str, endpoint: Endpoint, name: str | None = None) -> Route:
+    """One endpoint for a page and its form: GET shows it, POST sends it."""
+    return Route(path, endpoint, methods=["GET", "POST"], name=name)

@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...accounts.authz import StaffPrincipal, can_act_on_installation
 from ...core.i18n import _
@@ -31,6 +31,7 @@ from ...roster import queries as roster
 from ..boards import BoardChoice, requested_choice
 from ..context import csrf_form, services
 from ..limits import not_found, parse_id
+from ..routing import get, page_and_form, post
 from ..sessions import require_staff
 from .live import live_response
 
@@ -285,40 +286,10 @@ async def child_move(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route(
-        "/board/pickups/{pickup_id:id}/status",
-        pickup_status,
-        methods=["POST"],
-        name="board.pickup_status",
-    ),
-    Route(
-        "/board/pickups/{pickup_id:id}/release",
-        pickup_release,
-        methods=["GET"],
-        name="board.pickup_release",
-    ),
-    Route(
-        "/board/pickups/{pickup_id:id}/dismiss",
-        pickup_dismiss,
-        methods=["GET", "POST"],
-        name="board.pickup_dismiss",
-    ),
-    Route(
-        "/board/pickups/{pickup_id:id}/undo",
-        pickup_undo,
-        methods=["POST"],
-        name="board.pickup_undo",
-    ),
-    Route(
-        "/board/children/{child_id:id}/check-in",
-        child_check_in,
-        methods=["POST"],
-        name="board.check_in",
-    ),
-    Route(
-        "/board/children/{child_id:id}/group",
-        child_move,
-        methods=["GET", "POST"],
-        name="board.move",
-    ),
+    post("/board/pickups/{pickup_id:id}/status", pickup_status, "board.pickup_status"),
+    get("/board/pickups/{pickup_id:id}/release", pickup_release, "board.pickup_release"),
+    page_and_form("/board/pickups/{pickup_id:id}/dismiss", pickup_dismiss, "board.pickup_dismiss"),
+    post("/board/pickups/{pickup_id:id}/undo", pickup_undo, "board.pickup_undo"),
+    post("/board/children/{child_id:id}/check-in", child_check_in, "board.check_in"),
+    page_and_form("/board/children/{child_id:id}/group", child_move, "board.move"),
 ]
