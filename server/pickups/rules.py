@@ -49,6 +49,7 @@ class Refusal(StrEnum):
     FINISHED = "finished"
     BAD_TIME = "bad_time"
     BAD_POSITION = "bad_position"  # GPS: a fix no phone can honestly send (eta.validate)
+    SHARING_OVER = "sharing_over"  # GPS: the trip is older than the promised limit
 
 
 class RuleError(Exception):
