@@ -103,7 +103,7 @@ _ACTIVE = case((col(Guardian.account_state) == "active", 1), else_=0)
 async def guardian_accounts(session: AsyncSession, organization_id: int) -> tuple[int, int]:
     """How many guardians the organization has, and how many have activated their account."""
     query = select(func.count(), func.coalesce(func.sum(_ACTIVE), 0)).where(
-        col(Guardian.organization_id) == organization_id
+        col(Guardian.organization_id) == organization_id, col(Guardian.erased_at).is_(None)
     )
     total, active = (await session.execute(query)).one()
     return int(total), int(active)
@@ -112,11 +112,11 @@ async def guardian_accounts(session: AsyncSession, organization_id: int) -> tupl
 async def guardians_to_activate_first(
     session: AsyncSession, organization_id: int, limit: int
 ) -> list[Guardian]:
-    """At most `limit` of the organization's guardians: those still to activate their
-    account first, then by name."""
+    """At most `limit` of the organization's guardians (not erased): those still to activate
+    their account first, then by name."""
     query = (
         select(Guardian)
-        .where(col(Guardian.organization_id) == organization_id)
+        .where(col(Guardian.organization_id) == organization_id, col(Guardian.erased_at).is_(None))
         .order_by(_ACTIVE, col(Guardian.last_name), col(Guardian.first_name), col(Guardian.id))
         .limit(limit)
     )

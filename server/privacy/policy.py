@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from ..core.i18n import _
-from ..core.models import PrivacySettings
+from ..core.models import Organization, PrivacySettings
 
 
 @dataclass(frozen=True)
@@ -68,3 +70,18 @@ def parse_days(raw: str, kind: RetentionKind) -> int | None:
     except ValueError:
         return None
     return value if kind.minimum <= value <= kind.maximum else None
+
+
+async def notices(
+    session: AsyncSession, organization_id: int | None = None
+) -> list[tuple[Organization, PrivacySettings]]:
+    """What the public privacy notice names: each organization (only `organization_id`'s
+    when the visitor is signed in) with its person in charge and periods."""
+    query = select(Organization).order_by(col(Organization.name))
+    if organization_id is not None:
+        query = query.where(col(Organization.id) == organization_id)
+    return [
+        (org, await settings_of(session, org.id))
+        for org in await session.scalars(query)
+        if org.id is not None
+    ]
