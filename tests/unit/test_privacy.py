@@ -75,7 +75,7 @@ def notice_link(html: str) -> str:
     return found.group(1)
 
 
-# -- 1. the notice ----------------------------------------------------------------------------
+# -- 1. the notice ---------------------------------------------------------------------------------
 
 
 def activation_path(database_url: str) -> str:
@@ -170,7 +170,7 @@ def test_the_person_in_charge_needs_a_name_a_title_and_an_email(
     assert 'value="Chantal"' in refused.text  # what was typed is kept
 
 
-# -- 2. location only by consent ----------------------------------------------------------------
+# -- 2. location only by consent -------------------------------------------------------------------
 
 
 def test_consent_is_asked_once_recorded_and_withdrawn(
@@ -191,7 +191,7 @@ def test_consent_is_asked_once_recorded_and_withdrawn(
     assert count(database_url, Consent) == 1
 
     async def recorded(session: AsyncSession) -> Consent:
-        found = await session.scalar(select(Consent))
+        found: Consent | None = await session.scalar(select(Consent))
         assert found is not None
         return found
 
@@ -224,14 +224,16 @@ def test_a_silent_phones_positions_are_erased_after_the_trips_limit(
     assert post(parent, "/parent/trip/start", {**start, "longitude": "-71.2082"}).status_code == 200
     services = app.state.services
     clock.advance(timedelta(minutes=59))
+    assert client.portal is not None
     client.portal.call(scheduler.run_due_work, services)
     assert count(database_url, TripPosition) == 1  # within the hour: kept
     clock.advance(timedelta(minutes=2))  # the phone said nothing more
+    assert client.portal is not None
     client.portal.call(scheduler.run_due_work, services)
     assert count(database_url, TripPosition) == 0
 
 
-# -- 3. access and portability --------------------------------------------------------------
+# -- 3. access and portability ---------------------------------------------------------------------
 
 
 def zip_of(answer: Any) -> zipfile.ZipFile:
@@ -298,7 +300,7 @@ def test_a_director_exports_a_family_and_every_export_is_recorded(
     assert "Julie Tremblay" in exports and "Direction" in exports and "(staff)" in exports
 
 
-# -- 4. rectification -----------------------------------------------------------------------------
+# -- 4. rectification ------------------------------------------------------------------------------
 
 
 def test_a_correction_request_reaches_the_director(client: TestClient, database_url: str) -> None:
@@ -338,7 +340,7 @@ def test_a_correction_request_reaches_the_director(client: TestClient, database_
     assert "Noé" not in admin.get("/admin/privacy").text.split('id="requests"', 1)[1]
 
 
-# -- 6. the incident register -----------------------------------------------------------------------
+# -- 6. the incident register ----------------------------------------------------------------------
 
 
 def test_the_incident_register_round_trips_to_csv(client: TestClient, database_url: str) -> None:
@@ -380,7 +382,7 @@ def test_the_incident_register_round_trips_to_csv(client: TestClient, database_u
     assert "A tablet was lost" in page.text
 
 
-# -- the routes are the director's only ---------------------------------------------------------------
+# -- the routes are the director's only ------------------------------------------------------------
 
 
 def test_privacy_pages_are_the_directors_and_the_parents_only(
