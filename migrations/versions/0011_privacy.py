@@ -102,10 +102,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Not by copy: other tables' foreign keys point at these two, and SQLite (3.35+) drops a
+    # plain column in place.
     for table in FAMILY_TABLES:
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column("erased_at")
-            batch_op.drop_column("left_at")
+        op.drop_column(table, "erased_at")
+        op.drop_column(table, "left_at")
     drop_table("rectification_request", "organization_id", "guardian_id")
     drop_table("data_export", "organization_id", "guardian_id")
     drop_table("consent", "organization_id", "guardian_id")
