@@ -61,6 +61,15 @@ REPORTED = (
 )
 
 
+# Rows deleted a period after one of their instants: (kind, model, the instant, the period's
+# column in PrivacySettings).
+DATED: tuple[tuple[str, Any, Any, str], ...] = (
+    ("consents", Consent, col(Consent.withdrawn_at), "consents_days"),
+    ("exports", DataExport, col(DataExport.at), "exports_days"),
+    ("requests", RectificationRequest, col(RectificationRequest.resolved_at), "requests_days"),
+)
+
+
 @dataclass
 class PurgeReport:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REPORTED, 0))
@@ -200,34 +209,10 @@ async def purge(session: AsyncSession, now: datetime, *, dry_run: bool = False) 
             and_(col(Attendance.child_id).in_(their_children), col(Attendance.day) < last_day),
             dry_run,
         )
-        counts["consents"] += await _apply(
-            session,
-            Consent,
-            and_(
-                col(Consent.organization_id) == org,
-                col(Consent.withdrawn_at) < now - timedelta(days=settings.consents_days),
-            ),
-            dry_run,
-        )
-        counts["exports"] += await _apply(
-            session,
-            DataExport,
-            and_(
-                col(DataExport.organization_id) == org,
-                col(DataExport.at) < now - timedelta(days=settings.exports_days),
-            ),
-            dry_run,
-        )
-        counts["requests"] += await _apply(
-            session,
-            RectificationRequest,
-            and_(
-                col(RectificationRequest.organization_id) == org,
-                col(RectificationRequest.resolved_at)
-                < now - timedelta(days=settings.requests_days),
-            ),
-            dry_run,
-        )
+        for kind, model, moment, column in DATED:
+            since = now - timedelta(days=int(getattr(settings, column)))
+            mine = and_(col(model.organization_id) == org, moment < since)
+            counts[kind] += await _apply(session, model, mine, dry_run)
         counts["incidents"] += await _apply(
             session,
             PrivacyIncident,

@@ -291,6 +291,19 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
     return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
 
 
+def attachment(body: bytes | str, media_type: str, filename: str) -> Response:
+    """A file to download (a CSV, a zip of a family's data): never cached, never sniffed."""
+    return Response(
+        body,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ...privacy import incidents
-from ..context import services
+from ..context import attachment, services
 from ..sessions import require_admin
 from .common import admin_form, admin_page, organization_zone, see_other
 
@@ -57,13 +57,8 @@ async def incidents_csv(request: Request) -> Response:
     principal = await require_admin(request)
     async with services(request).db.session() as session:
         register = await incidents.register(session, principal.organization_id)
-    return Response(
-        incidents.to_csv(register),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": 'attachment; filename="registre-incidents.csv"',
-            "Cache-Control": "no-store",
-        },
+    return attachment(
+        incidents.to_csv(register), "text/csv; charset=utf-8", "registre-incidents.csv"
     )
 
 

@@ -16,7 +16,7 @@ from ...core.i18n import _
 from ...core.models import ActorKind, DataExport, Guardian, RectificationRequest
 from ...photos.service import remove_files
 from ...privacy import erase, export, family, policy, rectification
-from ..context import services
+from ..context import attachment, services
 from ..limits import not_found
 from ..lookups import owned
 from ..sessions import require_admin
@@ -153,14 +153,7 @@ async def family_export(request: Request) -> Response:
             now=now,
         )
         await session.commit()
-    return Response(
-        archive,
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="{export.file_name(subject, now)}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return attachment(archive, "application/zip", export.file_name(subject, now))
 
 
 async def family_erase(request: Request) -> Response:

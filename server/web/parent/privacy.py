@@ -30,7 +30,7 @@ from ...core.models import (
 from ...pickups import trips
 from ...pickups.family import family_children
 from ...privacy import consent, export, rectification
-from ..context import csrf_form, is_htmx, page, public_base_url, services
+from ..context import attachment, csrf_form, is_htmx, page, public_base_url, services
 from ..sessions import require_guardian
 
 
@@ -103,14 +103,7 @@ async def download(request: Request) -> Response:
             now=now,
         )
         await session.commit()
-    return Response(
-        archive,
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="{export.file_name(guardian, now)}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return attachment(archive, "application/zip", export.file_name(guardian, now))
 
 
 async def _tell_directors(request: Request, organization_id: int) -> None:
