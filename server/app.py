@@ -25,7 +25,7 @@ from .realtime.broker import Broker, MemoryBroker
 from .realtime.hub import Hub
 from .realtime.redis_broker import RedisBroker
 from .services import Services
-from .web import admin, auth, board, dev, display, health, parent, photos, portal
+from .web import admin, auth, board, dev, display, health, parent, photos, portal, privacy
 from .web.api import routes as api
 from .web.context import RequestContextMiddleware, database_unavailable, http_error
 from .web.limits import BodyLimits
@@ -91,6 +91,7 @@ def create_app(
         *parent.routes,
         *portal.routes,
         *photos.routes,
+        *privacy.routes,
         *dev.routes,
         Mount(
             "/static/vendor",

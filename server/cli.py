@@ -1,4 +1,4 @@
-"""The `relais` command: serve, demo, migrate, create-admin, import-roster."""
+"""The `relais` command: serve, demo, migrate, create-admin, import-roster, purge."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .core.db import Database
 from .core.migrate import upgrade
 from .core.settings import Settings
 from .demo_portraits import ensure_portraits
+from .privacy import retention
 from .roster.cli import import_roster
 from .web.origin import origin_of
 
@@ -178,6 +179,25 @@ def cmd_import_roster(args: argparse.Namespace, settings: Settings) -> int:
     return import_roster(settings, Path(args.file), args.organization)
 
 
+async def _purge(settings: Settings, dry_run: bool) -> retention.PurgeReport:
+    db = Database(settings.database_url)
+    try:
+        now = clock_with_offset(settings.clock_offset_seconds).now()
+        return await retention.run(db, settings.photos_dir, now, dry_run=dry_run)
+    finally:
+        await db.dispose()
+
+
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    _migrate(settings)
+    report = asyncio.run(_purge(settings, args.dry_run))
+    verb = "would delete or anonymize" if args.dry_run else "deleted or anonymized"
+    print(f"relais purge: {verb} {report.total} rows past their retention period.")
+    for kind, count in report.counts.items():
+        print(f"  {kind}: {count}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relais", description="Relais pickup alerts")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -201,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     roster.add_argument("file")
     roster.add_argument("--organization", help="organization name (when there are several)")
     roster.set_defaults(func=cmd_import_roster)
+    purge = sub.add_parser(
+        "purge", help="delete or anonymize what is past its retention period, with counts"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="count only, change nothing")
+    purge.set_defaults(func=cmd_purge)
     return parser
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Table, bindparam, case, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from ..core.models import ApiToken, Child, ChildGuardian, Display, Guardian, StaffUser
+from ..core.models import ApiToken, Child, ChildGuardian, Display, Guardian, Role, StaffUser
 from ..core.security import token_hash
 from .authz import ApiPrincipal, DisplayPrincipal
 
@@ -103,7 +103,7 @@ _ACTIVE = case((col(Guardian.account_state) == "active", 1), else_=0)
 async def guardian_accounts(session: AsyncSession, organization_id: int) -> tuple[int, int]:
     """How many guardians the organization has, and how many have activated their account."""
     query = select(func.count(), func.coalesce(func.sum(_ACTIVE), 0)).where(
-        col(Guardian.organization_id) == organization_id
+        col(Guardian.organization_id) == organization_id, col(Guardian.erased_at).is_(None)
     )
     total, active = (await session.execute(query)).one()
     return int(total), int(active)
@@ -112,11 +112,11 @@ async def guardian_accounts(session: AsyncSession, organization_id: int) -> tupl
 async def guardians_to_activate_first(
     session: AsyncSession, organization_id: int, limit: int
 ) -> list[Guardian]:
-    """At most `limit` of the organization's guardians: those still to activate their
-    account first, then by name."""
+    """At most `limit` of the organization's guardians (not erased): those still to activate
+    their account first, then by name."""
     query = (
         select(Guardian)
-        .where(col(Guardian.organization_id) == organization_id)
+        .where(col(Guardian.organization_id) == organization_id, col(Guardian.erased_at).is_(None))
         .order_by(_ACTIVE, col(Guardian.last_name), col(Guardian.first_name), col(Guardian.id))
         .limit(limit)
     )
@@ -175,3 +175,16 @@ async def parents_by_child(
     for child_id, guardian in await session.execute(query):
         found.setdefault(child_id, []).append(guardian)
     return found
+
+
+async def director_emails(session: AsyncSession, organization_id: int) -> list[str]:
+    """The addresses of the organization's active directors (administrators)."""
+    return list(
+        await session.scalars(
+            select(col(StaffUser.email)).where(
+                col(StaffUser.organization_id) == organization_id,
+                col(StaffUser.role) == Role.ADMIN,
+                col(StaffUser.active).is_(True),
+            )
+        )
+    )

@@ -112,6 +112,10 @@ class Child(SQLModel, table=True):
     # centre's approval; announcing is blocked meanwhile (seed: "Approbation en attente").
     photo: str | None = Field(default=None, max_length=64)
     pending_photo: str | None = Field(default=None, max_length=64)
+    # Retention (server/privacy/retention.py): when the family was first seen gone from the
+    # roster (inactive), and when its personal data was erased (names, photo, external id).
+    left_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    erased_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
 
     @property
     def full_name(self) -> str:
@@ -141,6 +145,9 @@ class Guardian(SQLModel, table=True):
     pending_photo: str | None = Field(default=None, max_length=64)
     # The address the last invitation went to (the roster sync re-invites when `email` differs).
     invited_email: str | None = Field(default=None, max_length=254)
+    # Retention: when first seen without an active child (a family that left), and when erased.
+    left_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    erased_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
 
     @property
     def full_name(self) -> str:
@@ -387,3 +394,89 @@ class SyncJob(SQLModel, table=True):
     summary: str = Field(default="{}")
     started_at: datetime = Field(sa_column=_instant())
     finished_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+
+
+# -- privacy (Québec's Law 25; docs/privacy.md is the inventory of every field above) --------
+
+
+class PrivacySettings(SQLModel, table=True):
+    """An organization's person in charge of the protection of personal information (s. 3.1)
+    and its retention periods in days (s. 23; server/privacy/retention.py names each kind)."""
+
+    __tablename__ = "privacy_settings"
+
+    organization_id: int = Field(foreign_key="organization.id", primary_key=True)
+    officer_name: str = Field(default="", max_length=200)
+    officer_title: str = Field(default="", max_length=200)
+    officer_email: str = Field(default="", max_length=254)
+    release_log_days: int = Field(default=365)
+    consents_days: int = Field(default=365)
+    exports_days: int = Field(default=365)
+    messages_days: int = Field(default=30)
+    sessions_days: int = Field(default=0)
+    departed_days: int = Field(default=90)
+    requests_days: int = Field(default=365)
+
+
+class Consent(SQLModel, table=True):
+    """A guardian's consent to a purpose (sharing the position during a trip): when, to which
+    version of the text, and when withdrawn."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    guardian_id: int = Field(foreign_key="guardian.id", index=True)
+    purpose: str = Field(max_length=32)
+    text_version: str = Field(max_length=32)
+    given_at: datetime = Field(sa_column=_instant())
+    withdrawn_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+
+
+class DataExport(SQLModel, table=True):
+    """One export of a family's data (s. 27): who asked, when, whose."""
+
+    __tablename__ = "data_export"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    guardian_id: int = Field(foreign_key="guardian.id", index=True)  # whose family
+    subject_name: str = Field(default="", max_length=200)
+    requested_by_kind: str = Field(max_length=16)  # ActorKind: guardian | staff
+    requested_by_id: int
+    requested_by_name: str = Field(default="", max_length=200)
+    at: datetime = Field(sa_column=_instant())
+
+
+class RectificationRequest(SQLModel, table=True):
+    """A parent asks the daycare to correct a field synced from the management system."""
+
+    __tablename__ = "rectification_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    guardian_id: int = Field(foreign_key="guardian.id", index=True)  # who asks
+    child_id: int | None = Field(default=None, foreign_key="child.id")  # None: the guardian
+    field: str = Field(max_length=16)  # first_name | last_name | email
+    current_value: str = Field(default="", max_length=254)
+    requested_value: str = Field(max_length=254)
+    created_at: datetime = Field(sa_column=_instant())
+    resolved_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    resolved_by_name: str = Field(default="", max_length=200)
+
+
+class PrivacyIncident(SQLModel, table=True):
+    """The register of confidentiality incidents (ss. 3.5–3.8): kept five years at least."""
+
+    __tablename__ = "privacy_incident"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    occurred_on: date
+    discovered_on: date
+    description: str = Field(max_length=4000)
+    people_concerned: str = Field(max_length=2000)  # whose data, how many
+    serious_risk: bool = False  # a risk of serious injury (s. 3.7)
+    risk_assessment: str = Field(default="", max_length=4000)
+    notified: str = Field(default="", max_length=2000)  # the Commission, the people, others
+    notified_on: date | None = None
+    recorded_by_name: str = Field(default="", max_length=200)
+    created_at: datetime = Field(sa_column=_instant())

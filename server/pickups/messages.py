@@ -62,6 +62,11 @@ def refusal_message(error: RuleError) -> str:
                 "The phone's position could not be used. Check that location is on and try "
                 "again, or give an arrival time instead."
             )
+        case Refusal.SHARING_OVER:
+            return _(
+                "Position sharing stopped: it lasts {minutes} minutes at most. Give an arrival "
+                "time instead."
+            ).format(minutes=error.details.get("minutes", 60))
     return _("This request was refused.")
 
 

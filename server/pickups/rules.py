@@ -56,6 +56,7 @@ class Refusal(StrEnum):
     FINISHED = "finished"
     BAD_TIME = "bad_time"
     BAD_POSITION = "bad_position"  # GPS: a fix no phone can honestly send (eta.validate)
+    SHARING_OVER = "sharing_over"  # GPS: the trip is older than the promised limit
     NOT_ON_BOARD = "not_on_board"  # dismissing what is no board alert (upcoming, over)
     NOT_UNDOABLE = "not_undoable"  # nothing to undo: the last change was not a staff step
     UNDO_EXPIRED = "undo_expired"  # the step is older than UNDO_WINDOW

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -62,8 +62,10 @@ DISPLAY_HYSTERESIS_MIN = 0.1
 __all__ = [
     "Position",
     "end_trip",
+    "forget_overdue_positions",
     "forget_positions",
     "live_trips",
+    "overdue_positions",
     "record_position",
     "record_position_for_guardian",
     "start_trip",
@@ -205,7 +207,7 @@ async def record_position(
     assert pickup.id is not None
     if pickup.mode != PickupMode.GPS:
         return []  # an arrival by time has no trip
-    if S(pickup.status) not in rules.LIVE or now - pickup.created_at > MAX_TRIP:
+    if S(pickup.status) not in rules.LIVE or past_limit(pickup, now):
         # Over, or shared longer than the parent was promised: nothing more is kept.
         await forget_positions(session, pickup.id)
         return []
@@ -273,6 +275,24 @@ async def live_trips(session: AsyncSession, guardian_id: int, now: datetime) -> 
     return [pickup for pickup, tz in rows if pickup.day == rules.local_day(now, tz)]
 
 
+def past_limit(pickup: Pickup, now: datetime) -> bool:
+    """Whether the trip has lasted longer than the parent was promised (MAX_TRIP)."""
+    return now - pickup.created_at > MAX_TRIP
+
+
+def overdue_positions(now: datetime) -> ColumnElement[bool]:
+    """The positions of every trip past its limit, whatever its status: a phone that went
+    silent without saying it stopped is not kept either."""
+    overdue = select(col(Pickup.id)).where(col(Pickup.created_at) < now - MAX_TRIP)
+    return col(TripPosition.pickup_id).in_(overdue)
+
+
+async def forget_overdue_positions(session: AsyncSession, now: datetime) -> int:
+    """Delete `overdue_positions`: the number deleted."""
+    result = await session.execute(delete(TripPosition).where(overdue_positions(now)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def record_position_for_guardian(
     session: AsyncSession,
     guardian_id: int,
@@ -281,10 +301,14 @@ async def record_position_for_guardian(
 ) -> list[BoardEvent]:
     """What the /parent page calls for each position: one phone shares ONE trip, and every
     live GPS pickup of this guardian today (siblings, even at two installations) is
-    re-estimated from it. Raises RuleError(BAD_POSITION) before storing anything."""
+    re-estimated from it. Raises RuleError(BAD_POSITION), or RuleError(SHARING_OVER) when
+    every trip is past its limit, before storing anything."""
     eta.validate(position, now)
+    trips = await live_trips(session, guardian_id, now)
+    if trips and all(past_limit(p, now) for p in trips):
+        raise RuleError(Refusal.SHARING_OVER, minutes=int(MAX_TRIP.total_seconds() // 60))
     events: list[BoardEvent] = []
-    for pickup in await live_trips(session, guardian_id, now):
+    for pickup in trips:
         events.extend(await record_position(session, pickup, position, now))
     return events
 

@@ -277,17 +277,31 @@ def lang_switch_url(request: Request) -> str:
 
 
 def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    """Render a whole page; `context` may replace a default (a page whose language is its
+    path gives its own `lang_switch_url`)."""
     staff = request.scope["state"].get("staff") or None
-    body = render(
-        template,
-        request=request,
-        csrf_token=csrf_token(request),
-        csrf_headers=json.dumps({"X-CSRF-Token": csrf_token(request)}),
-        staff=staff,
-        lang_switch_url=lang_switch_url(request),
-        **context,
-    )
+    defaults = {
+        "request": request,
+        "csrf_token": csrf_token(request),
+        "csrf_headers": json.dumps({"X-CSRF-Token": csrf_token(request)}),
+        "staff": staff,
+        "lang_switch_url": lang_switch_url(request),
+    }
+    body = render(template, **(defaults | context))
     return HTMLResponse(body, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def attachment(body: bytes | str, media_type: str, filename: str) -> Response:
+    """A file to download (a CSV, a zip of a family's data): never cached, never sniffed."""
+    return Response(
+        body,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 SECURITY_HEADERS = {

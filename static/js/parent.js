@@ -85,6 +85,12 @@
     const fields = positionFields(pos);
     if (first) fields.child_id = tripChildren;
     const response = await post(url, fields);
+    // Refused (consent withdrawn, past the 60 minutes): the server keeps nothing more.
+    if (!first && (response.status === 403 || response.status === 422)) {
+      tripStatus.textContent = await response.text();
+      stopTrip(false);
+      return;
+    }
     if (first) {
       // The answer is the notices, plus the family's live parts out of band.
       const html = await response.text();
@@ -133,8 +139,30 @@
     if (!stillComing && lastSent !== 0) stopTrip();
   }
 
+  // -- consent: asked the first time, recorded by the server, then never asked again ------
+  const consent = document.getElementById("gps-consent");
+
+  function share() { startTrip(); document.body.dataset.sharing = "yes"; }
+
+  async function agree() {
+    const response = await post(consent.dataset.give, {});
+    if (!response.ok) return;
+    consent.dataset.consented = "yes";
+    consent.hidden = true;
+    share();
+  }
+
   document.addEventListener("click", (event) => {
-    if (event.target.closest("#share-gps")) { startTrip(); document.body.dataset.sharing = "yes"; }
+    if (event.target.closest("#share-gps")) {
+      if (consent && consent.dataset.consented !== "yes") {
+        consent.hidden = false;
+        document.getElementById("gps-consent-yes").focus();
+      } else {
+        share();
+      }
+    }
+    if (event.target.closest("#gps-consent-yes")) agree();
+    if (event.target.closest("#gps-consent-no")) { consent.hidden = true; document.getElementById("share-gps")?.focus(); }
     if (event.target.closest("#trip-stop")) stopTrip();
   });
   window.addEventListener("pagehide", () => stopTrip());

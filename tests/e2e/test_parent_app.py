@@ -189,7 +189,14 @@ def test_a_gps_trip_alerts_the_board_within_preparation_time_and_not_before(
     parent = phone(geolocation=start)
     only(parent, "Léa")
     parent.get_by_role("button", name="Partager ma position (GPS)").click()
+    # Asked once: what is shared, with whom, how long, how to stop; nothing leaves before.
+    consent = parent.locator("#gps-consent")
+    expect(consent).to_be_visible()
+    expect(consent).to_contain_text("60 minutes")
+    assert live_server.sql("SELECT count(*) FROM trip_position") == [(0,)]
+    consent.get_by_role("button", name="J’accepte : partager ma position").click()
     expect(parent.locator("#trip")).to_be_visible()
+    assert live_server.sql("SELECT text_version FROM consent") == [("location-2026-12",)]
     expect(parent.locator("#trip-status")).to_contain_text("60 minutes")
     expect(kid(parent, "Léa").locator(".kid__state")).to_have_text("Annoncé")
     upcoming = reception.locator("#upcoming li", has_text="Léa Tremblay")
@@ -280,4 +287,5 @@ def test_the_portal_changes_the_preparation_time_and_the_next_gps_alert_uses_it(
     parent = phone(geolocation=_toward(ERA, 3.0))
     only(parent, "Léa")
     parent.get_by_role("button", name="Partager ma position (GPS)").click()
+    parent.get_by_role("button", name="J’accepte : partager ma position").click()
     expect(reception.locator("#alerts li", has_text="Léa Tremblay")).to_be_visible()

@@ -29,6 +29,7 @@ PARAMS = {
     "guardian_id": "1",
     "installation_id": "1",
     "job_id": "1",
+    "request_id": "1",
     "id": "1",
     "kind": "child",
     "target_id": "1",

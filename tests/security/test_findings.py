@@ -263,8 +263,11 @@ def test_a_staff_invitation_goes_three_times_an_hour_at_most(world: World) -> No
 # -- the GPS cap of 60 minutes, enforced by the server ----------------------------------------
 
 
-def test_positions_after_sixty_minutes_are_not_recorded(world: World, clock: ManualClock) -> None:
+def test_positions_after_sixty_minutes_are_refused_and_not_recorded(
+    world: World, clock: ManualClock
+) -> None:
     parent = browser(world, "b-parent")
+    assert post(parent, "/parent/consent/location").status_code == 204
     started = post(
         parent,
         "/parent/trip/start",
@@ -273,10 +276,23 @@ def test_positions_after_sixty_minutes_are_not_recorded(world: World, clock: Man
     assert started.status_code == 200, started.text
     clock.advance(timedelta(minutes=61))
     late = post(parent, "/parent/trip/position", {"latitude": "45.55", "longitude": "-73.58"})
-    assert late.status_code == 204
+    assert late.status_code == 422
+    assert "60 minutes" in late.text
     listed = world.client.get("/api/v1/pickups", headers=api_headers(B_TOKEN)).json()
     trip = next(p for p in listed if p["child_id"] == "B-C3")
     assert trip["updated_at"] < (clock.now() - timedelta(minutes=60)).isoformat()
+
+
+def test_no_position_leaves_a_phone_without_the_parents_consent(world: World) -> None:
+    parent = browser(world, "b-parent")
+    refused = post(
+        parent,
+        "/parent/trip/start",
+        {"child_id": str(world.b.other_child), "latitude": "45.60", "longitude": "-73.60"},
+    )
+    assert refused.status_code == 403
+    listed = world.client.get("/api/v1/pickups", headers=api_headers(B_TOKEN)).json()
+    assert all(p["child_id"] != "B-C3" for p in listed)
 
 
 # -- the OpenAPI declares what the server enforces ----------------------------------------------

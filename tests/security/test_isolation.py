@@ -10,6 +10,7 @@ release log's CSV.
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
-from server.core.models import ApiToken, Child, Display, StaffUser
+from server.core.models import ApiToken, Child, Display, Guardian, StaffUser
 from tests.helpers import API_TOKEN, B_GROUP, B_TOKEN, api_headers, in_db
 from tests.security.conftest import (
     A_CENTRE,
@@ -228,6 +229,25 @@ def invite_guardian(world: World, site: Site) -> Seen:
     return posted(world, "b-admin", f"/admin/guardians/{site.guardian}/invite")
 
 
+def family_page(world: World, site: Site) -> Seen:
+    answer = browser(world, "b-admin").get(f"/admin/privacy/families/{site.guardian}")
+    return Seen(answer.status_code, answer.text)
+
+
+def family_export(world: World, site: Site) -> Seen:
+    answer = post(browser(world, "b-admin"), f"/admin/privacy/families/{site.guardian}/export")
+    # A zip is bytes: what it names is read as text (names are stored, not compressed away).
+    text = answer.text if answer.status_code != 200 else zip_text(answer.content)
+    return Seen(answer.status_code, text)
+
+
+def family_erase(world: World, site: Site) -> Seen:
+    """Erasing while the site's pickup is live: 409 at B's own (it got that far)."""
+    client = browser(world, "b-admin")
+    answer = post(client, f"/admin/privacy/families/{site.guardian}/erase", {"confirm": "erase"})
+    return Seen(answer.status_code, answer.text)
+
+
 def portal_activation(world: World, site: Site) -> Seen:
     """The centre account re-sends an activation email (the guardian must not have activated:
     the button is for invited parents)."""
@@ -334,6 +354,17 @@ def still_pending_photo(world: World, site: Site) -> bool:
     return bool(row(world, Child, site.child).pending_photo is not None)
 
 
+def guardian_named(world: World, site: Site) -> bool:
+    return bool(row(world, Guardian, site.guardian).first_name)
+
+
+def zip_text(data: bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return "\n".join(
+            archive.read(name).decode() for name in archive.namelist() if not name.endswith(".jpg")
+        )
+
+
 def no_pickup_for_other_child(world: World, site: Site) -> bool:
     token = TOKENS[site_name(world, site)]
     listed = world.client.get("/api/v1/pickups", headers=api_headers(token)).json()
@@ -379,6 +410,9 @@ PROBES: dict[str, Probe] = {
     "token-revoke": Probe(revoke_token, 303, 404, token_works),
     "guardian-invite": Probe(invite_guardian, 303, 404),
     "portal-activation": Probe(portal_activation, 303, 404),
+    "family-page": Probe(family_page, 200, 404, show_own=True),
+    "family-export": Probe(family_export, 200, 404, show_own=True),
+    "family-erase": Probe(family_erase, 409, 404, guardian_named),
     "integration-existing": Probe(integration_existing, 400, 404),
     "api-children": Probe(api_children, 200, 404),
     "api-move": Probe(api_move, 200, 404, child_in_its_group),

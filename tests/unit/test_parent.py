@@ -132,6 +132,7 @@ def test_gps_positions_with_impossible_values_are_refused_and_not_kept(
     client: TestClient, database_url: str, ids: dict[str, int]
 ) -> None:
     parent_login(client)
+    assert post(client, "/parent/consent/location", {}).status_code == 204
     started = post(
         client,
         "/parent/trip/start",

@@ -2,15 +2,30 @@
 
 from starlette.routing import BaseRoute
 
-from . import guardians, home, integrations, log, overview, photos, reports, roster, staff, tokens
+from . import (
+    guardians,
+    home,
+    incidents,
+    integrations,
+    log,
+    overview,
+    photos,
+    privacy,
+    reports,
+    roster,
+    staff,
+    tokens,
+)
 
 routes: list[BaseRoute] = [
     *guardians.routes,
     *home.routes,
+    *incidents.routes,
     *integrations.routes,
     *log.routes,
     *overview.routes,
     *photos.routes,
+    *privacy.routes,
     *reports.routes,
     *roster.routes,
     *staff.routes,

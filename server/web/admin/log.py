@@ -30,7 +30,7 @@ from ...core.models import (
 from ...pickups import queries as pickups
 from ...pickups.messages import dismiss_reason_label
 from ...roster import queries as roster
-from ..context import services
+from ..context import attachment, services
 from ..routing import get
 from ..sessions import require_admin
 from .common import admin_page, organization_zone
@@ -365,14 +365,7 @@ async def log_csv(request: Request) -> Response:
     # The BOM makes Excel read the file as UTF-8 (accents intact).
     body = "\ufeff" + out.getvalue()
     filename = f"relais-log-{chosen.start.isoformat()}-{chosen.end.isoformat()}.csv"
-    return Response(
-        body.encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return attachment(body.encode("utf-8"), "text/csv; charset=utf-8", filename)
 
 
 routes = [

@@ -1,9 +1,10 @@
 """The parent's phone (/parent/...): the family's page and announcing, the GPS trip, the live
-status, the other adults who may pick up, photos."""
+status, the other adults who may pick up, photos, and « Mes données » (export, correction,
+consent)."""
 
 from starlette.routing import BaseRoute
 
-from . import home, live, people, photos, trip
+from . import home, live, people, photos, privacy, trip
 
 routes: list[BaseRoute] = [
     *home.routes,
@@ -11,4 +12,5 @@ routes: list[BaseRoute] = [
     *people.routes,
     *live.routes,
     *photos.routes,
+    *privacy.routes,
 ]

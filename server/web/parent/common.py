@@ -24,6 +24,7 @@ from ...pickups.events import BoardEvent
 from ...pickups.family import FamilyState, family_children, load_family
 from ...pickups.messages import refusal_message
 from ...pickups.rules import RuleError
+from ...privacy import consent
 from ..context import is_htmx, page, services
 
 # What the page tells after an action: ("ok" | "error", the text).
@@ -68,6 +69,7 @@ async def family_page(
 ) -> Response:
     async with services(request).db.session() as session:
         authorized = await authorized_people(session, principal)
+        location_consent = await consent.current(session, principal.guardian_id)
     return page(
         request,
         "parent/page.html",
@@ -75,6 +77,7 @@ async def family_page(
         notices=notices,
         principal=principal,
         authorized=authorized,
+        location_consent=location_consent,
         oob=False,
     )
 

@@ -1,5 +1,6 @@
 """A parent's trip by GPS (/parent/trip/...): the phone's first position announces the
-chosen children, the next ones move the estimate, and stopping erases the positions."""
+chosen children, the next ones move the estimate, and stopping erases the positions. Only with
+the parent's consent (server/privacy/consent.py), and for 60 minutes at most (trips.MAX_TRIP)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ...pickups import rules, service, trips
 from ...pickups.eta import Position
 from ...pickups.messages import refusal_message
 from ...pickups.rules import RuleError
+from ...privacy import consent
 from ..context import csrf_form, services
 from ..routing import post
 from ..sessions import require_guardian
@@ -37,10 +39,23 @@ def _position(form: FormData, now: datetime) -> Position:
         raise RuleError(rules.Refusal.BAD_POSITION, reason="not a number") from None
 
 
+def _consent_missing() -> str:
+    return _("Agree to share your position first, or give an arrival time.")
+
+
 async def trip_start(request: Request) -> Response:
-    """The phone's first position: a GPS announcement for each chosen child."""
+    """The phone's first position: a GPS announcement for each chosen child, only with the
+    parent's standing consent (asked once, on the page)."""
     principal = await require_guardian(request)
     form = await csrf_form(request)
+    async with services(request).db.session() as session:
+        agreed = await consent.current(session, principal.guardian_id)
+    if agreed is None:
+        response = family_fragment(
+            await family(request, principal), [("error", _consent_missing())]
+        )
+        response.status_code = 403
+        return response
 
     async def by_position(session: AsyncSession, who: Announcing) -> tuple[service.Outcome, str]:
         outcome = await trips.start_trip(session, position=_position(form, who["now"]), **who)
@@ -60,6 +75,8 @@ async def trip_position(request: Request) -> Response:
     now = svc.clock.now()
     try:
         async with svc.db.session() as session:
+            if await consent.current(session, principal.guardian_id) is None:
+                return HTMLResponse(_consent_missing(), status_code=403)  # withdrawn meanwhile
             events = await trips.record_position_for_guardian(
                 session, principal.guardian_id, _position(form, now), now
             )
