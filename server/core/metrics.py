@@ -34,11 +34,12 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0
 
 CONNECTED = Gauge(
     "relais_connected_sockets",
-    "Open live sockets on this worker: boards and wall displays (board), parents' pages "
-    "(parent).",
+    "Open live sockets on this worker: boards and wall displays (board), parents' pages (parent).",
     ["kind"],
     multiprocess_mode="liveall",
 )
+for _kind in ("board", "parent"):
+    CONNECTED.labels(_kind)  # exported at 0 before the first socket opens
 EVENTS_PUBLISHED = Counter(
     "relais_events_published", "Board changes handed to the broker after their commit."
 )
@@ -116,11 +117,3 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def prepare_directory(directory: Path) -> None:
-    """Before the workers start: an empty directory (files of a previous run would add to
-    this one's counters)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for path in directory.glob("*.db"):
-        path.unlink()

@@ -9,6 +9,7 @@ import logging
 import re
 import time
 import uuid
+
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
