@@ -115,8 +115,11 @@ def _revision_in(file: Path, target: Target) -> str:
         target,
     )
     lines = script.splitlines()
-    start = next((i for i, line in enumerate(lines) if "alembic_version" in line), None)
-    if start is None or not lines[start].startswith("COPY"):
+    start = next(
+        (i for i, line in enumerate(lines) if line.startswith("COPY public.alembic_version")),
+        None,
+    )
+    if start is None:
         raise BackupError(f"{file} is not a Relais backup: it holds no schema revision")
     rows = []
     for line in lines[start + 1 :]:
