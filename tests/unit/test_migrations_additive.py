@@ -85,5 +85,6 @@ def test_migrations_after_the_last_release_only_add() -> None:
     ],
 )
 def test_the_rule_tells_adding_from_breaking(upgrade: str, breaking: bool) -> None:
-    source = f"def upgrade() -> None:\n    {upgrade}\n\n\ndef downgrade() -> None:\n    op.drop_table('x')\n"
+    downgrade = "def downgrade() -> None:\n    op.drop_table('x')\n"  # undoing may drop
+    source = f"def upgrade() -> None:\n    {upgrade}\n\n\n{downgrade}"
     assert bool(breaking_steps(source)) is breaking
