@@ -129,6 +129,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=True,
         log_config=logging_config(log_format()),
         access_log=False,  # ours names the route, never the path (tokens) — core/logs.py
+        # uvicorn pings each worker, a starting one included, and replaces it when it does
+        # not answer within this time: its default, 5 s, is shorter than a worker's start
+        # (importing the app) on a loaded machine, and the new workers were killed in turn.
+        timeout_worker_healthcheck=30,
         # The Sans-I/O protocol: no tasks of its own per socket, and a send is a write to
         # the transport (the tests' servers run the same one).
         ws="websockets-sansio",
