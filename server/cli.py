@@ -8,6 +8,7 @@ import asyncio
 import getpass
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from . import demo
@@ -148,22 +149,27 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
-    try:
+    def run() -> str:
         backup.backup(settings.database_url, Path(args.file))
-    except backup.BackupError as error:
-        print(f"relais backup: {error}", file=sys.stderr)
-        return 2
-    print(f"Backup written to {args.file}.")
-    return 0
+        return f"Backup written to {args.file}."
+
+    return _said("backup", run)
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    def run() -> str:
+        return f"Restored {args.file} ({backup.restore(settings.database_url, Path(args.file))})."
+
+    return _said("restore", run)
+
+
+def _said(command: str, run: Callable[[], str]) -> int:
+    """A backup command's outcome in a sentence; its refusal on stderr, exit code 2."""
     try:
-        restored = backup.restore(settings.database_url, Path(args.file))
+        print(run())
     except backup.BackupError as error:
-        print(f"relais restore: {error}", file=sys.stderr)
+        print(f"relais {command}: {error}", file=sys.stderr)
         return 2
-    print(f"Restored {args.file} ({restored}).")
     return 0
 
 

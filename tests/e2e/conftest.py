@@ -31,7 +31,16 @@ from server.core.models import Display, Installation
 from server.core.security import token_hash
 from server.core.settings import Settings
 from server.demo_portraits import ensure_portraits
-from tests.helpers import API_TOKEN, PASSWORD, T0, free_port, in_db, run_async, serving_app
+from tests.helpers import (
+    API_TOKEN,
+    PASSWORD,
+    T0,
+    free_port,
+    in_db,
+    run_async,
+    serving_app,
+    stop_process,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -357,9 +366,4 @@ def relais_serve(
             pytest.fail(f"relais serve --workers {workers} did not answer /healthz")
         yield ServeProcess(url, process, stdout, stderr)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, signal.SIGINT, 20)

@@ -11,6 +11,7 @@ the demo's names, emails, positions or tokens."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -33,7 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.e2e.conftest import ServeProcess, relais_serve
-from tests.helpers import API_TOKEN, PASSWORD, free_port, in_db
+from tests.helpers import API_TOKEN, PASSWORD, free_port, in_db, stop_process
 from tests.redis_server import RedisServer
 
 NGINX = shutil.which("nginx") or next(
@@ -50,7 +51,7 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS_TOKEN = "metrics-token-behind-nginx"
-AT_THE_DOOR = {"mode": "gps", "latitude": 46.8139, "longitude": -71.2082}
+AT_THE_DOOR: dict[str, Any] = {"mode": "gps", "latitude": 46.8139, "longitude": -71.2082}
 
 
 def outside_address() -> str | None:
@@ -71,7 +72,7 @@ OUTSIDE = outside_address()
 def documented_site() -> str:
     """The nginx configuration docs/deploy.md gives, as written."""
     guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```nginx\n(.*?)```", guide, re.DOTALL)
+    blocks: list[str] = re.findall(r"```nginx\n(.*?)```", guide, re.DOTALL)
     assert len(blocks) == 1, "docs/deploy.md gives one nginx configuration"
     return blocks[0]
 
@@ -168,18 +169,13 @@ def proxy(relais_json: ServeProcess, tmp_path: Path, https_port: int) -> Iterato
                 httpx.get(f"{url}/healthz", verify=trusted, timeout=0.5)
                 break
             except httpx.TransportError:
-                with pytest.raises(subprocess.TimeoutExpired):
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     nginx.wait(0.05)  # not listening yet: wait on the process, not a sleep
         else:
             pytest.fail("nginx did not answer")
         yield Proxy(url, cert, here / "access.log")
     finally:
-        nginx.send_signal(signal.SIGQUIT)
-        try:
-            nginx.wait(10)
-        except subprocess.TimeoutExpired:
-            nginx.kill()
-            nginx.wait()
+        stop_process(nginx, signal.SIGQUIT, 10)  # SIGQUIT: nginx's graceful stop
 
 
 def api(proxy: Proxy, method: str, path: str, **kwargs: Any) -> httpx.Response:

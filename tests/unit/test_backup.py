@@ -28,7 +28,7 @@ from tests.helpers import T0, announce, api_headers, in_db, run_async, serving_a
 
 RELAIS = Path(sys.executable).parent / "relais"
 API = api_headers()
-AT_THE_DOOR = {"mode": "gps", "latitude": 46.8139, "longitude": -71.2082}
+AT_THE_DOOR: dict[str, Any] = {"mode": "gps", "latitude": 46.8139, "longitude": -71.2082}
 
 
 def relais(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -50,6 +50,17 @@ def every_table(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
         return tables
 
     return in_db(database_url, read)
+
+
+def at_revision(database_url: str, revision: str) -> None:
+    """Make the database say it is at `revision` (as a newer or this release's would)."""
+
+    async def mark(session: AsyncSession) -> None:
+        await session.execute(
+            text("UPDATE alembic_version SET version_num = :revision"), {"revision": revision}
+        )
+
+    in_db(database_url, mark)
 
 
 @pytest.fixture
@@ -145,10 +156,7 @@ def test_restore_refuses_a_newer_schema_and_a_database_that_is_not_empty(
 ) -> None:
     file = tmp_path / "newer.backup"
 
-    async def from_the_future(session: AsyncSession) -> None:
-        await session.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
-
-    in_db(database_url, from_the_future)
+    at_revision(database_url, "0099_future")
     assert relais(database_url, "backup", str(file)).returncode == 0
     refused = relais(empty_database_url, "restore", str(file))
     assert refused.returncode == 2
@@ -166,10 +174,7 @@ def test_restore_refuses_a_newer_schema_and_a_database_that_is_not_empty(
     # Not empty: never overwritten.
     current = tmp_path / "current.backup"
 
-    async def back_to_now(session: AsyncSession) -> None:
-        await session.execute(text("UPDATE alembic_version SET version_num = '0008'"))
-
-    in_db(database_url, back_to_now)
+    at_revision(database_url, "0008")
     assert relais(database_url, "backup", str(current)).returncode == 0
     over = relais(database_url, "restore", str(current))
     assert over.returncode == 2

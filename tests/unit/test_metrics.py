@@ -19,9 +19,9 @@ from server.app import create_app
 from server.core import metrics
 from server.core.clock import ManualClock
 from server.core.settings import Settings
-from tests.helpers import announce, login, run_async
+from tests.helpers import announce, board, login, receive, run_async
 from tests.redis_server import RedisServer
-from tests.unit.test_realtime import RECEPTION, board, receive
+from tests.unit.test_realtime import RECEPTION
 
 TOKEN = "monitoring-token-for-tests"
 LOCAL = ("127.0.0.1", 4000)
