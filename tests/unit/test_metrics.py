@@ -1,6 +1,7 @@
 """GET /metrics: Prometheus's text format for loopback or the metrics token, a 404 for anyone
 else; and each figure moves when what it counts happens (an announcement reaching a board,
-a board asking to resync, the event bus going down, a late background tick)."""
+a board asking to resync, a board that stops reading, the event bus going down, a late
+background tick)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,21 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketState
 
 from server import scheduler
 from server.app import create_app
 from server.core import metrics
 from server.core.clock import ManualClock
+from server.core.db import Database
 from server.core.settings import Settings
-from tests.helpers import announce, board, login, receive, run_async
+from server.pickups.board import ViewKey
+from server.realtime.broker import MemoryBroker
+from server.realtime.hub import CLOSE_TOO_SLOW, BoardSocket, Hub, _Channel
+from tests.helpers import T0, announce, board, login, receive, run_async
 from tests.redis_server import RedisServer
 from tests.unit.test_realtime import RECEPTION
 
@@ -103,7 +110,6 @@ def test_an_announcement_moves_every_figure_of_its_path(monitored: TestClient) -
     assert grew("relais_commit_to_send_seconds_count") >= 1
     assert grew("relais_snapshot_resyncs_total") == 1
     assert grew("relais_request_seconds_count", route="/api/v1/pickups", method="POST") == 1
-    # (a board dropped for not reading: tests/e2e/test_slow_board.py, with real sockets)
     assert value(closed, "relais_connected_sockets", kind="board") == value(
         before, "relais_connected_sockets", kind="board"
     )
@@ -148,3 +154,42 @@ def test_the_tick_lag_is_how_late_the_background_work_started(
     run_async(a_blocked_loop)
     assert seen[0] < 0.1, seen  # the first tick starts on time
     assert max(seen) >= 0.2, seen  # the one after the blocking call says how late it was
+
+
+class StuckConnection:
+    """A board's connection that takes no more bytes: every write waits forever. (With real
+    sockets, tests/e2e/test_slow_board.py; there the server's ping may close it first.)"""
+
+    application_state = WebSocketState.CONNECTED
+
+    def __init__(self) -> None:
+        self.closed_with: int | None = None
+        self._never = asyncio.Event()
+
+    async def send_text(self, message: str) -> None:
+        await self._never.wait()
+
+    async def close(self, code: int) -> None:
+        self.closed_with = code
+
+
+async def test_a_board_dropped_for_not_reading_is_counted(settings: Settings) -> None:
+    db = Database(settings.database_url)
+    hub = Hub(db, MemoryBroker(), lambda: T0, queue_size=2)
+    channel = _Channel(1, hub)
+    stuck = StuckConnection()
+    view = ViewKey(installation_id=1, group_id=None, interactive=True, locale="fr")
+    board = BoardSocket(stuck, view, None, None, limit=2)  # type: ignore[arg-type]
+    channel.views[view] = {board}
+    before = REGISTRY.get_sample_value("relais_slow_sockets_dropped_total") or 0.0
+    for change in range(3):  # one waits on the connection, two queue behind it
+        channel.broadcast(f"change {change}")
+    assert REGISTRY.get_sample_value("relais_slow_sockets_dropped_total") == before
+    channel.broadcast("one too many")
+    assert REGISTRY.get_sample_value("relais_slow_sockets_dropped_total") == before + 1
+    assert not channel.views  # let go
+    await asyncio.gather(*hub.background)
+    assert stuck.closed_with == CLOSE_TOO_SLOW  # it reconnects and resyncs
+    await board.stop_writing()
+    channel.close()
+    await db.dispose()
