@@ -3,15 +3,14 @@ caller with RELAIS_METRICS_TOKEN; anyone else gets the 404 of a page that does n
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ..core import metrics
 from .context import services
 from .health import may_see_details
+from .routing import get
 
 
 async def metrics_page(request: Request) -> Response:
@@ -20,8 +19,7 @@ async def metrics_page(request: Request) -> Response:
     svc = services(request)
     # This worker's own view of its database, fresh (the others refresh theirs every tick).
     try:
-        async with svc.db.session() as session:
-            await session.execute(text("SELECT 1"))
+        await svc.db.ping()
         metrics.UP.labels("database").set(1)
     except Exception:
         metrics.UP.labels("database").set(0)
@@ -32,4 +30,4 @@ async def metrics_page(request: Request) -> Response:
     )
 
 
-routes = [Route("/metrics", metrics_page, name="metrics")]
+routes = [get("/metrics", metrics_page, "metrics")]
