@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # What the test suite needs from the machine: Debian's Chromium (never a downloaded browser),
-# a Redis server, and PostgreSQL on 127.0.0.1:5432 letting the postgres user in without a
-# password (the suite runs a second time on it). Each is started when installed but stopped.
+# Debian's nginx and openssl (the TLS proxy test), a Redis server, and PostgreSQL on
+# 127.0.0.1:5432 letting the postgres user in without a password (the suite runs a second
+# time on it). Each is started when installed but stopped.
 # Installs from Debian's packages only when missing and only as root.
 set -euo pipefail
 
 need_apt=()
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# The TLS proxy test (tests/e2e/test_behind_nginx.py) runs Debian's nginx, its own instance.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 installed_postgres=no
 if ! command -v pg_ctlcluster >/dev/null 2>&1 || [ ! -d /etc/postgresql ]; then
   need_apt+=(postgresql)

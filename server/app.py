@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from . import scheduler
-from .core import templating
+from .core import metrics, templating
 from .core.clock import Clock, clock_with_offset
 from .core.db import Database, DatabaseUnavailable
 from .core.mail import create_mailer
@@ -26,9 +26,11 @@ from .realtime.hub import Hub
 from .realtime.redis_broker import RedisBroker
 from .services import Services
 from .web import admin, auth, board, dev, display, health, parent, photos, portal, privacy
+from .web import metrics as metrics_page
 from .web.api import routes as api
 from .web.context import RequestContextMiddleware, database_unavailable, http_error
 from .web.limits import BodyLimits
+from .web.observe import Observe
 from .web.sessions import SignInRequired, sign_in_required
 
 
@@ -66,6 +68,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        metrics.forget_stopped_workers()  # a worker restarted: the old one's gauges go
         await broker.start()
         worker = asyncio.create_task(scheduler.run_forever(svc)) if background else None
         try:
@@ -78,12 +81,14 @@ def create_app(
             await hub.close_all()
             await broker.stop()
             await db.dispose()
+            metrics.worker_stopped()
 
     routes = [
         # First: the integrations' calls are the hot path, and the router tries routes in
         # order (a hundred page routes before it cost a tenth of a millisecond a call).
         Mount("/api/v1", routes=api.routes, name="api"),
         *health.routes,
+        *metrics_page.routes,
         *auth.routes,
         *board.routes,
         *display.routes,
@@ -102,8 +107,13 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        # Outermost first: the Origin check and the CSRF cookie, then the body limits.
-        middleware=[Middleware(RequestContextMiddleware), Middleware(BodyLimits)],
+        # Outermost first: the access line and request id (it sees every answer), the
+        # Origin check and the CSRF cookie, then the body limits.
+        middleware=[
+            Middleware(Observe),
+            Middleware(RequestContextMiddleware),
+            Middleware(BodyLimits),
+        ],
         exception_handlers={
             HTTPException: http_error,
             DatabaseUnavailable: database_unavailable,

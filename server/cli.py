@@ -1,4 +1,5 @@
-"""The `relais` command: serve, demo, migrate, create-admin, import-roster, purge."""
+"""The `relais` command: serve, demo, migrate, create-admin, import-roster, purge, check,
+backup, restore."""
 
 from __future__ import annotations
 
@@ -7,17 +8,21 @@ import asyncio
 import getpass
 import os
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 from . import demo
 from .accounts.admins import create_admin
 from .core.clock import clock_with_offset
 from .core.db import Database
+from .core.logs import log_format, logging_config
 from .core.migrate import upgrade
 from .core.settings import Settings
 from .demo_portraits import ensure_portraits
+from .ops import backup, check
+from .ops.check import raise_open_files_limit
 from .privacy import retention
 from .roster.cli import import_roster
-from .web.origin import origin_of
 
 
 def _migrate(settings: Settings) -> None:
@@ -73,53 +78,23 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result != "not-demo" else 1
 
 
-def raise_open_files_limit() -> int:
-    """Every board is an open socket: lift this process's soft limit on open files (often
-    1,024) to the hard limit the system allows. Returns the limit now in force."""
-    import resource
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard == resource.RLIM_INFINITY or soft < hard:
-        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass  # not allowed here: keep the soft limit and say it below
-    return soft
+def _empty_metrics_directory(directory: Path) -> None:
+    """Before the workers start: files of a previous run would add to this one's counters.
+    (Here, not in core/metrics.py: this process must not import the client library before
+    the variable is set, or it would keep its figures where /metrics never looks.)"""
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in directory.glob("*.db"):
+        path.unlink()
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    if args.workers > 1 and not settings.redis_url:
-        print(
-            "relais serve: --workers above 1 needs RELAIS_REDIS_URL: boards on one worker would "
-            "not see alerts made on another. Set RELAIS_REDIS_URL or use one worker.",
-            file=sys.stderr,
-        )
-        return 2
-    if settings.clock_offset_seconds and not settings.demo:
-        print(
-            "relais serve: RELAIS_CLOCK_OFFSET_SECONDS shifts the clock for demos only: "
-            "unset it, or set RELAIS_DEMO=1.",
-            file=sys.stderr,
-        )
-        return 2
-    if not settings.demo and not origin_of(settings.public_url or ""):
-        print(
-            "relais serve: set RELAIS_PUBLIC_URL to the address people use, e.g. "
-            "https://relais.example.org, for a production start (links in emails point there, "
-            "never where a request says it came from), or RELAIS_DEMO=1 for a demo.",
-            file=sys.stderr,
-        )
-        return 2
-    if not settings.demo and not os.environ.get("RELAIS_SECRET_KEY"):
-        print(
-            "relais serve: set RELAIS_SECRET_KEY (a long random string, kept secret and the "
-            "same on every worker) for a production start, or RELAIS_DEMO=1 for a demo.",
-            file=sys.stderr,
-        )
+    workers = args.workers or settings.workers
+    problems = check.start_problems(settings, workers)
+    for problem in problems:
+        print(f"relais serve: {problem}", file=sys.stderr)
+    if problems:
         return 2
     _migrate(settings)
     if settings.demo:
@@ -132,12 +107,19 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     open_files = raise_open_files_limit()
-    if open_files < 4096:
+    if open_files < check.MIN_OPEN_FILES:
         print(
             f"relais serve: this process may open only {open_files} files, so each worker "
             "holds fewer boards than that; raise the hard limit (ulimit -Hn) for more.",
             file=sys.stderr,
         )
+    if workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Set before the workers start (they read it when they import the client library):
+        # each keeps its figures in files there, and any of them answers for all.
+        directory = os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", str(settings.var_dir / "metrics")
+        )
+        _empty_metrics_directory(Path(directory))
     host = args.host or os.environ.get("HOST", "127.0.0.1")
     port = args.port or int(os.environ.get("PORT", "8000"))
     print(f"Relais on http://{host}:{port}")
@@ -145,14 +127,50 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "server.asgi:app",
         host=host,
         port=port,
-        workers=args.workers,
+        workers=workers,
         proxy_headers=True,
-        log_level="info",
+        log_config=logging_config(log_format()),
+        access_log=False,  # ours names the route, never the path (tokens) — core/logs.py
+        # uvicorn pings each worker, a starting one included, and replaces it when it does
+        # not answer within this time: its default, 5 s, is shorter than a worker's start
+        # (importing the app) on a loaded machine, and the new workers were killed in turn.
+        timeout_worker_healthcheck=30,
         # The Sans-I/O protocol: no tasks of its own per socket, and a send is a write to
         # the transport (the tests' servers run the same one).
         ws="websockets-sansio",
         ws_per_message_deflate=False,  # fragments are small; compression costs memory per socket
     )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    findings = asyncio.run(check.check(settings, args.workers or settings.workers))
+    print(check.report(findings))
+    return 1 if any(f.problem for f in findings) else 0
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    def run() -> str:
+        backup.backup(settings.database_url, Path(args.file))
+        return f"Backup written to {args.file}."
+
+    return _said("backup", run)
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    def run() -> str:
+        return f"Restored {args.file} ({backup.restore(settings.database_url, Path(args.file))})."
+
+    return _said("restore", run)
+
+
+def _said(command: str, run: Callable[[], str]) -> int:
+    """A backup command's outcome in a sentence; its refusal on stderr, exit code 2."""
+    try:
+        print(run())
+    except backup.BackupError as error:
+        print(f"relais {command}: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -202,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relais", description="Relais pickup alerts")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="apply migrations and serve")
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--workers", type=int, help="worker processes (RELAIS_WORKERS, else 1)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_serve)
@@ -226,6 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.add_argument("--dry-run", action="store_true", help="count only, change nothing")
     purge.set_defaults(func=cmd_purge)
+    checking = sub.add_parser("check", help="check the production configuration")
+    checking.add_argument("--workers", type=int, help="as for serve (RELAIS_WORKERS, else 1)")
+    checking.set_defaults(func=cmd_check)
+    saving = sub.add_parser("backup", help="back the database up to FILE, while serving")
+    saving.add_argument("file")
+    saving.set_defaults(func=cmd_backup)
+    restoring = sub.add_parser("restore", help="restore FILE into an empty database")
+    restoring.add_argument("file")
+    restoring.set_defaults(func=cmd_restore)
     return parser
 
 

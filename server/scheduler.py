@@ -9,6 +9,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
+from .core import metrics
 from .core.db import DatabaseUnavailable
 from .pickups import service, trips
 from .pickups.events import BoardEvent
@@ -53,12 +54,19 @@ async def _retention_if_due(svc: Services, due: datetime | None) -> datetime:
 
 async def run_forever(svc: Services) -> None:
     retention_due: datetime | None = None
+    loop = asyncio.get_running_loop()
+    due = loop.time()
     while True:
+        # Late: the event loop was busy elsewhere (a long render, a blocking call).
+        metrics.TICK_LAG.set(max(loop.time() - due, 0.0))
         try:
             await run_due_work(svc)
             retention_due = await _retention_if_due(svc, retention_due)
+            metrics.UP.labels("database").set(1)
         except DatabaseUnavailable as down:  # one line a tick, not a traceback
+            metrics.UP.labels("database").set(0)
             log.warning("background pickup work waits for the database: %s", down)
         except Exception:  # the database may be restarting: say so, try again next tick
             log.exception("background pickup work failed; retrying")
+        due = loop.time() + svc.settings.tick_seconds
         await asyncio.sleep(svc.settings.tick_seconds)

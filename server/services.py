@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .core import metrics
 from .core.clock import Clock
 from .core.db import Database
 from .core.mail import Mailer
@@ -35,3 +36,4 @@ class Services:
         committed_at = time.time()
         for event in events:
             await self.broker.publish(replace(event, committed_at=committed_at))
+        metrics.EVENTS_PUBLISHED.inc(len(events))

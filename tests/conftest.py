@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,10 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         url = run_async(lambda: databases.create_empty(databases.new_name("template")))
     else:
         url = sqlite_url(tmp_path_factory.mktemp("template") / "relais.db")
-    upgrade(url)
+    # In a thread of its own: Alembic runs an event loop, and Playwright's may be running
+    # here already (an end-to-end test that asks for a browser before a demo database).
+    with ThreadPoolExecutor(max_workers=1) as aside:
+        aside.submit(upgrade, url).result()
     run_async(lambda: _load_demo(url))
     yield url
     if databases.using_postgres():

@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
 import socket
+import subprocess
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -379,6 +381,16 @@ def _routes_under(routes: list[BaseRoute], prefix: str) -> Iterator[tuple[str, s
 
 
 # -- a real server ---------------------------------------------------------------------------
+
+
+def stop_process(process: subprocess.Popen[bytes], how: signal.Signals, within: float) -> None:
+    """Ask a server process to stop (`how`), and kill it if it has not within `within` s."""
+    process.send_signal(how)
+    try:
+        process.wait(within)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def free_port() -> int:

@@ -81,11 +81,14 @@ def _is_busy(error: OperationalError) -> bool:
 
 
 def create_engine(url: str) -> AsyncEngine:
+    # hide_parameters: an error's text then names no value (names, emails) that logs keep.
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True
+    )
 
 
 # The largest integer key each engine can compare with: PostgreSQL's INTEGER is 32 bits,

@@ -40,6 +40,8 @@ class Settings:
     # without it only loopback gets them.
     metrics_token: str | None = None
     demo: bool = False
+    # Worker processes `relais serve` (and `relais check`) count on, without --workers.
+    workers: int = 1
     # Cookies are marked Secure when served over HTTPS; force it behind a TLS proxy.
     secure_cookies: bool = False
     # Extra origins allowed to open WebSockets besides the server's own.
@@ -83,6 +85,7 @@ class Settings:
             public_url=(env.get("RELAIS_PUBLIC_URL") or "").strip().rstrip("/") or None,
             metrics_token=env.get("RELAIS_METRICS_TOKEN") or None,
             demo=env.get("RELAIS_DEMO", "") in {"1", "true", "yes"},
+            workers=int(env.get("RELAIS_WORKERS") or 1),
             secure_cookies=env.get("RELAIS_SECURE_COOKIES", "") in {"1", "true", "yes"},
             allowed_origins=origins,
             tick_seconds=float(env.get("RELAIS_TICK_SECONDS", "1.0")),

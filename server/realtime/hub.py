@@ -16,9 +16,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import types
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from sqlalchemy import select
 from sqlmodel import col
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from ..core import metrics
 from ..core.db import Database
 from ..core.models import Display, Installation, SignInSession
 from ..pickups import rules
@@ -154,6 +156,7 @@ class BoardSocket:
 @dataclass(frozen=True)
 class _SnapshotRequest:
     socket: BoardSocket
+    resync: bool = False  # an open socket's (counted), not the first on connecting
 
 
 class _Recheck:
@@ -210,10 +213,14 @@ class _Channel:
                 if events or late or recheck:
                     await self._changes(events, late, recheck)
             except Exception:  # a bad render must not kill the channel; boards resync later
-                log.exception("board channel %s failed on %r", self.installation_id, events)
+                # The numbers only: the events' rows name children.
+                seqs = [e.seq for e in events]
+                log.exception("board channel %s failed on events %s", self.installation_id, seqs)
                 self.stale = True
             for item in items:
                 if isinstance(item, _SnapshotRequest):
+                    if item.resync:
+                        metrics.SNAPSHOT_RESYNCS.inc()
                     try:
                         await self._snapshot(item.socket)
                     except Exception:
@@ -369,14 +376,16 @@ class _Channel:
                 undos=mine if view.interactive else (),
                 settled=touched if view.interactive else (),
             )
-            for socket in list(self.views.get(view, ())):
-                self._deliver(socket, message)
+            self._deliver_all(self.views.get(view, ()), message)
+        if at:
+            metrics.COMMIT_TO_SEND.observe(max(time.time() - at, 0.0))
 
     def _send_snapshots(self, board: BoardState, now: datetime) -> None:
         for view in self._board_views():
             message = self._snapshot_message(board, view, now)
-            for socket in list(self.views.get(view, ())):
-                self._deliver(socket, message)
+            sockets = self.views.get(view, ())
+            metrics.SNAPSHOT_RESYNCS.inc(len(sockets))
+            self._deliver_all(sockets, message)
 
     def _snapshot_message(self, board: BoardState, view: ViewKey, now: datetime) -> str:
         cached = self.snapshots.get(view)
@@ -390,7 +399,7 @@ class _Channel:
         if isinstance(socket.view, FamilyView):
             family = await self.hub.load_family(socket.view.guardian_id)
             self.views.setdefault(socket.view, set()).add(socket)
-            self._deliver(socket, family_message(family, socket.view))
+            self._deliver_all((socket,), family_message(family, socket.view))
             return
         now = self.hub.now()
         board = await self._current(now)
@@ -401,10 +410,10 @@ class _Channel:
         # Joining the view only now means every later change reaches this socket after its
         # snapshot, as a difference from the very board the snapshot shows.
         self.views.setdefault(socket.view, set()).add(socket)
-        self._deliver(socket, message)
+        self._deliver_all((socket,), message)
         if not self.hub.broker_up:
             # Connected while the event bus is down: the board must not look live.
-            self._deliver(socket, status_message("degraded"))
+            self._deliver_all((socket,), status_message("degraded"))
 
     # -- family pages --------------------------------------------------------------------
 
@@ -443,20 +452,29 @@ class _Channel:
                     family = await self.hub.load_family(view.guardian_id)
                 self.hub.families[view.guardian_id] = family
                 done[view.guardian_id] = family
-            message = family_message(family, view)
-            for socket in list(sockets):
-                self._deliver(socket, message)
+            self._deliver_all(sockets, family_message(family, view))
 
     # -- sockets -------------------------------------------------------------------------
 
-    def _deliver(self, socket: BoardSocket, message: str) -> None:
-        if not socket.offer(message):
-            log.warning("dropping a board that stopped reading (view %s)", socket.view)
-            self.discard(socket)
-            # Closing may wait on the stuck connection: do it aside, keeping a reference.
-            task = asyncio.create_task(socket.close(CLOSE_TOO_SLOW))
-            self.hub.background.add(task)
-            task.add_done_callback(self.hub.background.discard)
+    def _deliver_all(self, sockets: Iterable[BoardSocket], message: str) -> None:
+        """The same message to each socket, counted once (a count per socket would cost
+        more than the write itself, with two thousand boards)."""
+        delivered = 0
+        for socket in list(sockets):
+            delivered += self._deliver(socket, message)
+        metrics.EVENTS_DELIVERED.inc(delivered)
+
+    def _deliver(self, socket: BoardSocket, message: str) -> bool:
+        if socket.offer(message):
+            return True
+        log.warning("dropping a board that stopped reading (view %s)", socket.view)
+        metrics.SLOW_SOCKETS_DROPPED.inc()
+        self.discard(socket)
+        # Closing may wait on the stuck connection: do it aside, keeping a reference.
+        task = asyncio.create_task(socket.close(CLOSE_TOO_SLOW))
+        self.hub.background.add(task)
+        task.add_done_callback(self.hub.background.discard)
+        return False
 
     def discard(self, socket: BoardSocket) -> None:
         group = self.views.get(socket.view)
@@ -468,8 +486,7 @@ class _Channel:
                     self.snapshots.pop(socket.view, None)
 
     def broadcast(self, message: str) -> None:
-        for socket in self.sockets():
-            self._deliver(socket, message)
+        self._deliver_all(self.sockets(), message)
 
 
 class Hub:
@@ -510,6 +527,7 @@ class Hub:
         """Serve one accepted socket until it closes: a board (one installation) or a parent's
         page (the installations of their children, `installation_ids`)."""
         socket = BoardSocket(websocket, view, session_hash, display_id, self.queue_size)
+        connected = metrics.CONNECTED.labels("parent" if isinstance(view, FamilyView) else "board")
         if isinstance(view, FamilyView):
             self._family_pages[view.guardian_id] += 1
         ids = installation_ids if isinstance(view, FamilyView) else {view.installation_id}
@@ -518,6 +536,7 @@ class Hub:
             self._forget_family(view)
             await websocket.close(1008)
             return
+        connected.inc()
         channel = channels[0]
         channel.inbox.put_nowait(_SnapshotRequest(socket))
         for other in channels[1:]:
@@ -532,10 +551,11 @@ class Hub:
                 except ValueError:
                     continue  # a malformed frame is ignored: the board must stay live
                 if isinstance(data, dict) and data.get("type") == "snapshot":
-                    channel.inbox.put_nowait(_SnapshotRequest(socket))
+                    channel.inbox.put_nowait(_SnapshotRequest(socket, resync=True))
         except (WebSocketDisconnect, RuntimeError, ValueError):
             pass
         finally:
+            connected.dec()
             await socket.stop_writing()
             for joined in channels:
                 joined.discard(socket)
@@ -618,7 +638,7 @@ class Hub:
             elif not was_up:
                 channel.stale = True
                 for socket in channel.sockets():
-                    channel.inbox.put_nowait(_SnapshotRequest(socket))
+                    channel.inbox.put_nowait(_SnapshotRequest(socket, resync=True))
 
     async def _close_ended_sockets(self) -> None:
         sockets = {s for c in self._channels.values() for s in c.sockets()}

@@ -20,6 +20,7 @@ import json
 import logging
 import random
 from typing import Any
+from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -27,6 +28,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from ..core import metrics
 from ..pickups.events import BoardEvent
 from .broker import BrokerListener
 
@@ -61,7 +63,8 @@ class RedisBroker:
         command_timeout: float = 2.0,
         idle_ping: float = 1.0,
     ) -> None:
-        self._url = url
+        parsed = urlsplit(url)
+        self._where = f"{parsed.hostname}:{parsed.port or 6379}"
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         # After this long without a message the reader PINGs: a connection that died without
@@ -184,7 +187,8 @@ class RedisBroker:
                 try:
                     pubsub = await self._connect()
                 except (RedisError, OSError) as exc:
-                    log.warning("redis broker cannot connect to %s: %s", self._url, exc)
+                    # The address without its password: logs must not carry secrets.
+                    log.warning("redis broker cannot connect to %s: %s", self._where, exc)
                     await self._drop_pubsub()
                     await self._set_state(False)
                 else:
@@ -304,6 +308,7 @@ class RedisBroker:
         if self._connected == connected:
             return
         self._connected = connected
+        metrics.UP.labels("redis").set(1 if connected else 0)
         if connected:
             log.info("redis broker connected")
         if self._listener is not None:

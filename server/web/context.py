@@ -375,7 +375,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 async def database_unavailable(request: Request, exc: Exception) -> Response:
     """The database is restarting or unreachable: say it plainly, with a 503 that tells
     clients (and load balancers) to try again."""
-    log.warning("database unavailable for %s: %s", request.url.path, exc)
+    log.warning("database unavailable: %s", exc)  # not the path: it may hold a token
     error = HTTPException(503, _("The database is not answering: try again in a moment."))
     response = await http_error(request, error)
     response.headers["Retry-After"] = "5"

@@ -3,10 +3,17 @@ so the test can move its clock), Debian's Chromium driven by Playwright, real We
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +31,16 @@ from server.core.models import Display, Installation
 from server.core.security import token_hash
 from server.core.settings import Settings
 from server.demo_portraits import ensure_portraits
-from tests.helpers import API_TOKEN, PASSWORD, free_port, in_db, run_async, serving_app
+from tests.helpers import (
+    API_TOKEN,
+    PASSWORD,
+    T0,
+    free_port,
+    in_db,
+    run_async,
+    serving_app,
+    stop_process,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -294,3 +310,60 @@ def proxy(live_server: LiveServer) -> Iterator[TcpProxy]:
     tcp = TcpProxy(port)
     yield tcp
     tcp.close()
+
+
+RELAIS = Path(sys.executable).parent / "relais"
+
+
+@dataclass
+class ServeProcess:
+    """`relais serve` running as its own process: where it answers, its output."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+
+
+@contextlib.contextmanager
+def relais_serve(
+    database_url: str, redis_url: str, var_dir: Path, workers: int = 2, **env: str
+) -> Iterator[ServeProcess]:
+    """The real command, `relais serve --workers N`, on the demo (its Tuesday afternoon,
+    whatever the hour this runs at), sharing Redis and the database; stopped afterwards."""
+    port = free_port()
+    environ = {
+        **os.environ,
+        "RELAIS_DATABASE_URL": database_url,
+        "RELAIS_REDIS_URL": redis_url,
+        "RELAIS_DEMO": "1",
+        "RELAIS_CLOCK_OFFSET_SECONDS": str((T0 - datetime.now(UTC)).total_seconds()),
+        "RELAIS_SECRET_KEY": "test-secret-key-for-relais-serve",
+        "RELAIS_VAR_DIR": str(var_dir),
+        "RELAIS_TICK_SECONDS": "0.2",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        **env,
+    }
+    stdout, stderr = var_dir / "serve.out", var_dir / "serve.log"
+    # Files, not pipes: a full pipe would stall the server.
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [str(RELAIS), "serve", "--workers", str(workers)], env=environ, stdout=out, stderr=err
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _attempt in range(600):  # migrations and the demo come first
+            if process.poll() is not None:
+                pytest.fail(f"relais serve exited with {process.returncode}:\n{stderr.read_text()}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(0.1)  # not up yet: wait on the process, not a sleep
+        else:
+            pytest.fail(f"relais serve --workers {workers} did not answer /healthz")
+        yield ServeProcess(url, process, stdout, stderr)
+    finally:
+        stop_process(process, signal.SIGINT, 20)

@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,62 +15,20 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
-from tests.e2e.conftest import staff_cookie
-from tests.helpers import API_TOKEN, T0, announce_at_the_door, free_port, run_async
+from tests.e2e.conftest import relais_serve, staff_cookie
+from tests.helpers import API_TOKEN, announce_at_the_door, run_async
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
 
-RELAIS = Path(sys.executable).parent / "relais"
 BOARDS = 6
 WAIT = 15.0  # upper bound for any one message (they come in milliseconds)
 
 
 @pytest.fixture
 def served(empty_database_url: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "RELAIS_DATABASE_URL": empty_database_url,
-        "RELAIS_REDIS_URL": redis_server.url,
-        "RELAIS_DEMO": "1",
-        # The demo's Tuesday afternoon, whatever the hour this runs at.
-        "RELAIS_CLOCK_OFFSET_SECONDS": str((T0 - datetime.now(UTC)).total_seconds()),
-        "RELAIS_SECRET_KEY": "test-secret-key-for-two-workers",
-        "RELAIS_VAR_DIR": str(tmp_path),
-        "RELAIS_TICK_SECONDS": "0.2",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-    }
-    log = tmp_path / "serve.log"  # a file, not a pipe: a full pipe would stall the server
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(RELAIS), "serve", "--workers", "2"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _attempt in range(600):  # migrations and the demo come first
-            if process.poll() is not None:
-                pytest.fail(f"relais serve exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(0.1)  # not up yet: wait on the process, not a sleep
-        else:
-            pytest.fail("relais serve --workers 2 did not answer /healthz")
-        yield url
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with relais_serve(empty_database_url, redis_server.url, tmp_path) as process:
+        yield process.url
 
 
 def workers_answering(url: str) -> set[int]:

@@ -27,6 +27,7 @@ from server.core.models import (
     StaffUser,
 )
 from server.core.security import token_hash, verify_password
+from server.ops import check
 
 
 def test_migrations_build_exactly_the_models(empty_database_url: str) -> None:
@@ -212,7 +213,7 @@ def test_serve_lifts_the_open_files_limit_for_many_boards() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
-        limit = cli.raise_open_files_limit()
+        limit = check.raise_open_files_limit()
         assert limit == resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         assert hard == resource.RLIM_INFINITY or limit == hard
     finally:
