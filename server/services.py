@@ -12,6 +12,7 @@ from .core.db import Database
 from .core.mail import Mailer
 from .core.settings import Settings
 from .pickups.events import BoardEvent
+from .push.sender import PushSender
 from .realtime.broker import Broker
 from .realtime.hub import Hub
 
@@ -24,6 +25,7 @@ class Services:
     broker: Broker
     hub: Hub
     mailer: Mailer
+    push: PushSender
 
     async def commit_and_publish(self, session: AsyncSession, events: list[BoardEvent]) -> None:
         """Commit the transaction that produced `events`, then tell every board."""
@@ -31,7 +33,9 @@ class Services:
         await self.publish(events)
 
     async def publish(self, events: list[BoardEvent]) -> None:
-        """Call after the transaction that produced the events has committed."""
+        """Call after the transaction that produced the events has committed. The boards
+        first; a parent's phone is told from a background queue (never waited for)."""
         committed_at = time.time()
         for event in events:
             await self.broker.publish(replace(event, committed_at=committed_at))
+        self.push.notify(events)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ..accounts.authz import CenterPrincipal, GuardianPrincipal, StaffPrincipal
 from ..core.i18n import _
@@ -37,7 +37,15 @@ from ..core.models import (
     StaffUser,
 )
 from ..core.security import new_token, token_hash
-from .context import PARENT_COOKIE, PORTAL_COOKIE, SESSION_COOKIE, is_htmx, is_secure, services
+from .context import (
+    PARENT_COOKIE,
+    PORTAL_COOKIE,
+    SESSION_COOKIE,
+    is_htmx,
+    is_secure,
+    services,
+    wants_json,
+)
 
 Account = TypeVar("Account", bound=SQLModel)
 P = TypeVar("P")
@@ -187,6 +195,8 @@ async def sign_in_required(request: Request, exc: Exception) -> Response:
     """To the kind's sign-in page; staff come back to the page they asked for."""
     assert isinstance(exc, SignInRequired)
     login = request.app.url_path_for(exc.kind.login_route)
+    if wants_json(request):
+        return JSONResponse({"detail": _("Sign in first.")}, status_code=401)
     if is_htmx(request):
         return Response(status_code=401, headers={"HX-Redirect": str(login)})
     if exc.kind.returns_to_page:

@@ -1,9 +1,10 @@
 """The parent's phone (/parent/...): the family's page and announcing, the GPS trip, the live
-status, the other adults who may pick up, photos."""
+status, the other adults who may pick up, photos; the installable app (manifest, service
+worker, offline page) and Web Push."""
 
 from starlette.routing import BaseRoute
 
-from . import home, live, people, photos, trip
+from . import app_shell, home, live, people, photos, push, trip
 
 routes: list[BaseRoute] = [
     *home.routes,
@@ -11,4 +12,6 @@ routes: list[BaseRoute] = [
     *people.routes,
     *live.routes,
     *photos.routes,
+    *app_shell.routes,
+    *push.routes,
 ]

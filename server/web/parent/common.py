@@ -24,6 +24,7 @@ from ...pickups.events import BoardEvent
 from ...pickups.family import FamilyState, family_children, load_family
 from ...pickups.messages import refusal_message
 from ...pickups.rules import RuleError
+from ...push import subscriptions
 from ..context import is_htmx, page, services
 
 # What the page tells after an action: ("ok" | "error", the text).
@@ -68,6 +69,8 @@ async def family_page(
 ) -> Response:
     async with services(request).db.session() as session:
         authorized = await authorized_people(session, principal)
+        # What this browser turned on (one subscription per sign-in: per device).
+        push_subscription = await subscriptions.of_session(session, principal.session_hash)
     return page(
         request,
         "parent/page.html",
@@ -75,6 +78,7 @@ async def family_page(
         notices=notices,
         principal=principal,
         authorized=authorized,
+        push_subscription=push_subscription,
         oob=False,
     )
 
