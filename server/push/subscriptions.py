@@ -210,7 +210,7 @@ async def targets(session: AsyncSession, pickup_id: int, state: str, now: dateti
     if state == PREPARING:
         query = query.where(col(PushSubscription.preparing).is_(True))
     found: list[Target] = []
-    for subscription_id, *rest in (await session.execute(query)).tuples():
+    for subscription_id, *rest in (await session.execute(query)).all():
         assert subscription_id is not None  # a primary key
         found.append(Target(subscription_id, *rest))
     return found
