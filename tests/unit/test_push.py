@@ -80,6 +80,7 @@ def services(client: TestClient) -> Services:
 
 def drain(client: TestClient) -> None:
     """Every notice queued so far delivered, refused or given up on."""
+    assert client.portal is not None
     client.portal.call(services(client).push.drain)
 
 
@@ -96,7 +97,8 @@ def step(client: TestClient, pickup_id: int, status: str) -> None:
 
 def subscription_count(database_url: str) -> int:
     async def count(session: AsyncSession) -> int:
-        return int((await session.execute(select(func.count(PushSubscription.id)))).scalar_one())
+        counted = await session.execute(select(func.count()).select_from(PushSubscription))
+        return int(counted.scalar_one())
 
     return in_db(database_url, count)
 
