@@ -25,12 +25,18 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.testclient import TestClient
 
-from tests.helpers import serving_app
+from server.core.models import PushSubscription
+from server.core.settings import Settings
+from server.services import Services
+from tests.helpers import api_headers, csrf, in_db, serving_app
 
 HANG = "hang"
 
@@ -166,3 +172,50 @@ def push_service() -> Iterator[PushService]:
             yield service
         finally:
             service.release.set()
+
+
+# -- what tests of the server around it share --------------------------------------------------
+
+SUBSCRIPTIONS = "/parent/push/subscriptions"
+
+
+def demo_settings(database_url: str, var_dir: Any, **more: Any) -> Settings:
+    """A demo's settings: a push service on this machine (http://127.0.0.1) may stand in for
+    a browser vendor's."""
+    return Settings(
+        database_url=database_url, secret_key="test-secret-key", var_dir=var_dir, demo=True, **more
+    )
+
+
+def services(client: TestClient) -> Services:
+    app = client.app
+    assert isinstance(app, Starlette)
+    svc: Services = app.state.services
+    return svc
+
+
+def drain(client: TestClient) -> None:
+    """Every notice queued so far delivered, refused or given up on."""
+    assert client.portal is not None
+    client.portal.call(services(client).push.drain)
+
+
+def subscribe(parent: TestClient, browser: Browser, **extra: Any) -> Any:
+    return parent.post(SUBSCRIPTIONS, json=browser.subscription(**extra), headers=csrf(parent))
+
+
+def step(client: TestClient, pickup_id: int, *statuses: str) -> None:
+    """The daycare moves the pickup through `statuses` (through the API)."""
+    for status in statuses:
+        answer = client.post(
+            f"/api/v1/pickups/{pickup_id}/status", headers=api_headers(), json={"status": status}
+        )
+        assert answer.status_code == 200, answer.text
+
+
+def subscription_count(database_url: str) -> int:
+    async def count(session: AsyncSession) -> int:
+        counted = await session.execute(select(func.count()).select_from(PushSubscription))
+        return int(counted.scalar_one())
+
+    return in_db(database_url, count)

@@ -17,7 +17,7 @@ from server.core.clock import ManualClock
 from server.core.settings import Settings
 from tests.e2e.conftest import LiveServer, serving
 from tests.push_service import Browser as PushBrowser
-from tests.push_service import PushService, check_vapid, push_service
+from tests.push_service import PushService, check_vapid, demo_settings, push_service
 
 pytestmark = pytest.mark.e2e
 
@@ -68,10 +68,7 @@ async () => {
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    # A demo: the push service on 127.0.0.1 may stand in for a vendor's.
-    return Settings(
-        database_url=database_url, secret_key="test-secret-key", var_dir=tmp_path, demo=True
-    )
+    return demo_settings(database_url, tmp_path)
 
 
 @pytest.fixture
@@ -124,9 +121,9 @@ def registration_id(cdp: CDPSession, scope: str) -> str:
     cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: found.extend(e["registrations"]))
     cdp.send("ServiceWorker.enable")
     for _attempt in range(50):  # the event comes right after enable: ask, do not sleep
-        ids = [r["registrationId"] for r in found if r["scopeURL"] == scope and not r["isDeleted"]]
-        if ids:
-            return ids[0]
+        live = [r for r in found if r["scopeURL"] == scope and not r["isDeleted"]]
+        if live:
+            return str(live[0]["registrationId"])
         cdp.send("Runtime.evaluate", {"expression": "1"})  # one round trip for events to come
     raise AssertionError(f"no service worker registration for {scope}: {found}")
 
@@ -170,9 +167,11 @@ def test_ready_reaches_a_notification_naming_the_child(
     page.goto(f"{live_server.url}/parent?lang=fr")
     page.screenshot(path=str(SHOTS / "parent-page-fr.png"), full_page=True)
 
-    pickup = live_server.api("POST", "/pickups", json={
-        "child_id": "C-LEA", "guardian_id": "G-TREMBLAY", "mode": "eta", "eta": "16:00"
-    }).json()["id"]
+    pickup = live_server.api(
+        "POST",
+        "/pickups",
+        json={"child_id": "C-LEA", "guardian_id": "G-TREMBLAY", "mode": "eta", "eta": "16:00"},
+    ).json()["id"]
     for status in ("called", "ready"):  # the daycare's Appeler, then Prêt
         answer = live_server.api("POST", f"/pickups/{pickup}/status", json={"status": status})
         assert answer.status_code == 200, answer.text

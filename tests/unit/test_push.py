@@ -13,17 +13,15 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
-from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from server.app import create_app
 from server.core.clock import ManualClock
-from server.core.models import Guardian, PushSubscription
+from server.core.models import Guardian
 from server.core.settings import Settings
-from server.services import Services
 from tests.helpers import (
     B_PARENT,
     announce,
@@ -36,23 +34,27 @@ from tests.helpers import (
     receive,
     sign_in_as,
 )
-from tests.push_service import HANG, Browser, PushService, b64url, check_vapid, push_service
+from tests.push_service import (
+    HANG,
+    SUBSCRIPTIONS,
+    PushService,
+    b64url,
+    check_vapid,
+    demo_settings,
+    drain,
+    push_service,
+    services,
+    step,
+    subscribe,
+    subscription_count,
+)
 
 PARENT = "parent@example.org"
-SUBSCRIPTIONS = "/parent/push/subscriptions"
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    # A demo: a push service on this machine (http://127.0.0.1) may stand in for a vendor's.
-    return Settings(
-        database_url=database_url,
-        secret_key="test-secret-key",
-        var_dir=tmp_path,
-        demo=True,
-        push_retry_seconds=0.01,
-        push_timeout_seconds=2.0,
-    )
+    return demo_settings(database_url, tmp_path, push_retry_seconds=0.01, push_timeout_seconds=2.0)
 
 
 @pytest.fixture
@@ -69,38 +71,6 @@ def staff(client: TestClient, database_url: str) -> TestClient:
 @pytest.fixture
 def parent(client: TestClient, database_url: str) -> TestClient:
     return sign_in_as(another_browser(client), database_url, "parent", PARENT)
-
-
-def services(client: TestClient) -> Services:
-    app = client.app
-    assert isinstance(app, Starlette)
-    svc: Services = app.state.services
-    return svc
-
-
-def drain(client: TestClient) -> None:
-    """Every notice queued so far delivered, refused or given up on."""
-    assert client.portal is not None
-    client.portal.call(services(client).push.drain)
-
-
-def subscribe(parent: TestClient, browser: Browser, **extra: Any) -> Any:
-    return parent.post(SUBSCRIPTIONS, json=browser.subscription(**extra), headers=csrf(parent))
-
-
-def step(client: TestClient, pickup_id: int, status: str) -> None:
-    answer = client.post(
-        f"/api/v1/pickups/{pickup_id}/status", headers=api_headers(), json={"status": status}
-    )
-    assert answer.status_code == 200, answer.text
-
-
-def subscription_count(database_url: str) -> int:
-    async def count(session: AsyncSession) -> int:
-        counted = await session.execute(select(func.count()).select_from(PushSubscription))
-        return int(counted.scalar_one())
-
-    return in_db(database_url, count)
 
 
 # -- the key ----------------------------------------------------------------------------------
@@ -137,8 +107,7 @@ def test_ready_reaches_the_phone_encrypted_for_it_alone(
     answer = subscribe(parent, phone)
     assert answer.status_code == 201, answer.text
     pickup = announce(client, status="announced")["id"]
-    step(client, pickup, "called")  # « En préparation »: this phone did not ask for it
-    step(client, pickup, "ready")
+    step(client, pickup, "called", "ready")  # « En préparation »: this phone did not ask for it
     drain(client)
     (delivery,) = service.to("phone")
     server_key = client.get("/parent/push/key").json()["key"]
@@ -163,8 +132,7 @@ def test_being_prepared_goes_only_to_phones_that_asked_in_their_language(
     parent.get("/parent?lang=en")  # the notices follow the page's language
     assert subscribe(parent, phone, preparing=True).status_code == 201
     pickup = announce(client, status="announced")["id"]
-    step(client, pickup, "called")
-    step(client, pickup, "ready")
+    step(client, pickup, "called", "ready")
     drain(client)
     told = [phone.decrypt(d) for d in service.to("phone")]
     assert [(m["state"], m["title"]) for m in told] == [
@@ -202,8 +170,7 @@ def test_the_payload_names_the_child_by_first_name_only(
     phone = service.browser("phone")
     subscribe(parent, phone)
     pickup = announce(client, status="announced")["id"]
-    step(client, pickup, "called")
-    step(client, pickup, "ready")
+    step(client, pickup, "called", "ready")
     drain(client)
     (delivery,) = service.to("phone")
     plain = str(phone.decrypt(delivery))
@@ -221,8 +188,7 @@ def test_a_subscription_the_push_service_calls_gone_is_deleted(
     subscribe(parent, service.browser("phone", gone))
     assert subscription_count(database_url) == 1
     pickup = announce(client, status="announced")["id"]
-    step(client, pickup, "called")
-    step(client, pickup, "ready")
+    step(client, pickup, "called", "ready")
     drain(client)
     assert [d.status for d in service.to("phone")] == [gone]
     assert subscription_count(database_url) == 0
@@ -234,8 +200,7 @@ def test_busy_or_failing_push_services_are_tried_again_with_backoff(
     phone = service.browser("phone", 503, 429, 500, headers={"Retry-After": "0"})
     subscribe(parent, phone)
     pickup = announce(client, status="announced")["id"]
-    step(client, pickup, "called")
-    step(client, pickup, "ready")
+    step(client, pickup, "called", "ready")
     drain(client)
     deliveries = service.to("phone")
     assert [d.status for d in deliveries] == [503, 429, 500, 201]
@@ -250,8 +215,7 @@ def test_a_push_service_that_never_answers_is_given_up_on_then_tried_again(
     phone = service.browser("phone", HANG)
     subscribe(parent, phone)
     pickup = announce(client, status="announced")["id"]
-    step(client, pickup, "called")
-    step(client, pickup, "ready")
+    step(client, pickup, "called", "ready")
     drain(client)
     assert [d.status for d in service.wait_for(2)][1] == 201
 
@@ -359,8 +323,7 @@ def test_turning_off_deletes_this_browser_only(
     assert gone.status_code == 204
     assert subscription_count(database_url) == 1
     pickup = announce(client, status="announced")["id"]
-    step(client, pickup, "called")
-    step(client, pickup, "ready")
+    step(client, pickup, "called", "ready")
     drain(client)
     assert service.to("phone") == [] and len(service.to("tablet")) == 1
 
@@ -402,8 +365,7 @@ def test_signing_out_deletes_the_phones_subscription(
     assert out.status_code == 303
     assert subscription_count(database_url) == 0
     pickup = announce(client, status="announced")["id"]
-    step(client, pickup, "called")
-    step(client, pickup, "ready")
+    step(client, pickup, "called", "ready")
     drain(client)
     assert service.to("phone") == []
 
