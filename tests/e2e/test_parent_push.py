@@ -5,7 +5,6 @@ service to a notification naming the child, and the offline page when the server
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,12 @@ from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, expec
 
 from server.core.clock import ManualClock
 from server.core.settings import Settings
-from tests.e2e.conftest import LiveServer, serving
+from tests.e2e.conftest import LiveServer, serving, sign_in_parent
 from tests.push_service import Browser as PushBrowser
-from tests.push_service import PushService, check_vapid, demo_settings, push_service
+from tests.push_service import PushService, check_vapid, demo_settings
 
 pytestmark = pytest.mark.e2e
 
-PARENT = "parent@example.org"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 # Chromium here has no vendor push service to subscribe with (Google's cannot be reached), so
@@ -72,12 +70,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def service() -> Iterator[PushService]:
-    with push_service() as running:
-        yield running
-
-
-@pytest.fixture
 def phone(browser: Browser) -> Iterator[Callable[..., Page]]:
     """A parent's phone signed in through the parent sign-in page; notifications allowed."""
     contexts: list[BrowserContext] = []
@@ -96,11 +88,7 @@ def phone(browser: Browser) -> Iterator[Callable[..., Page]]:
         if init:
             context.add_init_script(init)
         page = context.new_page()
-        page.goto(f"{url}/parent/login")
-        page.get_by_label("Courriel").fill(PARENT)
-        page.get_by_label("Mot de passe").fill("demo-relais-2026")
-        page.get_by_role("button", name="Se connecter").click()
-        expect(page).to_have_url(re.compile(r"/parent$"))
+        sign_in_parent(page, url)
         return page
 
     yield open_phone
@@ -148,9 +136,9 @@ def test_the_manifest_is_valid_and_the_worker_serves_slash_parent(
 
 
 def test_ready_reaches_a_notification_naming_the_child(
-    live_server: LiveServer, phone: Callable[..., Page], service: PushService
+    live_server: LiveServer, phone: Callable[..., Page], push_server: PushService
 ) -> None:
-    handset: PushBrowser = service.browser("phone")
+    handset: PushBrowser = push_server.browser("phone")
     page = phone(live_server.url, STAND_IN_PUSH_MANAGER % json.dumps(handset.subscription()))
     scope = worker_ready(page)
     switch = page.get_by_label("Me prévenir même si mon téléphone est verrouillé")
@@ -175,9 +163,9 @@ def test_ready_reaches_a_notification_naming_the_child(
     for status in ("called", "ready"):  # the daycare's Appeler, then Prêt
         answer = live_server.api("POST", f"/pickups/{pickup}/status", json={"status": status})
         assert answer.status_code == 200, answer.text
-    (delivery,) = service.wait_for(1)
+    (delivery,) = push_server.wait_for(1)
     key = page.request.get(f"{live_server.url}/parent/push/key").json()["key"]
-    check_vapid(delivery, key, service.url)
+    check_vapid(delivery, key, push_server.url)
     message = handset.decrypt(delivery)  # what Chromium's push service would hand the worker
 
     cdp = page.context.new_cdp_session(page)

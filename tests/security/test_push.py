@@ -4,7 +4,6 @@ cannot be read back or removed by anyone else."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from tests.push_service import (
     PushService,
     demo_settings,
     drain,
-    push_service,
     step,
     subscribe,
     subscription_count,
@@ -29,35 +27,29 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return demo_settings(database_url, tmp_path)
 
 
-@pytest.fixture
-def service() -> Iterator[PushService]:
-    with push_service() as running:
-        yield running
-
-
 def test_another_daycares_parent_is_never_told_of_our_pickups(
-    client: TestClient, database_url: str, service: PushService
+    client: TestClient, database_url: str, push_server: PushService
 ) -> None:
     in_db(database_url, lambda session: beta(session, account_state="active"))
     stranger = sign_in_as(another_browser(client), database_url, "parent", B_PARENT)
     ours = sign_in_as(another_browser(client), database_url, "parent", "parent@example.org")
-    assert subscribe(stranger, service.browser("stranger"), preparing=True).status_code == 201
-    assert subscribe(ours, service.browser("ours")).status_code == 201
+    assert subscribe(stranger, push_server.browser("stranger"), preparing=True).status_code == 201
+    assert subscribe(ours, push_server.browser("ours")).status_code == 201
     pickup = announce(client, status="announced")["id"]
     step(client, pickup, "called", "ready")
     drain(client)
-    assert service.to("stranger") == []
-    assert len(service.to("ours")) == 1
+    assert push_server.to("stranger") == []
+    assert len(push_server.to("ours")) == 1
 
 
 def test_a_phone_taken_over_by_another_parent_is_theirs_alone(
-    client: TestClient, database_url: str, service: PushService
+    client: TestClient, database_url: str, push_server: PushService
 ) -> None:
     """The same browser (one endpoint) signed in by another family: the earlier family's
     notices stop going to it."""
     in_db(database_url, lambda session: beta(session, account_state="active"))
     ours = sign_in_as(another_browser(client), database_url, "parent", "parent@example.org")
-    shared = service.browser("shared")
+    shared = push_server.browser("shared")
     assert subscribe(ours, shared).status_code == 201
     stranger = sign_in_as(another_browser(client), database_url, "parent", B_PARENT)
     assert subscribe(stranger, shared).status_code == 201
@@ -65,14 +57,14 @@ def test_a_phone_taken_over_by_another_parent_is_theirs_alone(
     pickup = announce(client, status="announced")["id"]
     step(client, pickup, "called", "ready")
     drain(client)
-    assert service.to("shared") == []
+    assert push_server.to("shared") == []
 
 
 def test_the_contract_answers_json_and_reveals_nothing(
-    client: TestClient, database_url: str, service: PushService
+    client: TestClient, database_url: str, push_server: PushService
 ) -> None:
     parent = sign_in_as(another_browser(client), database_url, "parent", "parent@example.org")
-    subscribe(parent, service.browser("phone"))
+    subscribe(parent, push_server.browser("phone"))
     assert parent.get(SUBSCRIPTIONS).status_code == 405  # no listing of anyone's phones
     broken = parent.post(
         SUBSCRIPTIONS,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,6 @@ from tests.push_service import (
     check_vapid,
     demo_settings,
     drain,
-    push_service,
     services,
     step,
     subscribe,
@@ -55,12 +53,6 @@ PARENT = "parent@example.org"
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return demo_settings(database_url, tmp_path, push_retry_seconds=0.01, push_timeout_seconds=2.0)
-
-
-@pytest.fixture
-def service() -> Iterator[PushService]:
-    with push_service() as running:
-        yield running
 
 
 @pytest.fixture
@@ -101,17 +93,17 @@ def test_the_key_given_in_the_environment_is_used(settings: Settings, clock: Man
 
 
 def test_ready_reaches_the_phone_encrypted_for_it_alone(
-    client: TestClient, parent: TestClient, service: PushService
+    client: TestClient, parent: TestClient, push_server: PushService
 ) -> None:
-    phone = service.browser("phone")
+    phone = push_server.browser("phone")
     answer = subscribe(parent, phone)
     assert answer.status_code == 201, answer.text
     pickup = announce(client, status="announced")["id"]
     step(client, pickup, "called", "ready")  # « En préparation »: this phone did not ask for it
     drain(client)
-    (delivery,) = service.to("phone")
+    (delivery,) = push_server.to("phone")
     server_key = client.get("/parent/push/key").json()["key"]
-    claims = check_vapid(delivery, server_key, service.url)
+    claims = check_vapid(delivery, server_key, push_server.url)
     assert claims["sub"] == "mailto:relais@example.org"
     message = phone.decrypt(delivery)
     assert message == {
@@ -126,15 +118,15 @@ def test_ready_reaches_the_phone_encrypted_for_it_alone(
 
 
 def test_being_prepared_goes_only_to_phones_that_asked_in_their_language(
-    client: TestClient, parent: TestClient, service: PushService
+    client: TestClient, parent: TestClient, push_server: PushService
 ) -> None:
-    phone = service.browser("phone")
+    phone = push_server.browser("phone")
     parent.get("/parent?lang=en")  # the notices follow the page's language
     assert subscribe(parent, phone, preparing=True).status_code == 201
     pickup = announce(client, status="announced")["id"]
     step(client, pickup, "called", "ready")
     drain(client)
-    told = [phone.decrypt(d) for d in service.to("phone")]
+    told = [phone.decrypt(d) for d in push_server.to("phone")]
     assert [(m["state"], m["title"]) for m in told] == [
         ("called", "Being prepared"),
         ("ready", "Ready"),
@@ -143,15 +135,15 @@ def test_being_prepared_goes_only_to_phones_that_asked_in_their_language(
 
 
 def test_an_alert_the_daycare_cancels_is_told_one_the_parent_cancels_is_not(
-    client: TestClient, parent: TestClient, service: PushService
+    client: TestClient, parent: TestClient, push_server: PushService
 ) -> None:
-    phone = service.browser("phone")
+    phone = push_server.browser("phone")
     assert subscribe(parent, phone).status_code == 201
     pickup = announce(client, status="announced")["id"]
     cancelled = parent.post(f"/parent/pickups/{pickup}/cancel", headers=csrf(parent))
     assert cancelled.status_code == 200
     drain(client)
-    assert service.to("phone") == []
+    assert push_server.to("phone") == []
     announce(client, status="announced")
     # The management system marks Léa absent: the daycare ends her alert.
     absent = client.post(
@@ -159,20 +151,20 @@ def test_an_alert_the_daycare_cancels_is_told_one_the_parent_cancels_is_not(
     )
     assert absent.status_code == 200, absent.text
     drain(client)
-    (delivery,) = service.to("phone")
+    (delivery,) = push_server.to("phone")
     assert phone.decrypt(delivery)["state"] == "cancelled"
     assert "Léa" in phone.decrypt(delivery)["body"]
 
 
 def test_the_payload_names_the_child_by_first_name_only(
-    client: TestClient, parent: TestClient, service: PushService
+    client: TestClient, parent: TestClient, push_server: PushService
 ) -> None:
-    phone = service.browser("phone")
+    phone = push_server.browser("phone")
     subscribe(parent, phone)
     pickup = announce(client, status="announced")["id"]
     step(client, pickup, "called", "ready")
     drain(client)
-    (delivery,) = service.to("phone")
+    (delivery,) = push_server.to("phone")
     plain = str(phone.decrypt(delivery))
     assert "Tremblay" not in plain and "Pavillon" not in plain
     assert b"L\xc3\xa9a" not in delivery.body  # encrypted on the wire
@@ -183,48 +175,48 @@ def test_the_payload_names_the_child_by_first_name_only(
 
 @pytest.mark.parametrize("gone", [404, 410])
 def test_a_subscription_the_push_service_calls_gone_is_deleted(
-    client: TestClient, parent: TestClient, service: PushService, database_url: str, gone: int
+    client: TestClient, parent: TestClient, push_server: PushService, database_url: str, gone: int
 ) -> None:
-    subscribe(parent, service.browser("phone", gone))
+    subscribe(parent, push_server.browser("phone", gone))
     assert subscription_count(database_url) == 1
     pickup = announce(client, status="announced")["id"]
     step(client, pickup, "called", "ready")
     drain(client)
-    assert [d.status for d in service.to("phone")] == [gone]
+    assert [d.status for d in push_server.to("phone")] == [gone]
     assert subscription_count(database_url) == 0
 
 
 def test_busy_or_failing_push_services_are_tried_again_with_backoff(
-    client: TestClient, parent: TestClient, service: PushService, database_url: str
+    client: TestClient, parent: TestClient, push_server: PushService, database_url: str
 ) -> None:
-    phone = service.browser("phone", 503, 429, 500, headers={"Retry-After": "0"})
+    phone = push_server.browser("phone", 503, 429, 500, headers={"Retry-After": "0"})
     subscribe(parent, phone)
     pickup = announce(client, status="announced")["id"]
     step(client, pickup, "called", "ready")
     drain(client)
-    deliveries = service.to("phone")
+    deliveries = push_server.to("phone")
     assert [d.status for d in deliveries] == [503, 429, 500, 201]
     assert all(phone.decrypt(d)["state"] == "ready" for d in deliveries)
     assert subscription_count(database_url) == 1
 
 
 def test_a_push_service_that_never_answers_is_given_up_on_then_tried_again(
-    client: TestClient, parent: TestClient, service: PushService, settings: Settings
+    client: TestClient, parent: TestClient, push_server: PushService, settings: Settings
 ) -> None:
     services(client).push.timeout = 0.2  # this test's own patience
-    phone = service.browser("phone", HANG)
+    phone = push_server.browser("phone", HANG)
     subscribe(parent, phone)
     pickup = announce(client, status="announced")["id"]
     step(client, pickup, "called", "ready")
     drain(client)
-    assert [d.status for d in service.wait_for(2)][1] == 201
+    assert [d.status for d in push_server.wait_for(2)][1] == 201
 
 
 def test_a_hanging_push_service_does_not_delay_the_board_or_the_button(
-    client: TestClient, staff: TestClient, parent: TestClient, service: PushService
+    client: TestClient, staff: TestClient, parent: TestClient, push_server: PushService
 ) -> None:
     services(client).push.timeout = 30.0  # a push service that takes its time
-    subscribe(parent, service.browser("phone", HANG))
+    subscribe(parent, push_server.browser("phone", HANG))
     pickup = announce(client, status="announced")["id"]
     with board(staff) as (ws, _seq):
         started = time.perf_counter()
@@ -245,10 +237,10 @@ def test_a_hanging_push_service_does_not_delay_the_board_or_the_button(
         change = receive(ws)  # « Prêt » on the board
         on_board = time.perf_counter() - started
         assert change["seq"] > _seq
-        (delivery,) = service.wait_for(1)
+        (delivery,) = push_server.wait_for(1)
         assert delivery.status is None, "the push service is still holding the request"
     assert answered < 2.0 and on_board < 2.0, (answered, on_board)
-    service.release.set()
+    push_server.release.set()
     drain(client)
 
 
@@ -256,9 +248,9 @@ def test_a_hanging_push_service_does_not_delay_the_board_or_the_button(
 
 
 def test_subscribing_needs_a_signed_in_parent_and_the_csrf_header(
-    client: TestClient, parent: TestClient, service: PushService, database_url: str
+    client: TestClient, parent: TestClient, push_server: PushService, database_url: str
 ) -> None:
-    body = service.browser("phone").subscription()
+    body = push_server.browser("phone").subscription()
     assert client.post(SUBSCRIPTIONS, json=body, headers=csrf(client)).status_code == 401
     refused = parent.post(SUBSCRIPTIONS, json=body)
     assert refused.status_code == 403
@@ -277,9 +269,9 @@ def test_subscribing_needs_a_signed_in_parent_and_the_csrf_header(
     ],
 )
 def test_a_bad_subscription_is_refused_in_plain_words(
-    parent: TestClient, service: PushService, change: dict[str, Any], words: str
+    parent: TestClient, push_server: PushService, change: dict[str, Any], words: str
 ) -> None:
-    body = {**service.browser("phone").subscription(), **change}
+    body = {**push_server.browser("phone").subscription(), **change}
     parent.get("/parent?lang=en")
     refused = parent.post(SUBSCRIPTIONS, json=body, headers=csrf(parent))
     assert refused.status_code == 422
@@ -288,7 +280,7 @@ def test_a_bad_subscription_is_refused_in_plain_words(
 
 def test_http_endpoints_only_in_a_demo_and_never_inside_the_network(
     parent: TestClient,
-    service: PushService,
+    push_server: PushService,
     settings: Settings,
     clock: ManualClock,
     database_url: str,
@@ -297,24 +289,24 @@ def test_http_endpoints_only_in_a_demo_and_never_inside_the_network(
     with TestClient(create_app(production, clock=clock, background=False)) as client:
         browser = sign_in_as(client, database_url, "parent", PARENT)
         for endpoint in (
-            service.browser("phone").endpoint,  # http://127.0.0.1:…
+            push_server.browser("phone").endpoint,  # http://127.0.0.1:…
             "https://127.0.0.1/push",
             "https://10.0.0.7/push",
             "https://localhost/push",
         ):
-            body = {**service.browser("phone").subscription(), "endpoint": endpoint}
+            body = {**push_server.browser("phone").subscription(), "endpoint": endpoint}
             assert browser.post(SUBSCRIPTIONS, json=body, headers=csrf(browser)).status_code == 422
-        body = {**service.browser("x").subscription(), "endpoint": "https://push.example.org/a"}
+        body = {**push_server.browser("x").subscription(), "endpoint": "https://push.example.org/a"}
         assert browser.post(SUBSCRIPTIONS, json=body, headers=csrf(browser)).status_code == 201
 
 
 def test_turning_off_deletes_this_browser_only(
-    client: TestClient, parent: TestClient, service: PushService, database_url: str
+    client: TestClient, parent: TestClient, push_server: PushService, database_url: str
 ) -> None:
-    phone = service.browser("phone")
+    phone = push_server.browser("phone")
     subscribe(parent, phone)
     other = sign_in_as(another_browser(client), database_url, "parent", PARENT)
-    tablet = service.browser("tablet")
+    tablet = push_server.browser("tablet")
     subscribe(other, tablet)
     assert subscription_count(database_url) == 2
     gone = parent.request(
@@ -325,13 +317,13 @@ def test_turning_off_deletes_this_browser_only(
     pickup = announce(client, status="announced")["id"]
     step(client, pickup, "called", "ready")
     drain(client)
-    assert service.to("phone") == [] and len(service.to("tablet")) == 1
+    assert push_server.to("phone") == [] and len(push_server.to("tablet")) == 1
 
 
 def test_another_familys_parent_cannot_turn_off_a_phone(
-    client: TestClient, parent: TestClient, service: PushService, database_url: str
+    client: TestClient, parent: TestClient, push_server: PushService, database_url: str
 ) -> None:
-    phone = service.browser("phone")
+    phone = push_server.browser("phone")
     subscribe(parent, phone)
     in_db(database_url, lambda session: beta(session, account_state="active"))
     stranger = sign_in_as(another_browser(client), database_url, "parent", B_PARENT)
@@ -343,12 +335,12 @@ def test_another_familys_parent_cannot_turn_off_a_phone(
 
 
 def test_the_page_shows_what_this_device_turned_on(
-    parent: TestClient, service: PushService
+    parent: TestClient, push_server: PushService
 ) -> None:
     page = parent.get("/parent").text
     assert 'id="push-on">' in page  # off by default
     assert "Me prévenir même si mon téléphone est verrouillé" in page
-    subscribe(parent, service.browser("phone"), preparing=True)
+    subscribe(parent, push_server.browser("phone"), preparing=True)
     page = parent.get("/parent").text
     assert 'id="push-on" checked>' in page and 'id="push-preparing" checked>' in page
 
@@ -357,9 +349,9 @@ def test_the_page_shows_what_this_device_turned_on(
 
 
 def test_signing_out_deletes_the_phones_subscription(
-    client: TestClient, parent: TestClient, service: PushService, database_url: str
+    client: TestClient, parent: TestClient, push_server: PushService, database_url: str
 ) -> None:
-    subscribe(parent, service.browser("phone"))
+    subscribe(parent, push_server.browser("phone"))
     assert subscription_count(database_url) == 1
     out = parent.post("/parent/logout", headers=csrf(parent), follow_redirects=False)
     assert out.status_code == 303
@@ -367,11 +359,11 @@ def test_signing_out_deletes_the_phones_subscription(
     pickup = announce(client, status="announced")["id"]
     step(client, pickup, "called", "ready")
     drain(client)
-    assert service.to("phone") == []
+    assert push_server.to("phone") == []
 
 
 def test_revoking_an_authorized_adult_deletes_their_phones_subscription(
-    client: TestClient, parent: TestClient, service: PushService, database_url: str
+    client: TestClient, parent: TestClient, push_server: PushService, database_url: str
 ) -> None:
     invited = parent.post(
         "/parent/people",
@@ -393,7 +385,7 @@ def test_revoking_an_authorized_adult_deletes_their_phones_subscription(
 
     grandma_id = in_db(database_url, activate)
     phone = sign_in_as(another_browser(client), database_url, "parent", "grand-maman@example.org")
-    assert subscribe(phone, service.browser("grandma")).status_code == 201
+    assert subscribe(phone, push_server.browser("grandma")).status_code == 201
     assert subscription_count(database_url) == 1
     revoked = parent.post(
         f"/parent/people/{grandma_id}/revoke", headers=csrf(parent), follow_redirects=False
