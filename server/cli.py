@@ -15,6 +15,7 @@ from .core.db import Database
 from .core.migrate import upgrade
 from .core.settings import Settings
 from .demo_portraits import ensure_portraits
+from .push.keys import BadVapidKey, load_vapid
 from .roster.cli import import_roster
 from .web.origin import origin_of
 
@@ -119,6 +120,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             "same on every worker) for a production start, or RELAIS_DEMO=1 for a demo.",
             file=sys.stderr,
         )
+        return 2
+    try:
+        # Checked, or generated once into var/, before any worker starts.
+        load_vapid(settings)
+    except BadVapidKey as error:
+        print(f"relais serve: {error}.", file=sys.stderr)
         return 2
     _migrate(settings)
     if settings.demo:
