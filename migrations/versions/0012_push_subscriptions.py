@@ -6,7 +6,7 @@ from alembic import op
 
 from migrations.columns import drop_table, flag, index, integer, moment, text, token
 
-revision, down_revision = "0012", "0008"
+revision, down_revision = "0012", "0009"
 
 
 def upgrade() -> None:

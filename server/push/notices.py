@@ -15,21 +15,26 @@ from ..pickups.events import BoardEvent
 PREPARING = PickupStatus.CALLED.value
 READY = PickupStatus.READY.value
 CANCELLED = PickupStatus.CANCELLED.value
-NOTIFIED = frozenset({PREPARING, READY, CANCELLED})
+DISMISSED = PickupStatus.DISMISSED.value
+NOTIFIED = frozenset({PREPARING, READY, CANCELLED, DISMISSED})
 
 
 @dataclass(frozen=True)
 class Notice:
-    """A step of one pickup that its announcer's phones are told of."""
+    """A step of one pickup that its announcer's phones are told of. `correction`: staff
+    undid a step (within rules.UNDO_WINDOW); every phone gets the state the pickup is back in,
+    even « En préparation », since it replaces what the phone showed (one notification per
+    child)."""
 
     pickup_id: int
     state: str
+    correction: bool = False
 
 
 def notices(events: list[BoardEvent]) -> list[Notice]:
-    """The steps among `events` worth a notification: « En préparation », « Prêt », and an
-    alert the daycare cancelled (the parent who cancels knows it already). New times and
-    positions are not steps: they tell nobody."""
+    """The steps among `events` worth a notification: « En préparation », « Prêt », an alert
+    the daycare cancelled or removed (the parent who cancels knows it already), and an undo
+    back to one of those. New times and positions are not steps: they tell nobody."""
     found: list[Notice] = []
     for event in events:
         row = event.pickup
@@ -37,7 +42,7 @@ def notices(events: list[BoardEvent]) -> list[Notice]:
             continue
         if row.status == CANCELLED and event.moved_by == ActorKind.GUARDIAN.value:
             continue
-        found.append(Notice(row.id, row.status))
+        found.append(Notice(row.id, row.status, correction=event.quiet))
     return found
 
 
@@ -51,6 +56,11 @@ def payload(state: str, first_name: str, locale: str) -> bytes:
         elif state == PREPARING:
             title = _("Being prepared")
             body = _("The daycare is getting {name} ready.").format(name=first_name)
+        elif state == DISMISSED:
+            title = _("Alert removed")
+            body = _("The daycare removed the alert for {name}: open Relais to see why.").format(
+                name=first_name
+            )
         else:
             title = _("Alert cancelled")
             body = _("The daycare cancelled the alert for {name}.").format(name=first_name)

@@ -105,7 +105,11 @@ class PushSender:
             try:
                 async with self.db.session() as session:
                     found = await subscriptions.targets(
-                        session, notice.pickup_id, notice.state, self.now()
+                        session,
+                        notice.pickup_id,
+                        notice.state,
+                        self.now(),
+                        correction=notice.correction,
                     )
                 for target in found:
                     task = asyncio.create_task(self._deliver(notice, target))

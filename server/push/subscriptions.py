@@ -183,9 +183,12 @@ async def forget(session: AsyncSession, subscription_id: int) -> None:
     )
 
 
-async def targets(session: AsyncSession, pickup_id: int, state: str, now: datetime) -> list[Target]:
+async def targets(
+    session: AsyncSession, pickup_id: int, state: str, now: datetime, *, correction: bool = False
+) -> list[Target]:
     """The browsers told of this step: the announcing adult's, while they still may pick up
-    the child and their sign-in lasts; « En préparation » only where it was asked for."""
+    the child and their sign-in lasts; « En préparation » only where it was asked for (or
+    as the correction of an undone « Prêt »)."""
     query = (
         select(
             col(PushSubscription.id),
@@ -207,7 +210,7 @@ async def targets(session: AsyncSession, pickup_id: int, state: str, now: dateti
         .where(col(Pickup.id) == pickup_id, col(SignInSession.expires_at) > now)
         .order_by(col(PushSubscription.id))
     )
-    if state == PREPARING:
+    if state == PREPARING and not correction:
         query = query.where(col(PushSubscription.preparing).is_(True))
     found: list[Target] = []
     for subscription_id, *rest in (await session.execute(query)).all():

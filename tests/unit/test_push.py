@@ -65,6 +65,13 @@ def parent(client: TestClient, database_url: str) -> TestClient:
     return sign_in_as(another_browser(client), database_url, "parent", PARENT)
 
 
+def press(staff: TestClient, pickup_id: int, before: str, after: str) -> None:
+    """A board button (undoable, unlike the API's steps)."""
+    form = {"from": before, "to": after}
+    pressed = staff.post(f"/board/pickups/{pickup_id}/status", data=form, headers=csrf(staff))
+    assert pressed.status_code == 200, pressed.text
+
+
 # -- the key ----------------------------------------------------------------------------------
 
 
@@ -156,6 +163,42 @@ def test_an_alert_the_daycare_cancels_is_told_one_the_parent_cancels_is_not(
     assert "Léa" in phone.decrypt(delivery)["body"]
 
 
+def test_an_alert_the_daycare_removes_is_told(
+    client: TestClient, staff: TestClient, parent: TestClient, push_server: PushService
+) -> None:
+    phone = push_server.browser("phone")
+    subscribe(parent, phone)
+    pickup = announce(client, status="announced")["id"]
+    removed = staff.post(
+        f"/board/pickups/{pickup}/dismiss",
+        data={"from": "announced", "reason": "not_here"},
+        headers=csrf(staff),
+    )
+    assert removed.status_code == 200, removed.text
+    drain(client)
+    (delivery,) = push_server.to("phone")
+    told = phone.decrypt(delivery)
+    assert (told["state"], told["title"]) == ("dismissed", "Alerte retirée")
+    assert told["body"].startswith("Le service de garde a retiré l’alerte pour Léa")
+
+
+def test_an_undone_ready_is_corrected_on_every_phone(
+    client: TestClient, staff: TestClient, parent: TestClient, push_server: PushService
+) -> None:
+    """« Prêt » pressed by mistake and taken back within ten seconds: the phone that was told
+    « Prêt » is told « En préparation » (the same notification, replaced), even though it
+    never asked for « En préparation »."""
+    phone = push_server.browser("phone")
+    subscribe(parent, phone)
+    pickup = announce(client, status="announced")["id"]
+    press(staff, pickup, "announced", "called")
+    press(staff, pickup, "called", "ready")
+    back = staff.post(f"/board/pickups/{pickup}/undo", data={"from": "ready"}, headers=csrf(staff))
+    assert back.status_code == 200, back.text
+    drain(client)
+    assert [phone.decrypt(d)["state"] for d in push_server.to("phone")] == ["ready", "called"]
+
+
 def test_the_payload_names_the_child_by_first_name_only(
     client: TestClient, parent: TestClient, push_server: PushService
 ) -> None:
@@ -219,17 +262,12 @@ def test_a_hanging_push_service_does_not_delay_the_board_or_the_button(
     subscribe(parent, push_server.browser("phone", HANG, HANG), preparing=True)
     pickup = announce(client, status="announced")["id"]
 
-    def press(from_: str, to: str) -> None:
-        form = {"from": from_, "to": to}
-        pressed = staff.post(f"/board/pickups/{pickup}/status", data=form, headers=csrf(staff))
-        assert pressed.status_code == 200
-
     with board(staff) as (ws, seq):
-        press("announced", "called")
+        press(staff, pickup, "announced", "called")
         assert receive(ws)["seq"] > seq
         push_server.wait_for(1)  # the push service now holds « En préparation »
         started = time.perf_counter()
-        press("called", "ready")
+        press(staff, pickup, "called", "ready")
         answered = time.perf_counter() - started
         change = receive(ws)  # « Prêt » on the board
         on_board = time.perf_counter() - started

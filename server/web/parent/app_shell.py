@@ -6,18 +6,19 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from ...core.i18n import _, current_locale
 from ...core.templating import render, static_url
 from ..context import page
+from ..routing import get
 
 THEME_COLOUR = "#0b6e4f"  # --brand in relais.css
 BACKGROUND_COLOUR = "#f6f4ef"  # --paper
 SCOPE = "/parent"
 
 
-def manifest(request: Request) -> Response:
+async def manifest(request: Request) -> Response:
     start = request.app.url_path_for("parent.home")
     body = {
         "id": start,
@@ -44,7 +45,7 @@ def manifest(request: Request) -> Response:
     return JSONResponse(body, media_type="application/manifest+json")
 
 
-def service_worker(request: Request) -> Response:
+async def service_worker(request: Request) -> Response:
     """The worker's script, with the addresses it caches (they change when the files do,
     and so does the script: browsers then install the new one)."""
     script = render(
@@ -66,13 +67,13 @@ def service_worker(request: Request) -> Response:
     )
 
 
-def offline(request: Request) -> Response:
+async def offline(request: Request) -> Response:
     """Fetched once by the service worker, shown in place of any /parent page it cannot reach."""
     return page(request, "parent/offline.html")
 
 
 routes: list[BaseRoute] = [
-    Route("/parent/manifest.webmanifest", manifest, methods=["GET"], name="parent.manifest"),
-    Route("/parent/sw.js", service_worker, methods=["GET"], name="parent.service_worker"),
-    Route("/parent/offline", offline, methods=["GET"], name="parent.offline"),
+    get("/parent/manifest.webmanifest", manifest, "parent.manifest"),
+    get("/parent/sw.js", service_worker, "parent.service_worker"),
+    get("/parent/offline", offline, "parent.offline"),
 ]

@@ -15,6 +15,7 @@ from ...push import subscriptions
 from ...push.keys import public_key
 from ...push.subscriptions import BadSubscription
 from ..context import check_csrf_header, services
+from ..routing import get, post
 from ..sessions import require_guardian
 
 
@@ -76,12 +77,7 @@ async def unsubscribe(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    Route("/parent/push/key", push_key, methods=["GET"], name="parent.push_key"),
-    Route(
-        "/parent/push/subscriptions",
-        subscribe,
-        methods=["POST"],
-        name="parent.push_subscriptions",
-    ),
+    get("/parent/push/key", push_key, "parent.push_key"),
+    post("/parent/push/subscriptions", subscribe, "parent.push_subscriptions"),
     Route("/parent/push/subscriptions", unsubscribe, methods=["DELETE"]),
 ]
