@@ -21,6 +21,8 @@ from .core.clock import Clock, clock_with_offset
 from .core.db import Database, DatabaseUnavailable
 from .core.mail import create_mailer
 from .core.settings import Settings
+from .push.keys import load_vapid
+from .push.sender import PushSender
 from .realtime.broker import Broker, MemoryBroker
 from .realtime.hub import Hub
 from .realtime.redis_broker import RedisBroker
@@ -64,12 +66,17 @@ def create_app(
     broker = broker or create_broker(settings)
     hub = Hub(db, broker, clock.now, settings.socket_queue_size)
     mailer = create_mailer(settings.smtp_url, db, clock)
-    svc = Services(settings=settings, clock=clock, db=db, broker=broker, hub=hub, mailer=mailer)
+    vapid = load_vapid(settings)
+    push = PushSender(db, settings, vapid, clock.now)
+    svc = Services(
+        settings=settings, clock=clock, db=db, broker=broker, hub=hub, mailer=mailer, push=push
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         metrics.forget_stopped_workers()  # a worker restarted: the old one's gauges go
         await broker.start()
+        await push.start()
         worker = asyncio.create_task(scheduler.run_forever(svc)) if background else None
         try:
             yield
@@ -79,6 +86,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
             await hub.close_all()
+            await push.stop()
             await broker.stop()
             await db.dispose()
             metrics.worker_stopped()

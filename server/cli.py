@@ -22,6 +22,7 @@ from .demo_portraits import ensure_portraits
 from .ops import backup, check
 from .ops.check import raise_open_files_limit
 from .privacy import retention
+from .push.keys import BadVapidKey, load_vapid
 from .roster.cli import import_roster
 
 
@@ -95,6 +96,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     for problem in problems:
         print(f"relais serve: {problem}", file=sys.stderr)
     if problems:
+        return 2
+    try:
+        # Checked, or generated once into var/, before any worker starts.
+        load_vapid(settings)
+    except BadVapidKey as error:
+        print(f"relais serve: {error}.", file=sys.stderr)
         return 2
     _migrate(settings)
     if settings.demo:

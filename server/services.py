@@ -13,6 +13,7 @@ from .core.db import Database
 from .core.mail import Mailer
 from .core.settings import Settings
 from .pickups.events import BoardEvent
+from .push.sender import PushSender
 from .realtime.broker import Broker
 from .realtime.hub import Hub
 
@@ -25,6 +26,7 @@ class Services:
     broker: Broker
     hub: Hub
     mailer: Mailer
+    push: PushSender
 
     async def commit_and_publish(self, session: AsyncSession, events: list[BoardEvent]) -> None:
         """Commit the transaction that produced `events`, then tell every board."""
@@ -32,8 +34,10 @@ class Services:
         await self.publish(events)
 
     async def publish(self, events: list[BoardEvent]) -> None:
-        """Call after the transaction that produced the events has committed."""
+        """Call after the transaction that produced the events has committed. The boards
+        first; a parent's phone is told from a background queue (never waited for)."""
         committed_at = time.time()
         for event in events:
             await self.broker.publish(replace(event, committed_at=committed_at))
         metrics.EVENTS_PUBLISHED.inc(len(events))
+        self.push.notify(events)

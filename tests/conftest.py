@@ -22,6 +22,7 @@ from server.core.settings import Settings
 from tests import databases
 from tests.databases import sqlite_url
 from tests.helpers import T0, free_port, run_async
+from tests.push_service import PushService, push_service
 from tests.redis_server import RedisServer
 from tests.smtp import Inbox
 
@@ -143,3 +144,10 @@ def inbox() -> Iterator[Inbox]:
     smtp.controller.start()
     yield smtp
     smtp.controller.stop()
+
+
+@pytest.fixture
+def push_server() -> Iterator[PushService]:
+    """A push service of the test's own (tests/push_service.py)."""
+    with push_service() as running:
+        yield running

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint, text
+from sqlmodel import AutoString, Field, SQLModel
 
 from .db import UTCDateTime
 
@@ -265,6 +265,38 @@ class SignInSession(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_instant())
     expires_at: datetime = Field(sa_column=_instant())
     user_agent: str = Field(default="", max_length=300)
+
+
+class PushSubscription(SQLModel, table=True):
+    """One browser that asked to be told of its guardian's pickups with the phone locked (Web
+    Push): the push service's address and the keys that encrypt for that browser alone. It
+    belongs to the sign-in it was made under: signing out, a revoked account or an expired
+    session delete it with the session (ON DELETE CASCADE), so a phone handed on is not told."""
+
+    __tablename__ = "push_subscription"
+
+    id: int | None = Field(default=None, primary_key=True)
+    guardian_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("guardian.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    session_hash: str = Field(
+        sa_column=Column(
+            AutoString(64),
+            ForeignKey("sign_in_session.token_hash", ondelete="CASCADE"),
+            nullable=False,
+            index=True,
+        )
+    )
+    # The push service's address for this browser (https; unique: one row per browser).
+    endpoint: str = Field(max_length=1000, unique=True)
+    p256dh: str = Field(max_length=100)  # the browser's public key (base64url, 65 bytes)
+    auth: str = Field(max_length=40)  # its authentication secret (base64url, 16 bytes)
+    locale: str = Field(default="fr_CA", max_length=8)  # the notices' language
+    # Also « En préparation » (staff pressed Appeler), not only « Prêt » and cancellations.
+    preparing: bool = False
+    created_at: datetime = Field(sa_column=_instant())
 
 
 class OneTimeLink(SQLModel, table=True):

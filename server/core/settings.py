@@ -54,6 +54,17 @@ class Settings:
     # Demos and tests of the real command only: the server's clock runs this many seconds
     # ahead of (or behind) the system clock. A production start refuses it.
     clock_offset_seconds: float = 0.0
+    # Web Push (VAPID, RFC 8292): the server's P-256 private key (PEM, or the raw key in
+    # base64url); unset: generated once into var/vapid_private_key.pem. The subject is how a
+    # push service reaches whoever runs Relais (a mailto: or an https: address).
+    vapid_private_key: str | None = None
+    vapid_subject: str | None = None
+    # A push service that does not answer within this is given up on for this attempt; 429 and
+    # 5xx answers (and timeouts) are tried again, waiting `push_retry_seconds` then twice as
+    # long each time (or the Retry-After asked, up to a minute), `push_attempts` in all.
+    push_timeout_seconds: float = 10.0
+    push_retry_seconds: float = 2.0
+    push_attempts: int = 4
     # Where photos are kept (re-encoded JPEG files named by random ids).
     photos_dir_name: str = "photos"
     static_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "static")
@@ -90,4 +101,6 @@ class Settings:
             allowed_origins=origins,
             tick_seconds=float(env.get("RELAIS_TICK_SECONDS", "1.0")),
             clock_offset_seconds=float(env.get("RELAIS_CLOCK_OFFSET_SECONDS") or 0),
+            vapid_private_key=env.get("RELAIS_VAPID_PRIVATE_KEY") or None,
+            vapid_subject=env.get("RELAIS_VAPID_SUBJECT") or None,
         )

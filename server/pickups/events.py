@@ -125,6 +125,10 @@ class BoardEvent:
     undo_until: float = 0.0
     # An undo: the alert that comes back is not new, boards do not chime for it.
     quiet: bool = False
+    # Set when the change moved the pickup to another status (not a new time or position):
+    # who moved it (an ActorKind value: "staff", "guardian", "system"…). A parent's phone is
+    # told of a step, once, by the worker that made it (server/push/).
+    moved_by: str = ""
 
     @property
     def has_rows(self) -> bool:
@@ -146,6 +150,7 @@ class BoardEvent:
                 "u": self.undo_from,
                 "ut": self.undo_until,
                 "q": self.quiet,
+                "mb": self.moved_by,
             }
         )
 
@@ -166,6 +171,7 @@ class BoardEvent:
             undo_from=data.get("u"),
             undo_until=float(data.get("ut") or 0.0),
             quiet=bool(data.get("q", False)),
+            moved_by=str(data.get("mb", "")),
         )
 
 

@@ -270,8 +270,10 @@ def pickup_event(
     *,
     chime: bool = False,
     child: ChildRow | None = None,
+    moved_by: str = "",
 ) -> BoardEvent:
-    """The event for a change of `row`, carrying it (and the child's line, on a departure)."""
+    """The event for a change of `row`, carrying it (and the child's line, on a departure);
+    `moved_by`: who moved it to its status, when the change is a step."""
     groups = (child.group_id,) if child is not None else ()
     return BoardEvent(
         installation_id,
@@ -283,6 +285,7 @@ def pickup_event(
         children=(row.child_id,),
         pickup=row,
         child=child,
+        moved_by=moved_by,
     )
 
 
@@ -451,7 +454,9 @@ def transition(
         child = ChildRow(row.child_id, first, last, row.group_id, present=back, departed=not back)
     if target in rules.FINAL:
         forget_positions(conn, row.id)
-    event = pickup_event(installation_id, seq, new_row, chime=chime, child=child)
+    event = pickup_event(
+        installation_id, seq, new_row, chime=chime, child=child, moved_by=actor.kind.value
+    )
     if note.undo_of is not None:
         event = replace(event, quiet=True)
     elif actor.kind == ActorKind.STAFF and (S(row.status), target) in rules.UNDOABLE:

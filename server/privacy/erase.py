@@ -26,6 +26,7 @@ from ..core.models import (
     OutboxMessage,
     Pickup,
     PickupEvent,
+    PushSubscription,
     RectificationRequest,
     SignInSession,
     TripPosition,
@@ -110,6 +111,9 @@ async def erase_people(
         .values(handed_to_name="", handed_to_id=None)
     )
     await session.execute(delete(Consent).where(col(Consent.guardian_id).in_(adults)))
+    await session.execute(
+        delete(PushSubscription).where(col(PushSubscription.guardian_id).in_(adults))
+    )
     await session.execute(
         delete(RectificationRequest).where(
             or_(

@@ -196,6 +196,16 @@ def _csrf_refused() -> HTTPException:
     )
 
 
+def check_csrf_header(request: Request) -> None:
+    """The X-CSRF-Token header must carry this browser's token, bound to its sign-in: how a
+    JSON body (a script's `fetch`) proves it comes from a Relais page. 403 otherwise."""
+    secret = services(request).settings.secret_key
+    binding = request.scope["state"].get("csrf_binding", "")
+    header = request.headers.get(CSRF_HEADER)
+    if not csrf_matches(secret, request.cookies.get(CSRF_COOKIE), header, binding):
+        raise _csrf_refused()
+
+
 async def csrf_form(
     request: Request,
     *,
@@ -215,8 +225,7 @@ async def csrf_form(
     cookie = request.cookies.get(CSRF_COOKIE)
     header = request.headers.get(CSRF_HEADER)
     if header is not None:
-        if not csrf_matches(secret, cookie, header, binding):
-            raise _csrf_refused()
+        check_csrf_header(request)
     elif not (cookie and csrf_matches(secret, cookie, cookie, binding)):
         raise _csrf_refused()
     try:
@@ -316,8 +325,13 @@ SECURITY_HEADERS = {
 }
 
 
-def wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+# Where answers, errors included, are JSON: the integration API and the parent page's Web
+# Push contract (called by scripts and outside clients, never navigated to).
+JSON_AREAS = ("/api/", "/parent/push/")
+
+
+def wants_json(request: HTTPConnection) -> bool:
+    return request.url.path.startswith(JSON_AREAS)
 
 
 def allowed_methods(request: Request) -> list[str]:

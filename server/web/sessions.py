@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ..accounts import sessions as stored_sessions
 from ..accounts.authz import CenterPrincipal, GuardianPrincipal, StaffPrincipal
@@ -36,7 +36,15 @@ from ..core.models import (
     StaffUser,
 )
 from ..core.security import new_token, token_hash
-from .context import PARENT_COOKIE, PORTAL_COOKIE, SESSION_COOKIE, is_htmx, is_secure, services
+from .context import (
+    PARENT_COOKIE,
+    PORTAL_COOKIE,
+    SESSION_COOKIE,
+    is_htmx,
+    is_secure,
+    services,
+    wants_json,
+)
 
 Account = TypeVar("Account", bound=SQLModel)
 P = TypeVar("P")
@@ -171,6 +179,8 @@ async def sign_in_required(request: Request, exc: Exception) -> Response:
     """To the kind's sign-in page; staff come back to the page they asked for."""
     assert isinstance(exc, SignInRequired)
     login = request.app.url_path_for(exc.kind.login_route)
+    if wants_json(request):
+        return JSONResponse({"detail": _("Sign in first.")}, status_code=401)
     if is_htmx(request):
         return Response(status_code=401, headers={"HX-Redirect": str(login)})
     if exc.kind.returns_to_page:

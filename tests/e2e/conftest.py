@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -209,6 +210,15 @@ def wall(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., Pa
     yield open_wall
     for context in contexts:
         context.close()
+
+
+def sign_in_parent(page: Page, url: str, email: str = "parent@example.org") -> None:
+    """Through the parent sign-in page, in French, to the family's page."""
+    page.goto(f"{url}/parent/login")
+    page.get_by_label("Courriel").fill(email)
+    page.get_by_label("Mot de passe").fill(PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page).to_have_url(re.compile(r"/parent$"))
 
 
 def chimes(page: Page) -> int:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.core.models import Installation
-from tests.e2e.conftest import COUNT_CHIMES, LiveServer, chimes
+from tests.e2e.conftest import COUNT_CHIMES, LiveServer, chimes, sign_in_parent
 from tests.helpers import in_db
 
 pytestmark = pytest.mark.e2e
@@ -59,11 +59,7 @@ def phone(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., P
         contexts.append(context)
         context.add_init_script(COUNT_CHIMES + COUNT_VIBRATIONS)
         page = context.new_page()
-        page.goto(f"{live_server.url}/parent/login")
-        page.get_by_label("Courriel").fill(email)
-        page.get_by_label("Mot de passe").fill("demo-relais-2026")
-        page.get_by_role("button", name="Se connecter").click()
-        expect(page).to_have_url(re.compile(r"/parent$"))
+        sign_in_parent(page, live_server.url, email)
         expect(page.locator("#conn")).to_have_class("conn conn--live")
         return page
 

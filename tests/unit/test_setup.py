@@ -218,3 +218,12 @@ def test_serve_lifts_the_open_files_limit_for_many_boards() -> None:
         assert hard == resource.RLIM_INFINITY or limit == hard
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_a_web_push_key_that_is_not_one_is_refused(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RELAIS_VAPID_PRIVATE_KEY", "not-a-key")
+    assert cli.main(["serve"]) == 2
+    assert "RELAIS_VAPID_PRIVATE_KEY is not a P-256 private key" in capsys.readouterr().err

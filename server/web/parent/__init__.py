@@ -1,10 +1,10 @@
 """The parent's phone (/parent/...): the family's page and announcing, the GPS trip, the live
-status, the other adults who may pick up, photos, and « Mes données » (export, correction,
-consent)."""
+status, the other adults who may pick up, photos, « Mes données » (export, correction,
+consent); the installable app (manifest, service worker, offline page) and Web Push."""
 
 from starlette.routing import BaseRoute
 
-from . import home, live, people, photos, privacy, trip
+from . import app_shell, home, live, people, photos, privacy, push, trip
 
 routes: list[BaseRoute] = [
     *home.routes,
@@ -13,4 +13,6 @@ routes: list[BaseRoute] = [
     *live.routes,
     *photos.routes,
     *privacy.routes,
+    *app_shell.routes,
+    *push.routes,
 ]

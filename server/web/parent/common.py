@@ -25,6 +25,7 @@ from ...pickups.family import FamilyState, family_children, load_family
 from ...pickups.messages import refusal_message
 from ...pickups.rules import RuleError
 from ...privacy import consent
+from ...push import subscriptions
 from ..context import is_htmx, page, services
 
 # What the page tells after an action: ("ok" | "error", the text).
@@ -70,6 +71,8 @@ async def family_page(
     async with services(request).db.session() as session:
         authorized = await authorized_people(session, principal)
         location_consent = await consent.current(session, principal.guardian_id)
+        # What this browser turned on (one subscription per sign-in: per device).
+        push_subscription = await subscriptions.of_session(session, principal.session_hash)
     return page(
         request,
         "parent/page.html",
@@ -78,6 +81,7 @@ async def family_page(
         principal=principal,
         authorized=authorized,
         location_consent=location_consent,
+        push_subscription=push_subscription,
         oob=False,
     )
 
