@@ -153,7 +153,7 @@ def test_the_tick_lag_is_how_late_the_background_work_started(
         for _ in range(2):  # two ticks on time
             await ticked.wait()
             ticked.clear()
-        time.sleep(0.3)  # noqa: ASYNC251 — wait-ok: a blocking call holds the event loop
+        time.sleep(0.3)  # wait-ok: a blocking call holds the event loop  # noqa: ASYNC251
         await ticked.wait()  # the late tick
         ticks.cancel()
         with contextlib.suppress(asyncio.CancelledError):
