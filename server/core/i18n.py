@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from babel import dates as babel_dates
 from babel.support import NullTranslations, Translations
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
@@ -74,3 +77,25 @@ def negotiate(query_lang: str | None, cookie_lang: str | None) -> str:
 
 def short_code(locale: str) -> str:
     return "en" if locale == "en" else "fr"
+
+
+def format_date(value: date | datetime | None, tz: str | None = None, fmt: str = "medium") -> str:
+    """A day as people read it in the current language (« 30 nov. 2026 », "Nov 30, 2026").
+
+    An instant is first moved to the installation's time zone `tz`, so a late-evening UTC
+    instant shows the local day. ISO stays for CSV, JSON and `<time datetime>` attributes."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime) and tz is not None:
+        value = value.astimezone(ZoneInfo(tz))
+    return babel_dates.format_date(value, format=fmt, locale=current_locale())
+
+
+def format_datetime(value: datetime | None, tz: str, fmt: str = "medium") -> str:
+    """An instant in the installation's time zone: the day as `format_date`, then the time on
+    the 24-hour clock Québec uses on both languages' boards (« 30 nov. 2026 17:42 »)."""
+    if value is None:
+        return ""
+    local = value.astimezone(ZoneInfo(tz))
+    day = babel_dates.format_date(local, format=fmt, locale=current_locale())
+    return f"{day} {local:%H:%M}"

@@ -64,6 +64,8 @@ def create_environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environmen
     )
     env.filters["local_time"] = local_time
     env.filters["iso"] = iso
+    env.filters["format_date"] = i18n.format_date
+    env.filters["format_datetime"] = i18n.format_datetime
     env.globals["static_url"] = static_url
     env.globals["vendor_url"] = vendor_url
     env.globals["current_locale"] = i18n.current_locale

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections import Counter, defaultdict
+from datetime import UTC, date, datetime
 from functools import cache
 from io import BytesIO
 from pathlib import Path
@@ -23,6 +24,8 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
+
+from server.core import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALE_DIR = ROOT / "server" / "locale"
@@ -259,3 +262,19 @@ def test_plurals_choose_the_french_form() -> None:
     assert ngettext("%(num)d present", "%(num)d present", 0) % {"num": 0} == "0 présent"
     assert ngettext("%(num)d present", "%(num)d present", 1) % {"num": 1} == "1 présent"
     assert ngettext("%(num)d present", "%(num)d present", 2) % {"num": 2} == "2 présents"
+
+
+def test_dates_read_as_people_write_them_in_each_language() -> None:
+    # 22:42 UTC is 17:42 in Montréal on the same day; one minute past midnight UTC is still
+    # the previous evening there: the day shown is the installation's.
+    evening = datetime(2026, 11, 30, 22, 42, tzinfo=UTC)
+    after_midnight_utc = datetime(2026, 12, 1, 0, 1, tzinfo=UTC)
+    with i18n.use_locale("fr_CA"):
+        assert i18n.format_date(evening, "America/Toronto") == "30 nov. 2026"
+        assert i18n.format_datetime(evening, "America/Toronto") == "30 nov. 2026 17:42"
+        assert i18n.format_date(after_midnight_utc, "America/Toronto") == "30 nov. 2026"
+        assert i18n.format_date(date(2026, 1, 2), fmt="long") == "2 janvier 2026"
+    with i18n.use_locale("en"):
+        assert i18n.format_date(evening, "America/Toronto") == "Nov 30, 2026"
+        assert i18n.format_datetime(evening, "America/Toronto") == "Nov 30, 2026 17:42"
+    assert i18n.format_date(None) == ""
