@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Table, bindparam, case, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from ..core.collation import person_name, sort_by_name
 from ..core.models import ApiToken, Child, ChildGuardian, Display, Guardian, Role, StaffUser
 from ..core.security import token_hash
 from .authz import ApiPrincipal, DisplayPrincipal
@@ -72,9 +73,10 @@ async def staff_users(session: AsyncSession, organization_id: int) -> list[Staff
     query = (
         select(StaffUser)
         .where(col(StaffUser.organization_id) == organization_id)
-        .order_by(col(StaffUser.active).desc(), col(StaffUser.display_name))
+        .order_by(col(StaffUser.id))
     )
-    return list(await session.scalars(query))
+    by_name = sort_by_name(await session.scalars(query), key=lambda staff: staff.display_name)
+    return sorted(by_name, key=lambda staff: not staff.active)
 
 
 async def api_tokens(session: AsyncSession, organization_id: int) -> list[ApiToken]:
@@ -117,10 +119,14 @@ async def guardians_to_activate_first(
     query = (
         select(Guardian)
         .where(col(Guardian.organization_id) == organization_id, col(Guardian.erased_at).is_(None))
-        .order_by(_ACTIVE, col(Guardian.last_name), col(Guardian.first_name), col(Guardian.id))
-        .limit(limit)
+        .order_by(col(Guardian.id))
     )
-    return list(await session.scalars(query))
+    # Sorted here, not in SQL: the database's order is byte-wise (É after Z). An
+    # organization's guardians are a few hundred rows.
+    by_name = sort_by_name(
+        await session.scalars(query), key=lambda g: person_name(g.first_name, g.last_name)
+    )
+    return sorted(by_name, key=lambda g: g.account_state == "active")[:limit]
 
 
 # -- a family's people, a centre's parents ----------------------------------------------------
@@ -154,9 +160,11 @@ async def authorized_people(session: AsyncSession, child_ids: Iterable[int]) -> 
             col(Guardian.account_state) != "revoked",
         )
         .distinct()
-        .order_by(col(Guardian.first_name))
+        .order_by(col(Guardian.id))
     )
-    return list(await session.scalars(query))
+    return sort_by_name(
+        await session.scalars(query), key=lambda g: f"{g.first_name}\t{g.last_name}"
+    )
 
 
 async def parents_by_child(
@@ -169,10 +177,14 @@ async def parents_by_child(
         .join(Guardian, col(Guardian.id) == col(ChildGuardian.guardian_id))
         .join(Child, col(Child.id) == col(ChildGuardian.child_id))
         .where(col(Child.installation_id) == installation_id, col(Guardian.kind) == "guardian")
-        .order_by(col(Guardian.last_name), col(Guardian.first_name))
+        .order_by(col(Guardian.id))
+    )
+    rows = sort_by_name(
+        await session.execute(query),
+        key=lambda row: person_name(row[1].first_name, row[1].last_name),
     )
     found: dict[int, list[Guardian]] = {}
-    for child_id, guardian in await session.execute(query):
+    for child_id, guardian in rows:
         found.setdefault(child_id, []).append(guardian)
     return found
 

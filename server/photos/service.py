@@ -32,6 +32,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 
 from ..accounts.authz import CenterPrincipal, GuardianPrincipal, StaffPrincipal
+from ..core.collation import person_name, sort_by_name
 from ..core.i18n import _
 from ..core.models import Child, ChildGuardian, Guardian, Installation
 from ..pickups.events import BoardEvent, next_seq
@@ -542,9 +543,12 @@ async def pending_photos(
                 if installation_id is not None
                 else true(),
             )
-            .order_by(col(Child.last_name), col(Child.first_name), col(Child.id))
+            .order_by(col(Child.id))
         )
     ).all()
+    children = sort_by_name(
+        children, key=lambda row: person_name(row[0].first_name, row[0].last_name)
+    )
     for child, installation in children:
         assert child.id is not None and child.pending_photo is not None
         items.append(
@@ -566,12 +570,13 @@ async def pending_photos(
                     col(Guardian.organization_id) == organization_id,
                     col(Guardian.pending_photo).is_not(None),
                 )
-                .order_by(col(Guardian.last_name), col(Guardian.first_name), col(Guardian.id))
+                .order_by(col(Guardian.id))
             )
         )
         .scalars()
         .all()
     )
+    guardians = sort_by_name(guardians, key=lambda g: person_name(g.first_name, g.last_name))
     places: dict[int, list[str]] = {}
     if guardians:
         rows = (
@@ -581,10 +586,9 @@ async def pending_photos(
                 .join(Installation, col(Installation.id) == col(Child.installation_id))
                 .where(col(ChildGuardian.guardian_id).in_([g.id for g in guardians]))
                 .distinct()
-                .order_by(col(Installation.name))
             )
         ).all()
-        for guardian_id, installation_name in rows:
+        for guardian_id, installation_name in sort_by_name(rows, key=lambda row: row[1]):
             places.setdefault(guardian_id, []).append(installation_name)
     for guardian in guardians:
         assert guardian.id is not None and guardian.pending_photo is not None

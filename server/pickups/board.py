@@ -7,7 +7,6 @@ carries, no database) and sends each view only `board_changes` between two state
 
 from __future__ import annotations
 
-import unicodedata
 from bisect import insort
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -18,6 +17,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from ..core.collation import name_key_text, sort_by_name
 from ..core.models import Attendance, Child, Group, Guardian, Installation, Pickup, PickupStatus
 from . import rules
 from .events import BoardEvent, ChildRow, PickupRow
@@ -138,7 +138,7 @@ class BoardState:
 
 # Sort keys are strings that order the same in Python and in board.js (which inserts a
 # row arriving live at its place by comparing them): fixed-width digits for instants, and
-# for names UTF-16 code units, the order JavaScript compares strings in.
+# for names the collation key in hex (ASCII: JavaScript compares it as Python does).
 _NEVER = datetime.max.replace(tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -151,14 +151,11 @@ def _arrival_key(item: AlertItem) -> str:
 
 
 def _name_key(first_name: str, last_name: str, child_id: int) -> str:
-    """Children by first then last name, ignoring case and accents (Élodie among the E's),
-    then by id so that two children of the same name keep one order."""
-    return f"{_fold(first_name)}\t{_fold(last_name)}\t{child_id:010d}"
-
-
-def _fold(name: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", name)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    """Children by first then last name in the language's dictionary order (Élodie among the
+    E's), then by id so that two children of the same name keep one order. The collation key
+    is hex: JavaScript compares it as Python does (a tab sorts before any hex digit)."""
+    name = name_key_text(f"{first_name}\t{last_name}")
+    return f"{name}\t{child_id:010d}"
 
 
 def _js_order(key: str) -> bytes:
@@ -170,7 +167,7 @@ def _js_order(key: str) -> bytes:
 _GROUPS = (
     select(col(Group.id), col(Group.name))
     .where(col(Group.installation_id) == bindparam("installation_id"))
-    .order_by(col(Group.name))
+    .order_by(col(Group.id))
 )
 _LIVE_PICKUPS = (
     select(
@@ -233,7 +230,10 @@ async def load_board(
     children; a set loads only those sections (what an event touched)."""
     assert installation.id is not None
     day = rules.local_day(now, installation.timezone)
-    groups = (await session.execute(_GROUPS, {"installation_id": installation.id})).all()
+    groups = sort_by_name(
+        (await session.execute(_GROUPS, {"installation_id": installation.id})).all(),
+        key=lambda row: str(row[1]),
+    )
     group_names: dict[int, str] = {int(gid): name for gid, name in groups if gid is not None}
 
     rows = (

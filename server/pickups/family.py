@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from ..core.collation import sort_by_name
 from ..core.models import Child, ChildGuardian, Group, Guardian, Installation, Pickup, PickupStatus
 from . import rules
 from .attendance import today_attendance
@@ -97,7 +98,7 @@ class FamilyState:
 
 
 async def family_children(session: AsyncSession, guardian_id: int) -> list[Child]:
-    return list(
+    found = (
         (
             await session.execute(
                 select(Child)
@@ -108,12 +109,13 @@ async def family_children(session: AsyncSession, guardian_id: int) -> list[Child
                     col(Child.active).is_(True),
                     col(Child.pickup_enabled).is_(True),
                 )
-                .order_by(col(Child.first_name))
+                .order_by(col(Child.id))
             )
         )
         .scalars()
         .all()
     )
+    return sort_by_name(found, key=lambda child: f"{child.first_name}\t{child.last_name}")
 
 
 async def load_family(session: AsyncSession, guardian_id: int, now: datetime) -> FamilyState:

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from ..core.collation import sort_by_name
 from ..core.models import (
     Child,
     ChildGuardian,
@@ -227,6 +228,7 @@ async def family_adults(session: AsyncSession, child_id: int) -> list[Guardian]:
         select(Guardian)
         .join(ChildGuardian, col(ChildGuardian.guardian_id) == col(Guardian.id))
         .where(col(ChildGuardian.child_id) == child_id)
-        .order_by(col(Guardian.first_name), col(Guardian.last_name))
+        .order_by(col(Guardian.id))
     )
-    return list(rows.scalars().all())
+    # By given name: how the staff handing a child over call the adults.
+    return sort_by_name(rows.scalars().all(), key=lambda g: f"{g.first_name}\t{g.last_name}")

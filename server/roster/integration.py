@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..accounts.guardians import Email, create_invitation, normalize_email, send_all
 from ..accounts.passwords import MAX_PASSWORD_LENGTH, password_problem
+from ..core.collation import sort_by_name
 from ..core.db import Database
 from ..core.i18n import _
 from ..core.mail import Mailer
@@ -110,9 +111,9 @@ async def installations_of(session: AsyncSession, organization_id: int) -> list[
     rows = await session.execute(
         select(Installation)
         .where(col(Installation.organization_id) == organization_id)
-        .order_by(col(Installation.name), col(Installation.id))
+        .order_by(col(Installation.id))
     )
-    return list(rows.scalars().all())
+    return sort_by_name(rows.scalars().all(), key=lambda installation: installation.name)
 
 
 async def installation_of(

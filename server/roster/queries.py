@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from ..accounts.authz import StaffPrincipal
+from ..core.collation import person_name, sort_by_name
 from ..core.models import Child, ChildGuardian, Group, Guardian, Installation
 
 
@@ -20,7 +21,8 @@ async def installations(
     query = select(Installation).where(col(Installation.organization_id) == organization_id)
     if only is not None:
         query = query.where(col(Installation.id) == only)
-    return list(await session.scalars(query.order_by(col(Installation.name), col(Installation.id))))
+    found = await session.scalars(query.order_by(col(Installation.id)))
+    return sort_by_name(found, key=lambda installation: installation.name)
 
 
 async def groups(session: AsyncSession, installation_ids: Iterable[int]) -> list[Group]:
@@ -29,7 +31,8 @@ async def groups(session: AsyncSession, installation_ids: Iterable[int]) -> list
     if not ids:
         return []
     query = select(Group).where(col(Group.installation_id).in_(ids))
-    return list(await session.scalars(query.order_by(col(Group.name), col(Group.id))))
+    found = await session.scalars(query.order_by(col(Group.id)))
+    return sort_by_name(found, key=lambda group: group.name)
 
 
 async def visible_installations(
@@ -92,11 +95,12 @@ async def active_children(
         .join(Installation, col(Installation.id) == col(Child.installation_id))
         .join(Group, col(Group.id) == col(Child.group_id))
         .where(col(Child.organization_id) == organization_id, col(Child.active).is_(True))
-        .order_by(col(Child.last_name), col(Child.first_name))
+        .order_by(col(Child.id))
     )
     if installation_id is not None:
         query = query.where(col(Child.installation_id) == installation_id)
-    return [(child, inst, group) for child, inst, group in await session.execute(query)]
+    rows = [(child, inst, group) for child, inst, group in await session.execute(query)]
+    return sort_by_name(rows, key=lambda row: person_name(row[0].first_name, row[0].last_name))
 
 
 async def guardian_external_ids(
@@ -134,4 +138,5 @@ async def pickup_children(session: AsyncSession, installation_id: int) -> list[C
         col(Child.active).is_(True),
         col(Child.pickup_enabled).is_(True),
     )
-    return list(await session.scalars(query.order_by(col(Child.last_name), col(Child.first_name))))
+    found = await session.scalars(query.order_by(col(Child.id)))
+    return sort_by_name(found, key=lambda child: person_name(child.first_name, child.last_name))
