@@ -1,4 +1,6 @@
 # Relais — two commands: `make run` (set up + demo) and `make test` (set up + whole suite).
+# `make run` installs only what serving needs; the test and lint tools come with `make test`,
+# `make check` and the other test targets (a stamp of their own).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,14 +9,21 @@ PORT   ?= 8000
 PO     := $(wildcard server/locale/*/LC_MESSAGES/messages.po)
 MO     := $(PO:.po=.mo)
 
-.PHONY: setup run test test-sqlite test-postgres test-unit test-security test-e2e check format translations extract-messages clean \
+.PHONY: setup setup-test demo-reset run test test-sqlite test-postgres test-unit test-security test-e2e check format translations extract-messages clean \
 	bench bench-quick bench-setup
 
 setup: $(VENV)/.installed node_modules/.installed $(MO)
 
+setup-test: setup $(VENV)/.test-installed
+
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# Playwright, pytest, hypothesis, ruff, mypy…: for the tests and checks, not for serving.
+$(VENV)/.test-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
@@ -35,39 +44,44 @@ extract-messages: $(VENV)/.installed
 run: setup
 	RELAIS_DEMO=1 HOST=$(HOST) PORT=$(PORT) $(BIN)/relais serve
 
+# Back to the demo's first state (deletes everything in the demo database; refuses a
+# database that holds real data). Works on SQLite and on RELAIS_DATABASE_URL's PostgreSQL.
+demo-reset: setup
+	$(BIN)/relais demo --reset
+
 # The layers' contract, then the whole suite twice: on SQLite (the embedded default) and on
 # PostgreSQL (production).
-test: setup
+test: setup-test
 	bash scripts/ensure-test-services.sh
 	$(BIN)/lint-imports
 	PYTEST=$(BIN)/pytest bash scripts/run-suites.sh
 
-test-sqlite: setup
+test-sqlite: setup-test
 	bash scripts/ensure-test-services.sh
 	$(BIN)/pytest
 
-test-postgres: setup
+test-postgres: setup-test
 	bash scripts/ensure-test-services.sh
 	RELAIS_TEST_DATABASE=postgresql $(BIN)/pytest
 
-test-unit: setup
+test-unit: setup-test
 	$(BIN)/pytest tests/unit
 
 # The attacker's view: isolation, CSRF and Origin, injection, limits, sign-in, schemathesis.
-test-security: setup
+test-security: setup-test
 	$(BIN)/pytest tests/security
 
-test-e2e: setup
+test-e2e: setup-test
 	bash scripts/ensure-test-services.sh
 	$(BIN)/pytest tests/e2e
 
-check: setup
+check: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-format: setup
+format: setup-test
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 

@@ -52,6 +52,22 @@ async def _prepare_demo(settings: Settings) -> str:
         await db.dispose()
 
 
+async def _reset_demo(settings: Settings) -> str:
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            # Never over real data: only a database holding the demo (or nothing) is emptied.
+            if await demo.has_data(session) and not await demo.demo_accounts_exist(session):
+                return "not-demo"
+            await demo.clear_everything(session)
+            await demo.load_demo(session, clock_with_offset(settings.clock_offset_seconds).now())
+            await ensure_portraits(session, settings.photos_dir)
+            await session.commit()
+            return "reset"
+    finally:
+        await db.dispose()
+
+
 async def _demo_accounts_exist(settings: Settings) -> bool:
     db = Database(settings.database_url)
     try:
@@ -69,11 +85,17 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     _migrate(settings)
-    result = asyncio.run(_prepare_demo(settings))
+    if args.reset:
+        result = asyncio.run(_reset_demo(settings))
+    else:
+        result = asyncio.run(_prepare_demo(settings))
     messages = {
         "created": "Demo data created. Sign in with direction@example.org / demo-relais-2026.",
         "present": "Demo data already there; every demo child is checked in for today.",
-        "not-demo": "The database already holds real data: demo data not loaded.",
+        "reset": "Demo data reset to its first state. Sign in with direction@example.org / "
+        "demo-relais-2026.",
+        "not-demo": "The database already holds real data: demo data not "
+        + ("reset (nothing deleted)." if args.reset else "loaded."),
     }
     print(messages[result])
     return 0 if result != "not-demo" else 1
@@ -231,9 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_serve)
-    sub.add_parser("demo", help="load the demo data into an empty database").set_defaults(
-        func=cmd_demo
+    demo_parser = sub.add_parser("demo", help="load the demo data into an empty database")
+    demo_parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="delete everything in a demo database and load the demo afresh",
     )
+    demo_parser.set_defaults(func=cmd_demo)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     admin = sub.add_parser("create-admin", help="create a director/admin account")
     admin.add_argument("--email")

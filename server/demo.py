@@ -10,7 +10,7 @@ from collections.abc import Container, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, NamedTuple, TypeVar
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
@@ -593,3 +593,26 @@ async def check_in_everyone(session: AsyncSession, now: datetime) -> int:
             await check_in(session, child, inst, now)
             count += 1
     return count
+
+
+async def clear_everything(session: AsyncSession) -> None:
+    """Delete every row of every table but Alembic's (the schema stays as migrated): what
+    `relais demo --reset` does before loading the demo again. The caller checks that the
+    database is a demo one, and commits."""
+    connection = await session.connection()
+    tables = [
+        name
+        for name in await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        if name != "alembic_version"
+    ]
+    quote = connection.dialect.identifier_preparer.quote
+    if connection.dialect.name == "postgresql":
+        # One statement: no order to work out between the foreign keys, ids from 1 again.
+        await session.execute(
+            text(f"TRUNCATE {', '.join(quote(t) for t in tables)} RESTART IDENTITY CASCADE")
+        )
+        return
+    # SQLite: foreign keys are checked at the commit, when every table is empty.
+    await session.execute(text("PRAGMA defer_foreign_keys = ON"))
+    for table in tables:
+        await session.execute(text(f"DELETE FROM {quote(table)}"))

@@ -227,3 +227,84 @@ def test_a_web_push_key_that_is_not_one_is_refused(
     monkeypatch.setenv("RELAIS_VAPID_PRIVATE_KEY", "not-a-key")
     assert cli.main(["serve"]) == 2
     assert "RELAIS_VAPID_PRIVATE_KEY is not a P-256 private key" in capsys.readouterr().err
+
+
+def _count(url: str, model: type[Organization] | type[Child]) -> int:
+    async def count() -> int:
+        db = Database(url)
+        async with db.session() as session:
+            found = (await session.execute(select(func.count()).select_from(model))).scalar_one()
+        await db.dispose()
+        return int(found)
+
+    return asyncio.run(count())
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_demo_reset_brings_the_demo_back(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What a visitor does to a demo: a parent renamed, a second organization added.
+    async def tamper() -> None:
+        db = Database(database_url)
+        async with db.session() as session:
+            parent = (
+                await session.scalars(
+                    select(Guardian).where(col(Guardian.email) == demo.DEMO_PARENT_EMAIL)
+                )
+            ).one()
+            parent.first_name = "Renommé"
+            session.add(parent)
+            await demo.organization(session, "Une autre garderie")
+            await session.commit()
+        await db.dispose()
+
+    children = _count(database_url, Child)
+    asyncio.run(tamper())
+    assert _count(database_url, Organization) == 2
+
+    assert cli.main(["demo", "--reset"]) == 0
+    assert "reset" in capsys.readouterr().out
+
+    async def parent_name() -> str:
+        db = Database(database_url)
+        async with db.session() as session:
+            parent = (
+                await session.scalars(
+                    select(Guardian).where(col(Guardian.email) == demo.DEMO_PARENT_EMAIL)
+                )
+            ).one()
+        await db.dispose()
+        return parent.first_name
+
+    assert _count(database_url, Organization) == 1
+    assert _count(database_url, Child) == children
+    assert asyncio.run(parent_name()) != "Renommé"
+    # A demo again: `relais demo` finds its accounts.
+    assert cli.main(["demo"]) == 0
+    assert "already" in capsys.readouterr().out
+
+
+def test_demo_reset_never_deletes_real_data(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    empty_database_url: str,
+) -> None:
+    url = empty_database_url
+    monkeypatch.setenv("RELAIS_DATABASE_URL", url)
+    monkeypatch.setenv("RELAIS_VAR_DIR", str(tmp_path))
+    upgrade(url)
+
+    async def real_organization() -> None:
+        db = Database(url)
+        async with db.session() as session:
+            await demo.organization(session, "Garderie réelle")
+            await session.commit()
+        await db.dispose()
+
+    asyncio.run(real_organization())
+    assert cli.main(["demo", "--reset"]) == 1
+    assert "nothing deleted" in capsys.readouterr().out
+    assert _count(url, Organization) == 1
+    assert _count(url, Child) == 0
