@@ -401,7 +401,7 @@
     list.dataset.pages = String(pages);
     wallMore.hidden = others === 0;
     wallMore.dataset.count = String(others);
-    wallMore.textContent = others === 0 ? "" : wallMore.dataset.more.replace("{count}", String(others)) + " · " +
+    wallMore.textContent = others === 0 ? "" : (others === 1 ? wallMore.dataset.moreOne : wallMore.dataset.more).replace("{count}", String(others)) + " · " +
       wallMore.dataset.page.replace("{page}", String(wallPage + 1)).replace("{pages}", String(pages));
   }
   if (isWall) window.setInterval(() => { wallPage += 1; layoutWall(); }, PAGE_MS);

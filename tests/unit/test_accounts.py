@@ -138,7 +138,7 @@ def test_the_invitation_is_a_real_email_with_a_working_link(
     admin = client.get(f"/admin?invited={gid}")
     assert INVITED in admin.text and 'class="notice"' in admin.text
     row = admin.text[admin.text.index(f'id="guardian-{gid}"') :]
-    assert "2026-11-24 16:00" in row[: row.index("</tr>")]  # when, in the daycare's time
+    assert "24 nov. 2026 16:00" in row[: row.index("</tr>")]  # when, in the daycare's time
 
 
 def test_activation_sets_the_password_and_signs_in(

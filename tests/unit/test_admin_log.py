@@ -211,7 +211,7 @@ def test_fifty_rows_a_page(admin: TestClient, database_url: str) -> None:
     second = admin.get("/admin/log", params={**params, "page": 2}).text
     assert second.count('<tr id="log-pickup-') == 5 and 'rel="prev"' in second
     # Newest day first.
-    days = re.findall(r'<tr id="log-pickup-\d+">\s*<td>([\d-]+)</td>', first)
+    days = re.findall(r'<tr id="log-pickup-\d+">\s*<td><time datetime="([\d-]+)">', first)
     assert days == sorted(days, reverse=True) and date.fromisoformat(days[0]) < T0.date()
     csv_rows = admin.get("/admin/log.csv", params=params).content.decode("utf-8-sig")
     assert len(list(csv.reader(io.StringIO(csv_rows)))) == 56

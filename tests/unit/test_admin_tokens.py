@@ -45,7 +45,7 @@ def test_the_page_lists_tokens(admin: TestClient) -> None:
     page = admin.get("/admin/tokens")
     assert page.status_code == 200
     assert "Démo" in page.text
-    assert "2026-11-24 16:00" in page.text  # created, in Québec time
+    assert "24 nov. 2026 16:00" in page.text  # created, in Québec time, as French reads it
 
 
 @pytest.mark.parametrize("email", ["accueil@example.org", "educatrice@example.org"])
@@ -72,7 +72,7 @@ def test_a_created_token_works_once_shown_and_records_its_last_use(
     used = token_row(database_url, "Logiciel de gestion")
     assert used.last_used_at == T0 + timedelta(minutes=7)
     row_html = admin.get("/admin/tokens").text
-    assert "2026-11-24 16:07" in row_html  # last used, in Québec time
+    assert "24 nov. 2026 16:07" in row_html  # last used, in Québec time
 
 
 def test_a_revoked_token_is_refused(admin: TestClient, database_url: str) -> None:

@@ -149,7 +149,7 @@ def test_activation_records_the_date_and_emails_the_admin_once(
     assert in_db(database_url, org).integration_activated_at == T0
     mails = [m for m in outbox(database_url) if m.to == ADMIN]
     assert len(mails) == 1 and "activ" in mails[0].subject.lower()
-    assert "Integration activated on 2026-11-24." in client.get("/admin/integrations").text
+    assert "Integration activated on Nov 24, 2026." in client.get("/admin/integrations").text
 
 
 def test_existing_account_wrong_then_right_credentials(

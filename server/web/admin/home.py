@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from ...accounts import queries as accounts
 from ...accounts.guardians import last_invited
-from ...core.i18n import _
+from ...core.i18n import _, format_datetime
 from ...core.models import Display, Group, Installation
 from ...core.security import new_token, token_hash
 from ...photos import service as photos
@@ -38,9 +38,7 @@ async def parents_section(session: AsyncSession, organization_id: int) -> dict[s
         "parents": guardians,
         "parents_total": total,
         "parents_active": active,
-        "parents_last_sent": {
-            gid: at.astimezone(zone).strftime("%Y-%m-%d %H:%M") for gid, at in last_sent.items()
-        },
+        "parents_last_sent": {gid: format_datetime(at, zone.key) for gid, at in last_sent.items()},
     }
 
 

@@ -8,7 +8,6 @@ and synchronize the roster in the background with a progress bar that htmx polls
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from starlette.requests import Request
@@ -18,6 +17,7 @@ from ...accounts.authz import StaffPrincipal
 from ...accounts.guardians import Email, send_all
 from ...accounts.passwords import MIN_PASSWORD_LENGTH
 from ...core import ratelimit
+from ...core.i18n import format_date
 from ...core.models import Installation, Organization, SyncJob
 from ...core.templating import render
 from ...roster import integration
@@ -63,11 +63,7 @@ async def integrations_page(
         if job is None:
             job = await integration.latest_job(session, principal.organization_id)
     activated = organization.integration_activated_at
-    activated_on = (
-        activated.astimezone(ZoneInfo(organization.timezone)).strftime("%Y-%m-%d")
-        if activated is not None
-        else ""
-    )
+    activated_on = format_date(activated, organization.timezone)
     return admin_page(
         request,
         "admin/integrations.html",

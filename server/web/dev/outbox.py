@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
+from ...core.i18n import format_datetime
 from ...core.mail import outbox_messages
 from ..context import page, services
 from ..limits import not_found
@@ -46,7 +47,7 @@ async def outbox(request: Request) -> Response:
             "id": m.id,
             "to": m.to,
             "subject": m.subject,
-            "created_at": m.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "created_at": f"{format_datetime(m.created_at, 'UTC')} UTC",
             "pieces": _with_links(m.body),
         }
         for m in rows

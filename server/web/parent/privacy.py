@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from ...accounts import queries as accounts
 from ...accounts.authz import GuardianPrincipal
-from ...core.i18n import _
+from ...core.i18n import _, format_datetime
 from ...core.mail import delivered
 from ...core.models import (
     ActorKind,
@@ -32,7 +32,7 @@ from ..sessions import require_guardian
 
 def _local_time(zone: ZoneInfo) -> Callable[[datetime | None], str]:
     def local(moment: datetime | None) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment else ""
+        return format_datetime(moment, zone.key)
 
     return local
 
