@@ -17,6 +17,7 @@ setup: $(VENV)/.installed node_modules/.installed $(MO)
 setup-test: setup $(VENV)/.test-installed
 
 $(VENV)/.installed: pyproject.toml
+	bash scripts/ensure-build-deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e .
