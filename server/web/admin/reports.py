@@ -97,7 +97,9 @@ def read_form(request: Request, installations: list[Installation], today: date) 
             errors["from"] = _("The start date must be on or before the end date.")
         elif (end - start).days + 1 > MAX_DAYS:
             errors["to"] = i18n.ngettext(
-                "A report covers at most %(num)d day.", "A report covers at most %(num)d days.", MAX_DAYS
+                "A report covers at most %(num)d day.",
+                "A report covers at most %(num)d days.",
+                MAX_DAYS,
             ) % {"num": MAX_DAYS}
     installation_id: int | None = None
     if raw_installation != "all":
