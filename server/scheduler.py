@@ -1,6 +1,7 @@
-"""Background work: promote scheduled arrivals when their moment comes, expire the day's
-leftovers at midnight. Compare-and-set makes each transition happen once, whatever the number
-of workers doing this at the same time. Every `RETENTION_EVERY` of the (injected) clock, delete
+"""Background work: promote scheduled arrivals when their moment comes, fall back to the
+predicted time for GPS trips whose phone went silent, expire the day's leftovers at midnight.
+Compare-and-set makes each change happen once, whatever the number of workers doing this at
+the same time. Every `RETENTION_EVERY` of the (injected) clock, delete
 or anonymize what is past its retention period (server/privacy/retention.py)."""
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ async def run_due_work(svc: Services) -> list[BoardEvent]:
         events = await service.promote_due(session, now)
         events += await service.expire_past(session, now)
         await trips.forget_overdue_positions(session, now)
+        # After forgetting: a trip past its 60 minutes has no fix left, it falls back too.
+        events += await trips.fall_back_silent_trips(session, now)
         await session.commit()
     await svc.publish(events)
     return events

@@ -18,9 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from ..core.collation import name_key_text, sort_by_name
-from ..core.models import Attendance, Child, Group, Guardian, Installation, Pickup, PickupStatus
+from ..core.models import (
+    Attendance,
+    Child,
+    Group,
+    Guardian,
+    Installation,
+    Pickup,
+    PickupMode,
+    PickupStatus,
+)
 from . import rules
+from .eta import SIGNAL_LOST_AFTER, Signal, fix_step, gps_signal
 from .events import BoardEvent, ChildRow, PickupRow
+from .writes import LAST_FIX
 
 
 @dataclass(frozen=True)
@@ -51,10 +62,27 @@ class AlertItem:
     guardian_id: int = 0
     child_photo: str | None = None
     guardian_photo: str | None = None
+    # GPS: the latest fix as boards show it (eta.fix_step), None once the server fell back
+    # to the predicted time (then only that time is shown) or when no position is kept.
+    fix_at: datetime | None = None
 
     @property
     def next_status(self) -> PickupStatus | None:
         return rules.staff_next(self.status)
+
+    @property
+    def fallen_back(self) -> bool:
+        """A GPS arrival whose phone went silent: the server uses its predicted time (the
+        last estimate's arrival moment), alerted at `announce_at` like one given by time."""
+        return self.mode == PickupMode.GPS and self.announce_at is not None
+
+    @property
+    def lost_at(self) -> datetime | None:
+        """When boards start saying « signal perdu » unless a new fix comes."""
+        return None if self.fix_at is None else self.fix_at + SIGNAL_LOST_AFTER
+
+    def gps_signal(self, now: datetime) -> Signal:
+        return gps_signal(self.fix_at, self.fallen_back, now)
 
     @property
     def child_initials(self) -> str:
@@ -67,6 +95,15 @@ class AlertItem:
     @property
     def sort_key(self) -> str:
         return _arrival_key(self)
+
+
+def _board_fix(
+    mode: str, announce_at: datetime | None, last_fix: datetime | None
+) -> datetime | None:
+    """What a board holds of a pickup's latest fix: its FIX_STEP, while GPS minutes are shown."""
+    if mode != PickupMode.GPS or announce_at is not None or last_fix is None:
+        return None
+    return fix_step(last_fix.astimezone(UTC))
 
 
 def _initials(name: str) -> str:
@@ -187,6 +224,7 @@ _LIVE_PICKUPS = (
         col(Guardian.id),
         col(Child.photo),
         col(Guardian.photo),
+        LAST_FIX,
     )
     .join(Child, col(Child.id) == col(Pickup.child_id))
     .join(Guardian, col(Guardian.id) == col(Pickup.guardian_id))
@@ -242,10 +280,10 @@ async def load_board(
     alerts: list[AlertItem] = []
     upcoming: list[AlertItem] = []
     for row in rows:
-        values: tuple[Any, ...] = tuple(row)  # sixteen columns: past typed tuples' length
+        values: tuple[Any, ...] = tuple(row)  # seventeen columns: past typed tuples' length
         (pickup_id, status, mode, eta, announce_at, gps_minutes, announced_at) = values[:7]
         child_id, child_first, child_last, group_id, guardian_first, guardian_last = values[7:13]
-        guardian_id, child_photo, guardian_photo = values[13:16]
+        guardian_id, child_photo, guardian_photo, last_fix = values[13:17]
         assert pickup_id is not None and child_id is not None
         item = AlertItem(
             pickup_id=pickup_id,
@@ -263,6 +301,7 @@ async def load_board(
             guardian_id=guardian_id or 0,
             child_photo=child_photo,
             guardian_photo=guardian_photo,
+            fix_at=_board_fix(mode, announce_at, last_fix),
         )
         (alerts if item.status in rules.ON_BOARD else upcoming).append(item)
 
@@ -392,6 +431,7 @@ def _apply_pickup(state: BoardState, row: PickupRow) -> BoardState | None:
             guardian_id=row.guardian_id,
             child_photo=row.child_photo,
             guardian_photo=row.guardian_photo,
+            fix_at=_board_fix(row.mode, row.announce_at, row.last_fix_at),
         )
         insort(alerts if status in rules.ON_BOARD else upcoming, item, key=_arrival_key)
     return replace(state, alerts=tuple(alerts), upcoming=tuple(upcoming))

@@ -7,6 +7,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from statistics import median
 
 from .rules import Refusal, RuleError
@@ -222,3 +223,59 @@ def estimate(positions: Sequence[Position], dest_lat: float, dest_lon: float) ->
         moving_away=away,
         remaining_m=remaining_m,
     )
+
+
+# --- How fresh the last fix is ----------------------------------------------------------------
+#
+# The phone sends a fix when it has moved 30 m, and at least every 15 s while the browser
+# gives it positions (static/js/parent.js). When fixes stop (a tunnel, a dead battery, the
+# page closed) the minutes shown go stale: boards say so, then the server stops using them.
+
+# This long without a fix, boards say « signal perdu »: six heartbeats missed in a row, more
+# than a red light lasts.
+SIGNAL_LOST_AFTER = timedelta(seconds=90)
+# This long without a fix (or as soon as the phone stops sharing), the server falls back to
+# the predicted time: the last estimate's arrival moment, alerted at that moment minus the
+# preparation time like an arrival given by time.
+FALLBACK_AFTER = timedelta(minutes=5)
+# Boards are told of a new fix once per step, not at every fix (a moving phone sends one
+# every few seconds, and each would be a board event). They show the fix's time rounded down
+# to the step: the age they show is never younger than the truth, and at most a step older.
+FIX_STEP = timedelta(seconds=15)
+
+
+class Signal(StrEnum):
+    """What a board says of a GPS arrival."""
+
+    LIVE = "live"  # « GPS ~17 min · il y a 20 s »
+    LOST = "lost"  # « GPS · signal perdu (il y a 3 min) »
+    PREDICTED = "predicted"  # « heure prévue 17:42 »: the server fell back to the prediction
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def fix_step(at: datetime) -> datetime:
+    """The fix's instant as boards show it: rounded down to FIX_STEP (in UTC)."""
+    return at - (at - _EPOCH) % FIX_STEP
+
+
+def tell_boards(previous_fix: datetime | None, fix: datetime) -> bool:
+    """Whether a new fix changes what boards show of its age (a new FIX_STEP)."""
+    return previous_fix is None or fix_step(previous_fix) != fix_step(fix)
+
+
+def falls_back(last_fix: datetime | None, now: datetime) -> bool:
+    """Whether a trip whose latest kept fix is `last_fix` (None: none kept, the phone stopped
+    sharing) is to fall back to its predicted time."""
+    return last_fix is None or now - last_fix >= FALLBACK_AFTER
+
+
+def gps_signal(fix_at: datetime | None, fallen_back: bool, now: datetime) -> Signal:
+    """What a board says of a GPS arrival: the prediction once the server fell back to it;
+    else « signal perdu » when no fix is known or the last is SIGNAL_LOST_AFTER old."""
+    if fallen_back:
+        return Signal.PREDICTED
+    if fix_at is None or now - fix_at >= SIGNAL_LOST_AFTER:
+        return Signal.LOST
+    return Signal.LIVE

@@ -43,10 +43,13 @@ class PickupRow:
     child_photo: str | None = None
     guardian_photo: str | None = None
     reason: str | None = None
+    # GPS: the instant of the latest position kept (None: none, or not a GPS pickup), so
+    # boards can say how old the minutes they show are.
+    last_fix_at: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for key in ("eta", "announce_at", "announced_at"):
+        for key in ("eta", "announce_at", "announced_at", "last_fix_at"):
             data[key] = None if data[key] is None else data[key].isoformat()
         data["day"] = self.day.isoformat()
         return data
@@ -70,6 +73,7 @@ class PickupRow:
             child_photo=data.get("child_photo"),
             guardian_photo=data.get("guardian_photo"),
             reason=data.get("reason"),
+            last_fix_at=_instant(data.get("last_fix_at")),
         )
 
 

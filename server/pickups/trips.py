@@ -62,6 +62,7 @@ DISPLAY_HYSTERESIS_MIN = 0.1
 __all__ = [
     "Position",
     "end_trip",
+    "fall_back_silent_trips",
     "forget_overdue_positions",
     "forget_positions",
     "live_trips",
@@ -211,7 +212,6 @@ async def record_position(
         # Over, or shared longer than the parent was promised: nothing more is kept.
         await forget_positions(session, pickup.id)
         return []
-    session.add(_row(pickup.id, position))
     await session.execute(
         delete(TripPosition).where(
             col(TripPosition.pickup_id) == pickup.id,
@@ -229,18 +229,28 @@ async def record_position(
         .scalars()
         .all()
     )
+    previous_fix = max((r.at for r in rows), default=None)
+    session.add(_row(pickup.id, position))
     track = [Position(r.latitude, r.longitude, r.at, r.accuracy_m) for r in rows]
+    track.append(position)
     installation = await session.get(Installation, pickup.installation_id)
     assert installation is not None
     minutes = _minutes_away(track, installation)
     due = rules.gps_alert_due(minutes, installation.preparation_minutes)
     shown = math.ceil(minutes) if due else _displayed_minutes(minutes, pickup.gps_minutes)
     previous = pickup.gps_minutes
+    # A fix again after the server fell back to the predicted time: GPS minutes again.
+    was_fallen_back = pickup.announce_at is not None
     # Guarded on a live status: a cancel or departure committed meanwhile wins.
     result = await session.execute(
         update(Pickup)
         .where(col(Pickup.id) == pickup.id, col(Pickup.status).in_(rules.LIVE))
-        .values(eta=now + timedelta(minutes=minutes), gps_minutes=shown, updated_at=now)
+        .values(
+            eta=now + timedelta(minutes=minutes),
+            gps_minutes=shown,
+            announce_at=None,
+            updated_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     await session.refresh(pickup)
@@ -252,9 +262,56 @@ async def record_position(
         # ended) first.
         who = actor or await _guardian_actor(session, pickup)
         return await step_from(session, pickup, S.TRACKING, S.ANNOUNCED, now, actor=who, chime=True)
-    if shown == previous:
+    if shown == previous and not was_fallen_back and not eta.tell_boards(previous_fix, position.at):
         return []
     return [await _event(session, pickup)]
+
+
+# The GPS pickups still showing minutes (not fallen back yet), with no fix kept since `since`.
+def _silent_since(since: datetime) -> ColumnElement[bool]:
+    recent = select(col(TripPosition.id)).where(
+        col(TripPosition.pickup_id) == col(Pickup.id), col(TripPosition.at) > since
+    )
+    return (
+        (col(Pickup.mode) == PickupMode.GPS)
+        & col(Pickup.status).in_(rules.LIVE)
+        & col(Pickup.announce_at).is_(None)
+        & col(Pickup.eta).is_not(None)
+        & ~recent.exists()
+    )
+
+
+async def fall_back_silent_trips(session: AsyncSession, now: datetime) -> list[BoardEvent]:
+    """GPS arrivals whose phone sent nothing for eta.FALLBACK_AFTER, or stopped sharing (no
+    position kept): the server falls back to the predicted time, the last estimate's arrival
+    moment (`eta`). The alert becomes due at that moment minus the preparation time, as for an
+    arrival given by time (service.promote_due), and boards say « heure prévue HH:MM ».
+
+    Once per pickup even with several workers: a compare-and-set on `announce_at` still
+    unset. The next fix returns the pickup to GPS minutes (record_position)."""
+    silent = (
+        await session.execute(
+            select(col(Pickup.id), col(Pickup.eta), col(Installation.preparation_minutes))
+            .join(Installation, col(Installation.id) == col(Pickup.installation_id))
+            .where(_silent_since(now - eta.FALLBACK_AFTER))
+            .order_by(col(Pickup.id))
+        )
+    ).all()
+    events: list[BoardEvent] = []
+    for pickup_id, arrival, preparation in silent:
+        assert arrival is not None
+        result = await session.execute(
+            update(Pickup)
+            .where(col(Pickup.id) == pickup_id, _silent_since(now - eta.FALLBACK_AFTER))
+            .values(announce_at=arrival - timedelta(minutes=preparation), updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            pickup = await session.get(Pickup, pickup_id)
+            assert pickup is not None
+            await session.refresh(pickup)
+            events.append(await _event(session, pickup))
+    return events
 
 
 async def live_trips(session: AsyncSession, guardian_id: int, now: datetime) -> list[Pickup]:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
+    func,
     insert,
     inspect,
     select,
@@ -97,6 +98,12 @@ class Written:
 
 # -- reads -----------------------------------------------------------------------------------
 
+# A GPS pickup's latest position (an index lookup on trip_position.pickup_id; none for an
+# arrival by time).
+LAST_FIX = (
+    select(func.max(POSITION.c.at)).where(POSITION.c.pickup_id == PICKUP.c.id).scalar_subquery()
+)
+
 # A pickup as boards show it, with the facts a transition needs; `organization_id` filters it
 # so another organization's id reads as unknown.
 _PICKUP_ROW = (
@@ -122,6 +129,7 @@ _PICKUP_ROW = (
         CHILD.c.photo,
         GUARDIAN.c.photo,
         PICKUP.c.dismiss_reason,
+        LAST_FIX,
     )
     .join(CHILD, CHILD.c.id == PICKUP.c.child_id)
     .join(GUARDIAN, GUARDIAN.c.id == PICKUP.c.guardian_id)
@@ -144,7 +152,7 @@ def _row(values: Any) -> Found:
     (pid, status, mode, child_id, group_id, child_first, child_last) = values[:7]
     (guardian_first, guardian_last, eta, announce_at, gps_minutes, announced_at) = values[7:13]
     day, installation_id, timezone, organization_id = values[13:17]
-    guardian_id, child_photo, guardian_photo, reason = values[17:21]
+    guardian_id, child_photo, guardian_photo, reason, last_fix_at = values[17:22]
     row = PickupRow(
         id=pid,
         status=status,
@@ -162,6 +170,7 @@ def _row(values: Any) -> Found:
         child_photo=child_photo,
         guardian_photo=guardian_photo,
         reason=reason,
+        last_fix_at=last_fix_at,
     )
     return Found(row, installation_id, timezone, organization_id)
 

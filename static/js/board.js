@@ -1,7 +1,7 @@
 // Relais board: what HTML alone cannot do. htmx and its WebSocket extension do the swapping;
 // this file keeps the sequence (asks for a snapshot on a gap), keeps rows in order, shows the
 // connection state, plays the chime (new alert in this view, overdue alert), keeps the screen
-// awake, ticks the "waiting" minutes, points to alerts out of view (« N arrivées »), removes
+// awake, ticks the "waiting" minutes and the age of GPS fixes, points to alerts out of view (« N arrivées »), removes
 // expired undo offers, opens the confirmation dialogs, says when a press failed (with a
 // retry), and pages the wall display.
 (() => {
@@ -222,8 +222,31 @@
     });
     if (newlyOverdue && !silent && !firstTick) ring();
     firstTick = false;
+    tickFixAges(now);
     document.querySelectorAll("#undos .undo[data-until]").forEach((offer) => {
       if (Date.parse(offer.dataset.until) <= now) offer.remove();
+    });
+  }
+  // The age of a GPS fix (board/_gps.html): the same words and thresholds as the server's
+  // render, « signal perdu » from data-lost-at. A new fix re-renders the row.
+  const ageWords = document.getElementById("board-words")?.dataset || {};
+  const plural = new Intl.PluralRules(document.documentElement.lang || "fr-CA");
+  function fixAge(seconds) {
+    if (seconds < 10) return ageWords.ageNow || "";
+    const [count, unit] = seconds < 60 ? [Math.floor(seconds / 10) * 10, "Seconds"] : [Math.floor(seconds / 60), "Minutes"];
+    const form = ageWords["age" + unit + (plural.select(count) === "one" ? "One" : "Other")] || "{count}";
+    return form.replace("{count}", String(count));
+  }
+  function tickFixAges(now) {
+    document.querySelectorAll(".gps[data-fix-at]").forEach((el) => {
+      const fixAt = Date.parse(el.dataset.fixAt);
+      if (Number.isNaN(fixAt)) return;
+      const age = fixAge(Math.max(0, Math.floor((now - fixAt) / 1000)));
+      const lost = now >= Date.parse(el.dataset.lostAt);
+      const text = (lost ? ageWords.gpsLost : el.dataset.live).replace("{age}", age);
+      if (el.textContent !== text) el.textContent = text;
+      el.classList.toggle("gps--lost", lost);
+      el.classList.toggle("gps--live", !lost);
     });
   }
   syncClock();

@@ -5,7 +5,8 @@ target found before any swap) and board.js completes them (its sequence numbers,
 for a snapshot, a list marked data-keyed is put back in the order of its rows' data-key).
 
 Compared as data with the same region of a fresh page: what a person sees, minus what
-board.js rewrites on its own (the waiting minutes) and the server's clock stamp."""
+board.js rewrites on its own (the waiting minutes, the age of a GPS fix) and the server's clock
+stamp."""
 
 from __future__ import annotations
 
@@ -190,6 +191,9 @@ def _shape(element: Element) -> Any:
     attrs = {k: v for k, v in element.attrs.items() if k not in ("data-now", "data-seq")}
     if element.tag == "time" and "data-since" in attrs:
         return ["time", attrs]  # board.js rewrites the minutes from data-since
+    if "data-fix-at" in attrs:
+        # board.js rewrites a GPS fix's age, and « signal perdu » once data-lost-at passed.
+        return [element.tag, {k: v for k, v in attrs.items() if k != "class"}]
     children: list[Any] = []
     for child in element.children:
         if isinstance(child, Element):

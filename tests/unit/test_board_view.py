@@ -1,13 +1,21 @@
-"""Narrowing one installation's board to a group view, in memory (no database)."""
+"""Narrowing one installation's board to a group view, in memory (no database); what a GPS
+arrival's card says of its fix, rendered at an injected now."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
+import pytest
+
+import server.realtime.fragments  # noqa: F401  (registers the board's template globals)
+from server.core.i18n import use_locale
 from server.core.models import PickupStatus as S
-from server.pickups.board import AlertItem, BoardState, ChildItem, GroupSection
+from server.core.templating import render
+from server.pickups.board import AlertItem, BoardState, ChildItem, GroupSection, ViewKey
 from tests.helpers import T0 as NOW
 from tests.helpers import era_board
+from tests.unit.board_dom import parse
 
 ERABLES, BOULEAUX, CHENES = 10, 20, 30
 GROUPS = ((BOULEAUX, "Les Bouleaux"), (CHENES, "Les Chênes"), (ERABLES, "Les Érables"))
@@ -160,3 +168,79 @@ def test_group_name_lookup() -> None:
 def test_alert_offers_the_next_staff_step() -> None:
     assert [a.next_status for a in FULL.alerts] == [S.CALLED, S.READY, S.DEPARTED]
     assert [a.next_status for a in FULL.upcoming] == [None, None]
+
+
+# --- A GPS arrival says how fresh its minutes are ----------------------------------------------
+
+
+def gps_item(
+    status: S = S.TRACKING, *, fix_age_s: float | None = 20, fallen_back: bool = False
+) -> AlertItem:
+    """Léa's GPS arrival, ~17 min away as of a fix `fix_age_s` seconds before the board's
+    now (None: no fix kept); `fallen_back`: the server uses the predicted time, 16:17."""
+    arrival = NOW + timedelta(minutes=17)
+    return replace(
+        alert(7, 101, ERABLES, status),
+        child_name="Léa Tremblay",
+        mode="gps",
+        eta=arrival,
+        gps_minutes=17,
+        announce_at=arrival - timedelta(minutes=5) if fallen_back else None,
+        fix_at=None if fix_age_s is None else NOW - timedelta(seconds=fix_age_s),
+    )
+
+
+def shown(item: AlertItem, locale: str = "fr_CA") -> tuple[str, str]:
+    """What the wall's card and the « À venir » line say of `item`, as the server renders
+    them at the board's now (board.js then keeps the age current)."""
+    state = board(alerts=(item,), upcoming=(item,))
+    view = ViewKey(state.installation_id, None, interactive=False, locale=locale)
+    with use_locale(locale):
+        card = render("board/_alert.html", alert=item, state=state, view=view)
+        line = render("board/_upcoming_item.html", item=item, state=state, view=view)
+    return tuple(  # type: ignore[return-value]
+        " ".join(parse(html).find(target).text().split())  # type: ignore[union-attr]
+        for html, target in ((card, "pickup-7"), (line, "upcoming-7"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("age", "french", "english"),
+    [
+        (3, "GPS ~17 min · à l’instant", "GPS ~17 min · just now"),
+        (20, "GPS ~17 min · il y a 20 s", "GPS ~17 min · 20 s ago"),
+        (59, "GPS ~17 min · il y a 50 s", "GPS ~17 min · 50 s ago"),
+        (61, "GPS ~17 min · il y a 1 min", "GPS ~17 min · 1 min ago"),
+    ],
+)
+def test_live_gps_minutes_say_how_old_their_fix_is(age: int, french: str, english: str) -> None:
+    card, line = shown(gps_item(S.ANNOUNCED, fix_age_s=age))
+    assert french in card and french in line
+    assert english in shown(gps_item(S.ANNOUNCED, fix_age_s=age), "en")[0]
+
+
+def test_no_fix_for_ninety_seconds_says_signal_lost_and_since_when() -> None:
+    card, line = shown(gps_item(S.ANNOUNCED, fix_age_s=185))
+    assert "GPS · signal perdu (il y a 3 min)" in card and "GPS · signal perdu" in line
+    assert "GPS ~17" not in line
+    assert "GPS · signal lost (3 min ago)" in shown(gps_item(fix_age_s=185), "en")[1]
+    assert "GPS · signal perdu" in shown(gps_item(fix_age_s=None))[1]
+
+
+def test_once_the_server_fell_back_the_card_shows_the_predicted_time() -> None:
+    card, _line = shown(gps_item(S.ANNOUNCED, fix_age_s=None, fallen_back=True))
+    assert "heure prévue 16:17" in card and "GPS" not in card
+    tracking = gps_item(fix_age_s=None, fallen_back=True)
+    assert "heure prévue 16:17 · alerte à 16:12" in shown(tracking)[1]
+    assert "expected at 16:17 · alert at 16:12" in shown(tracking, "en")[1]
+
+
+def test_board_js_gets_what_it_needs_to_keep_the_age_true() -> None:
+    item = gps_item(fix_age_s=20)
+    state = board(upcoming=(item,))
+    with use_locale("fr_CA"):
+        html = render("board/_upcoming_item.html", item=item, state=state)
+    gps = next(e for e in parse(html).walk() if "data-fix-at" in e.attrs)
+    assert gps.attrs["data-fix-at"] == (NOW - timedelta(seconds=20)).isoformat()
+    assert gps.attrs["data-lost-at"] == (NOW + timedelta(seconds=70)).isoformat()
+    assert gps.attrs["data-live"] == "GPS ~17 min · {age}"

@@ -1,8 +1,11 @@
-"""GPS arrival estimates: haversine distance, detour factor, speed, position validation."""
+"""GPS arrival estimates: haversine distance, detour factor, speed, position validation; how
+fresh the last fix is (« signal perdu », the fallback to the predicted time)."""
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -106,3 +109,56 @@ def test_valid_positions(latitude: float, longitude: float) -> None:
 )
 def test_invalid_positions_are_rejected(latitude: float, longitude: float) -> None:
     assert not eta.valid_position(latitude, longitude)
+
+
+# --- How fresh the last fix is (the clock is an argument) ---------------------------------------
+
+FIX = datetime(2026, 11, 24, 21, 0, 0, tzinfo=UTC)  # 16:00 in Québec, on a step
+
+
+def seconds(n: float) -> timedelta:
+    return timedelta(seconds=n)
+
+
+def test_boards_are_told_of_a_fix_once_per_step() -> None:
+    assert seconds(15) == eta.FIX_STEP
+    assert eta.fix_step(FIX + seconds(14.9)) == FIX
+    assert eta.fix_step(FIX + seconds(15)) == FIX + seconds(15)
+    assert eta.tell_boards(None, FIX)  # the first fix, or the first after others were forgotten
+    assert not eta.tell_boards(FIX + seconds(1), FIX + seconds(14))
+    assert eta.tell_boards(FIX + seconds(14), FIX + seconds(15))
+    # Any time zone: steps are instants.
+    assert eta.fix_step((FIX + seconds(20)).astimezone(ZoneInfo("America/Toronto"))) == (
+        FIX + seconds(15)
+    )
+
+
+@pytest.mark.parametrize("after", [0, 1, 7.5, 14, 14.999, 15, 29, 600])
+def test_the_age_boards_show_is_never_younger_than_the_fix_and_at_most_a_step_older(
+    after: float,
+) -> None:
+    fix = FIX + seconds(after)
+    shown = eta.fix_step(fix)
+    assert shown <= fix < shown + eta.FIX_STEP
+
+
+def test_signal_is_live_then_lost_after_ninety_seconds_without_a_fix() -> None:
+    assert seconds(90) == eta.SIGNAL_LOST_AFTER
+    assert eta.gps_signal(FIX, False, FIX) == eta.Signal.LIVE
+    assert eta.gps_signal(FIX, False, FIX + seconds(89)) == eta.Signal.LIVE
+    assert eta.gps_signal(FIX, False, FIX + seconds(90)) == eta.Signal.LOST
+    assert eta.gps_signal(None, False, FIX) == eta.Signal.LOST  # no fix known at all
+
+
+def test_once_the_server_fell_back_boards_show_the_prediction_whatever_the_fix() -> None:
+    for fix in (None, FIX):
+        assert eta.gps_signal(fix, True, FIX) == eta.Signal.PREDICTED
+
+
+def test_the_server_falls_back_five_minutes_after_the_last_fix_or_when_none_is_kept() -> None:
+    assert timedelta(minutes=5) == eta.FALLBACK_AFTER
+    assert not eta.falls_back(FIX, FIX + timedelta(minutes=5) - seconds(1))
+    assert eta.falls_back(FIX, FIX + timedelta(minutes=5))
+    assert eta.falls_back(None, FIX)  # the phone stopped sharing: its positions are gone
+    # « signal perdu » comes first, for a while.
+    assert eta.SIGNAL_LOST_AFTER < eta.FALLBACK_AFTER

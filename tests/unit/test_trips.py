@@ -211,9 +211,19 @@ def test_an_approach_stays_tracking_then_is_announced_exactly_once(database_url:
     ]
     assert log[1].actor_kind == ActorKind.GUARDIAN and log[1].actor_id == pickup.guardian_id
     assert pickup.announced_at == fixes[announced_at + 1].at + DELAY
-    # Boards hear of the trip when "GPS ~N min" changes, not at every position.
+    # Boards hear of the trip when "GPS ~N min" changes, or once per FIX_STEP so the age
+    # they show of the fix stays true; not at every position.
     events = [e for step in steps for e in step.events]
-    assert len(events) < len(steps) / 4
+    assert len(events) < len(steps) / 2
+    for before, fix, step in zip(fixes, fixes[1:], steps, strict=False):
+        new_step = eta.fix_step(fix.at) != eta.fix_step(before.at)
+        if new_step:
+            assert step.events, "a fix in a new FIX_STEP reaches the boards"
+        for event in step.events:
+            assert event.pickup is not None and event.pickup.last_fix_at == fix.at
+    shown_minutes = [e.pickup.gps_minutes for e in events if e.pickup is not None]
+    steps_spanned = (fixes[-1].at - fixes[0].at) / eta.FIX_STEP + 1
+    assert len(events) <= steps_spanned + len(set(shown_minutes))
     assert len({e.seq for e in events}) == len(events)
     shown = [step.events for step in steps]
     assert all(e.pickup_id == pickup.id for batch in shown for e in batch)
@@ -478,6 +488,92 @@ def test_a_trip_whose_phone_went_silent_alerts_when_its_last_estimate_comes_due(
         assert pickup.status == S.ANNOUNCED
         assert [e.chime for e in events] == [True]
         assert await service.promote_due(session, almost + timedelta(minutes=1)) == []
+
+    in_db(database_url, work)
+
+
+# --- A silent phone: « signal perdu », then the predicted time -----------------------------------
+
+
+def test_a_silent_trip_falls_back_to_its_predicted_time_once_and_alerts_at_that_time(
+    database_url: str,
+) -> None:
+    async def work(session: AsyncSession) -> None:
+        fixes, _, pickup = await lea_on_her_way(session, 8_000, sent=3)
+        last = fixes[2].at
+        predicted = pickup.eta
+        assert predicted is not None and pickup.announce_at is None
+        # Not before FALLBACK_AFTER without a fix.
+        almost = last + eta.FALLBACK_AFTER - timedelta(seconds=1)
+        assert await trips.fall_back_silent_trips(session, almost) == []
+        events = await trips.fall_back_silent_trips(session, last + eta.FALLBACK_AFTER)
+        await session.commit()
+        await session.refresh(pickup)
+        # The last estimate's arrival moment stays the arrival; the alert is due 5 min before.
+        assert pickup.eta == predicted and pickup.status == S.TRACKING
+        assert pickup.announce_at == predicted - timedelta(minutes=5)
+        [event] = events
+        assert event.pickup is not None and not event.chime
+        assert event.pickup.announce_at == pickup.announce_at
+        assert event.pickup.last_fix_at == last
+        # Once, however many ticks (or workers) look again.
+        assert await trips.fall_back_silent_trips(session, last + timedelta(minutes=9)) == []
+        # Still alerted in time: at the predicted time minus the preparation time.
+        due = predicted - timedelta(minutes=5)
+        assert await service.promote_due(session, due - timedelta(seconds=1)) == []
+        promoted = await service.promote_due(session, due)
+        assert [e.chime for e in promoted] == [True]
+
+    in_db(database_url, work)
+
+
+def test_a_fix_after_the_fallback_brings_the_gps_minutes_back(database_url: str) -> None:
+    async def work(session: AsyncSession) -> None:
+        fixes, _, pickup = await lea_on_her_way(session, 8_000, sent=2)
+        later = fixes[1].at + timedelta(minutes=6)
+        [_fell_back] = await trips.fall_back_silent_trips(session, later)
+        await session.commit()
+        await session.refresh(pickup)
+        assert pickup.announce_at is not None
+        # The phone finds the signal again, no nearer than before: boards are told all the same.
+        again = Position(fixes[1].latitude, fixes[1].longitude, later, 8.0)
+        [event] = await trips.record_position(session, pickup, again, later)
+        await session.commit()
+        await session.refresh(pickup)
+        assert pickup.announce_at is None and pickup.status == S.TRACKING
+        assert event.pickup is not None and event.pickup.announce_at is None
+        assert event.pickup.last_fix_at == later
+
+    in_db(database_url, work)
+
+
+def test_a_phone_that_stops_sharing_falls_back_at_the_next_tick(database_url: str) -> None:
+    async def work(session: AsyncSession) -> None:
+        fixes, _, pickup = await lea_on_her_way(session, 8_000, sent=2)
+        assert pickup.id is not None
+        await trips.end_trip(session, pickup.id)
+        await session.commit()
+        # No position kept: nothing to wait for.
+        [event] = await trips.fall_back_silent_trips(session, fixes[1].at + DELAY)
+        assert event.pickup is not None and event.pickup.last_fix_at is None
+        assert event.pickup.announce_at is not None
+
+    in_db(database_url, work)
+
+
+def test_an_arrival_by_time_or_a_live_phone_never_falls_back(database_url: str) -> None:
+    async def work(session: AsyncSession) -> None:
+        fixes, fam, lea = await lea_on_her_way(session, 8_000, sent=2)
+        in_an_hour = (T0 + timedelta(hours=1)).timetz().replace(tzinfo=None)
+        await service.announce_eta(session, **fam.parties(fam.noah), arrival=in_an_hour, now=T0)
+        await session.commit()
+        fix = fixes[1].at
+        for minutes in range(1, 12):  # a fix every minute: never silent for five
+            now = fix + timedelta(minutes=minutes)
+            moved = Position(fixes[1].latitude, fixes[1].longitude, now, 8.0)
+            await trips.record_position(session, lea, moved, now)
+            assert await trips.fall_back_silent_trips(session, now + timedelta(seconds=59)) == []
+            await session.commit()
 
     in_db(database_url, work)
 
