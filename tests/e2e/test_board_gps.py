@@ -105,13 +105,13 @@ def test_a_silent_phone_reads_signal_lost_then_the_predicted_time_then_alerts_at
     expect(line).to_have_text(re.compile(r"GPS ~\d+ min · à l’instant"))
     phone_context.set_offline(True)
 
-    # A minute on, the minutes still show, with their age.
+    # A minute on, the minutes still show, with their age (a unit is kept with its number).
     time_passes(live_server, timedelta(seconds=60), board, screen)
-    expect(line).to_have_text(re.compile(r"GPS ~\d+ min · il y a 1 min"))
+    expect(line).to_have_text(re.compile(r"GPS ~\d+ min · il y a 1\smin"))
     # Past 90 s: the board says the signal is lost, and since when.
     time_passes(live_server, timedelta(seconds=65), board, screen)
-    expect(line).to_have_text(re.compile(r"GPS · signal perdu \(il y a 2 min\)"))
-    expect(on_wall).to_have_text(re.compile(r"GPS · signal lost \(2 min ago\)"))
+    expect(line).to_have_text(re.compile(r"GPS · signal perdu \(il y a 2\smin\)"))
+    expect(on_wall).to_have_text(re.compile(r"GPS · signal lost \(2\smin ago\)"))
 
     # Five minutes without a fix: the server falls back to the last estimate's arrival time.
     time_passes(live_server, timedelta(minutes=3), board, screen)
