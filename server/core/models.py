@@ -210,7 +210,8 @@ class Pickup(SQLModel, table=True):
     status: str = Field(max_length=16, index=True)
     # ETA mode: the arrival time given. GPS mode: the latest estimate.
     eta: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
-    # When the board alert is due (ETA − preparation time); None in GPS mode.
+    # When the board alert is due (ETA − preparation time). GPS mode: None while positions
+    # come; set once the phone went silent and the server fell back to the predicted time.
     announce_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
     gps_minutes: int | None = None
     created_at: datetime = Field(sa_column=_instant())
