@@ -12,6 +12,10 @@ The web layer calls, in this order:
 - `end_trip` when the phone stops sharing (page closed, parent pressed stop). Departure,
   cancel and end-of-day expiry forget the positions by themselves (service.py).
 
+The background work (server/scheduler.py) calls `fall_back_silent_trips`: a trip without a fix
+for eta.FALLBACK_AFTER, or with none kept, runs on its predicted time (boards say « heure
+prévue 17:42 ») until a fix comes again; boards say « signal perdu » before that by themselves.
+
 Like service.py, every use-case takes the session and `now`, changes rows without committing,
 and returns the board events the caller publishes *after* commit. Positions are stored only
 while the trip lasts, and only the last `eta.MAX_AGE` of them: the estimate reads no more.
@@ -199,8 +203,10 @@ async def record_position(
     """One more position for a GPS pickup: re-estimate, and alert the board (chime) the first
     time the arrival is within the preparation time, exactly once even with several workers.
 
-    Otherwise an event goes out only when the displayed "GPS ~N min" changes. A pickup that
-    is over (departed, cancelled, expired) ignores the position and forgets the trip.
+    Otherwise an event goes out only when the displayed "GPS ~N min" changes, when the fix
+    starts a new eta.FIX_STEP (boards show how old the fix is), or when it ends a fallback to
+    the predicted time (fall_back_silent_trips). A pickup that is over (departed, cancelled,
+    expired) ignores the position and forgets the trip.
     Raises RuleError(BAD_POSITION) for an impossible position, storing nothing. `actor`
     (for the release log) defaults to the pickup's guardian.
     """
