@@ -273,8 +273,8 @@ async def record_position(
     return [await _event(session, pickup)]
 
 
-# The GPS pickups still showing minutes (not fallen back yet), with no fix kept since `since`.
 def _silent_since(since: datetime) -> ColumnElement[bool]:
+    """The live GPS pickups not fallen back yet with no fix kept since `since`."""
     recent = select(col(TripPosition.id)).where(
         col(TripPosition.pickup_id) == col(Pickup.id), col(TripPosition.at) > since
     )

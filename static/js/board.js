@@ -1,9 +1,9 @@
 // Relais board: what HTML alone cannot do. htmx and its WebSocket extension do the swapping;
 // this file keeps the sequence (asks for a snapshot on a gap), keeps rows in order, shows the
 // connection state, plays the chime (new alert in this view, overdue alert), keeps the screen
-// awake, ticks the "waiting" minutes and the age of GPS fixes, points to alerts out of view (« N arrivées »), removes
-// expired undo offers, opens the confirmation dialogs, says when a press failed (with a
-// retry), and pages the wall display.
+// awake, ticks the "waiting" minutes and the age of GPS fixes, points to alerts out of view
+// (« N arrivées »), removes expired undo offers, opens the confirmation dialogs, says when a
+// press failed (with a retry), and pages the wall display.
 (() => {
   "use strict";
 
