@@ -44,9 +44,7 @@ def contexts(browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
         context.close()
 
 
-def open_board(
-    live_server: LiveServer, context: BrowserContext, errors: list[str]
-) -> Page:
+def open_board(live_server: LiveServer, context: BrowserContext, errors: list[str]) -> Page:
     """The reception's tablet, its clock under the test's hand (it keeps flowing)."""
     context.add_init_script(COUNT_CHIMES)
     context.on("weberror", lambda error: errors.append(str(error.error)))
