@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypedDict, TypeVar
 
@@ -32,6 +32,7 @@ from server.core.models import (
     TripPosition,
 )
 from server.pickups import eta, service, trips
+from server.pickups.board import AlertItem, BoardState, apply_event, load_board
 from server.pickups.eta import Position
 from server.pickups.events import BoardEvent
 from server.pickups.rules import Refusal, RuleError
@@ -574,6 +575,63 @@ def test_an_arrival_by_time_or_a_live_phone_never_falls_back(database_url: str) 
             await trips.record_position(session, lea, moved, now)
             assert await trips.fall_back_silent_trips(session, now + timedelta(seconds=59)) == []
             await session.commit()
+
+    in_db(database_url, work)
+
+
+# A trip's timeline in seconds after its first fix: fixes in bursts and gaps around the
+# FIX_STEP boundaries, the background work's ticks, a silence long enough to fall back, a fix again.
+TIMELINE = [
+    (1, "fix"), (3, "fix"), (14, "fix"), (15, "fix"), (16, "fix"), (29, "fix"), (31, "fix"),
+    (44, "fix"), (75, "fix"), (200, "tick"), (374, "tick"), (375, "tick"), (390, "fix"),
+    (391, "tick"), (405, "fix"), (406, "fix"),
+]  # fmt: skip
+
+
+def as_shown(board: BoardState) -> tuple[AlertItem, ...]:
+    """A board's arrivals as their cards show them. (A live trip's `eta` moves at every fix
+    without an event, as it did before boards showed the fix's age; its card shows the
+    minutes, not that instant. Once fallen back, the instant is shown, and compared.)"""
+    return tuple(
+        item if item.fallen_back else replace(item, eta=None)
+        for item in (*board.alerts, *board.upcoming)
+    )
+
+
+def test_a_board_held_from_the_events_shows_the_trip_as_a_fresh_load_does(
+    database_url: str,
+) -> None:
+    """Boards are not told of every fix: what they hold (the fix's FIX_STEP) must still be
+    what a fresh page shows, after every fix and every tick."""
+
+    async def work(session: AsyncSession) -> None:
+        fixes, fam, pickup = await lea_on_her_way(session, 8_000)
+        await session.refresh(fam.era)
+        held = await load_board(session, fam.era, fixes[0].at + DELAY)
+        told = 0
+        for second, what in TIMELINE:
+            now = fixes[0].at + timedelta(seconds=second)
+            if what == "fix":
+                where = fixes[min(second // 5, len(fixes) - 1)]
+                fix = Position(where.latitude, where.longitude, now, 8.0)
+                events = await trips.record_position(session, pickup, fix, now + DELAY)
+            else:
+                events = await trips.fall_back_silent_trips(session, now)
+            await session.commit()
+            told += len(events)
+            for event in events:
+                after = apply_event(held, event, now)
+                assert after is not None, f"the held board needs a reload at {second} s"
+                held = after
+            await session.refresh(fam.era)
+            fresh = await load_board(session, fam.era, now)
+            assert held.seq == fresh.seq
+            assert as_shown(held) == as_shown(fresh), f"held and fresh differ at {second} s"
+            [item] = fresh.upcoming
+            fallen = 375 <= second < 390  # five minutes after the fix at 75 s
+            assert item.fallen_back == fallen
+            assert (item.fix_at is None) == fallen
+        assert told < len([w for _s, w in TIMELINE if w == "fix"])  # not one event per fix
 
     in_db(database_url, work)
 
