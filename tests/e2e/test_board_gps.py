@@ -84,9 +84,10 @@ def test_a_silent_phone_reads_signal_lost_then_the_predicted_time_then_alerts_at
     )
     phone = phone_context.new_page()
     sign_in_parent(phone, live_server.url)
+    # Once live: the socket's first message renders the family again (the boxes with it).
+    expect(phone.locator("#conn")).to_have_class("conn conn--live")
     for box in phone.locator("#family input[name=child_id]:not([disabled])").all():
-        if ("Léa" in box.locator("xpath=..").inner_text()) != box.is_checked():
-            box.click()
+        box.set_checked("Léa" in box.locator("xpath=..").inner_text())
     phone.get_by_role("button", name="Partager ma position (GPS)").click()
     phone.get_by_role("button", name="J’accepte : partager ma position").click()
 
@@ -114,7 +115,9 @@ def test_a_silent_phone_reads_signal_lost_then_the_predicted_time_then_alerts_at
     # Five minutes without a fix: the server falls back to the last estimate's arrival time.
     time_passes(live_server, timedelta(minutes=3), board, screen)
     expect(line).to_have_text(re.compile(r"heure prévue \d\d:\d\d"))
-    pickup = the_row(live_server.settings.database_url, Pickup, status="tracking")
+    [listed] = live_server.api("GET", "/pickups?installation_id=ERA&status=tracking").json()
+    assert listed["child_id"] == "C-LEA"  # Léa only: Noah was not ticked
+    pickup = the_row(live_server.settings.database_url, Pickup, id=listed["id"])
     assert pickup.eta is not None and pickup.announce_at is not None
     arrival = pickup.eta.astimezone(QUEBEC).strftime("%H:%M")
     alert_at = pickup.announce_at.astimezone(QUEBEC).strftime("%H:%M")
