@@ -71,11 +71,14 @@ def refusal_message(error: RuleError) -> str:
 
 
 def status_label(status: str) -> str:
+    """A pickup's status in ONE word that staff and parents share: the board's badge, the
+    parent's status card and the phone's notification say the same thing for the same
+    state (issue 13: staff read « Arrive » while the parent read « Annoncé »)."""
     labels = {
-        "scheduled": _("Upcoming"),
-        "tracking": _("On the way (GPS)"),
-        "announced": _("Arriving"),
-        "called": _("Called"),
+        "scheduled": _("Scheduled"),
+        "tracking": _("On the way"),
+        "announced": _("Arriving soon"),
+        "called": _("Being prepared"),
         "ready": _("Ready"),
         "departed": _("Departed"),
         "cancelled": _("Cancelled"),
@@ -114,18 +117,13 @@ def dismiss_reason_for_parent(reason: str | None) -> str:
 
 
 def family_state_label(state: str) -> str:
-    """Where a child stands, as the parent page says it."""
-    labels = {
+    """Where a child stands, as the parent page says it: the day's attendance when no
+    arrival is under way, else the pickup's status in the staff's own word."""
+    attendance = {
         "absent": _("Not at the daycare today"),
         "present": _("At the daycare"),
-        "departed": _("Gone home"),
-        "scheduled": _("Announced"),
-        "tracking": _("Announced"),
-        "announced": _("Announced"),
-        "called": _("Being prepared"),
-        "ready": _("Ready"),
     }
-    return labels.get(state, state)
+    return attendance.get(state) or status_label(state)
 
 
 def refusal_text(refusal: Refusal) -> str:

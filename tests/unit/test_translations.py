@@ -226,12 +226,14 @@ def test_step_buttons_follow_the_contract(english: str, french_word: str) -> Non
 @pytest.mark.parametrize(
     ("english", "french_text"),
     [
-        ("Arriving", "Arrive"),
-        ("Called", "Appelé"),
+        # A pickup's status: one word per state, the same for staff and parents (issue 13).
+        ("Scheduled", "Prévu"),
+        ("On the way", "En route"),
+        ("Arriving soon", "Arrive bientôt"),
+        ("Being prepared", "En préparation"),
         ("Ready", "Prêt"),
         ("Departed", "Parti"),
         ("Upcoming", "À venir"),
-        ("On the way (GPS)", "En route (GPS)"),
         ("Cancelled", "Annulé"),
         ("Expired", "Expiré"),
         ("Arrivals", "Arrivées"),
