@@ -60,7 +60,7 @@ def test_alert_reaches_reception_and_educator_then_three_steps(
     expect(alert_e.get_by_role("button", name="Prêt")).to_be_disabled()
     alert_e.get_by_role("button", name="Appeler").click()
     expect(alert_r).to_have_attribute("data-status", "called")
-    expect(alert_r.locator(".badge")).to_have_text("Appelé")
+    expect(alert_r.locator(".badge")).to_have_text("En préparation")
 
     _take_readme_screenshot(live_server, reception)
 

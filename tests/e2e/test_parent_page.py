@@ -12,7 +12,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, FilePayload, Locator, Page, expect
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    FilePayload,
+    Geolocation,
+    Locator,
+    Page,
+    expect,
+)
 
 from tests.e2e.conftest import COUNT_CHIMES, LiveServer, chimes, sign_in_parent
 
@@ -27,8 +35,8 @@ navigator.vibrate = () => { window.__vibrations += 1; return true; };
 """
 
 
-def north_of_daycare(km: float) -> dict[str, float]:
-    return {"latitude": ERA[0] + km / 111.2, "longitude": ERA[1]}
+def north_of_daycare(km: float) -> Geolocation:
+    return Geolocation(latitude=ERA[0] + km / 111.2, longitude=ERA[1])
 
 
 @pytest.fixture
@@ -50,7 +58,7 @@ def phone(browser: Browser, live_server: LiveServer) -> Iterator[Callable[..., P
             is_mobile=True,
             has_touch=True,
             locale="fr-CA",
-            geolocation=None if gps_km is None else north_of_daycare(gps_km),  # type: ignore[arg-type]
+            geolocation=None if gps_km is None else north_of_daycare(gps_km),
             permissions=[] if gps_km is None else ["geolocation"],
         )
         contexts.append(context)
@@ -103,7 +111,9 @@ def test_a_card_per_child_says_what_staff_see_and_ready_fills_it_with_sound(
     expect(lea.locator(".kid__state")).to_have_text("Prévu")
     expect(lea.locator(".kid__eta")).to_have_text("Arrivée à 16:10")
     # Nothing alarming about a normal state: no orange, no red button on the way.
-    background = lea.locator(".kid__status").evaluate("(el) => getComputedStyle(el).backgroundColor")
+    background = lea.locator(".kid__status").evaluate(
+        "(el) => getComputedStyle(el).backgroundColor"
+    )
     assert background == "rgb(238, 242, 247)"
     cancel = parent.get_by_role("button", name="Annuler l’arrivée")
     expect(cancel).to_be_hidden()  # folded away until asked for

@@ -100,7 +100,7 @@ def test_the_wall_pages_thirty_alerts_and_says_how_many_more_wait(
         "(el) => parseFloat(getComputedStyle(el).fontSize)"
     )
     assert name_px >= 28
-    for word in ("Arrive",):
+    for word in ("Arrive bientôt",):
         expect(screen.locator(".badge").first).to_have_text(word)
     WALL_SHOT.parent.mkdir(exist_ok=True)
     screen.screenshot(path=str(WALL_SHOT))
@@ -122,7 +122,7 @@ def test_the_wall_at_720p_in_english_keeps_names_readable(
     expect(screen.locator("#alerts-count")).to_have_text("12")
     assert len(visible_alerts(screen)) == 12
     expect(screen.locator("#wall-more")).to_be_hidden()
-    expect(screen.locator(".badge").first).to_have_text("Arriving")
+    expect(screen.locator(".badge").first).to_have_text("Arriving soon")
     screen.screenshot(path=str(tmp_path / "wall-720p-en.png"))
 
 
@@ -260,7 +260,7 @@ def test_a_step_is_undone_from_another_tablet_within_ten_seconds(
     offer_r = reception.locator(f"#undo-{pickup['id']}")
     offer_e = educator.locator(f"#undo-{pickup['id']}")
     expect(offer_r).to_be_visible()
-    expect(offer_e).to_contain_text("Appelé")
+    expect(offer_e).to_contain_text("En préparation")
     offer_e.get_by_role("button", name="Annuler").click()
     for alert in (alert_r, alert_e):
         expect(alert).to_have_attribute("data-status", "announced")

@@ -135,7 +135,7 @@ def test_undo_takes_a_step_back_once_for_ten_seconds(
     # The other tablet pressed « Annuler » too: one transition, the board just shows it.
     late = undo(other, pickup_id, "ready")
     assert late.status_code == 200
-    assert french("Already changed on another device: now {status}.", status="Appelé") in (
+    assert french("Already changed on another device: now {status}.", status="En préparation") in (
         text_of(late)
     )
     assert api_status(client, pickup_id) == "called"
