@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..core.i18n import _, pgettext
+from ..core.i18n import _, ngettext, pgettext
 from .rules import Refusal, RuleError
 
 
@@ -63,10 +63,14 @@ def refusal_message(error: RuleError) -> str:
                 "again, or give an arrival time instead."
             )
         case Refusal.SHARING_OVER:
-            return _(
+            minutes = int(error.details.get("minutes", 60))
+            return ngettext(
+                "Position sharing stopped: it lasts {minutes} minute at most. Give an arrival "
+                "time instead.",
                 "Position sharing stopped: it lasts {minutes} minutes at most. Give an arrival "
-                "time instead."
-            ).format(minutes=error.details.get("minutes", 60))
+                "time instead.",
+                minutes,
+            ).format(minutes=minutes)
     return _("This request was refused.")
 
 
