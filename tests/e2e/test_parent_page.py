@@ -292,3 +292,7 @@ def test_the_header_keeps_one_line_on_a_phone(
     overflow = parent.evaluate("document.documentElement.scrollWidth - innerWidth")
     assert overflow <= 0, f"the page scrolls sideways by {overflow} px"
     parent.screenshot(path=str(tmp_path / f"parent-{width}x{height}.png"))
+    # « Mes données » too: a correction's long choices stay within the phone's width.
+    parent.goto(f"{live_server.url}/parent/donnees")
+    overflow = parent.evaluate("document.documentElement.scrollWidth - innerWidth")
+    assert overflow <= 0, f"« Mes données » scrolls sideways by {overflow} px"
