@@ -233,7 +233,7 @@ def test_already_done_note_in_english_after_switching(
     press(client, pickup_id, "announced", "called")
     second = press(client, pickup_id, "announced", "called")
     assert second.status_code == 200
-    assert "Already done on another device: now Called." in text_of(second)
+    assert "Already done on another device: now Being prepared." in text_of(second)
     assert len(transitions(database_url, pickup_id)) == 2
 
 
