@@ -213,7 +213,7 @@
       const html = await response.text();
       const notices = document.getElementById("notices");
       if (notices && window.htmx) htmx.swap({ target: notices, text: html, swap: "innerHTML" });
-      if (!response.ok) stopTrip(true, "");
+      if (!response.ok) { sessionStorage.removeItem(SHARING_KEY); stopTrip(true, ""); }
     } else if (response.status === 403 || response.status === 422) {
       // Refused (consent withdrawn, past the 60 minutes): the server keeps nothing more.
       stopTrip(false, await response.text());
@@ -234,6 +234,7 @@
       // A lost fix (tunnel, timeout) is normal on the road: keep watching, and the panel
       // says « signal perdu » after a minute. Only a refusal ends it.
       if (error.code !== error.PERMISSION_DENIED) return;
+      sessionStorage.removeItem(SHARING_KEY);
       stopTrip(false, trip.dataset.denied);
     }, { enableHighAccuracy: true, maximumAge: 5000, timeout: 30000 });
     renderTrip();
