@@ -6,8 +6,8 @@ const OFFLINE_URL = {{ offline_url|tojson }};
 const HOME_URL = {{ home_url|tojson }};
 const ICON = {{ icon|tojson }};
 // Versioned by the files' own versions: a new stylesheet makes a new worker and cache.
-const CACHE = "relais-parent-" + {{ stylesheet|tojson }};
-const KEEP = [OFFLINE_URL, {{ stylesheet|tojson }}, ICON];
+const CACHE = "relais-parent-" + {{ stylesheet|tojson }} + {{ offline_script|tojson }};
+const KEEP = [OFFLINE_URL, {{ stylesheet|tojson }}, {{ offline_script|tojson }}, ICON];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(KEEP)).then(() => self.skipWaiting()));

@@ -53,6 +53,7 @@ async def service_worker(request: Request) -> Response:
         offline_url=request.app.url_path_for("parent.offline"),
         home_url=request.app.url_path_for("parent.home"),
         stylesheet=static_url("css/relais.css"),
+        offline_script=static_url("js/offline.js"),
         icon=static_url("icons/relais-192.png"),
     )
     return Response(
