@@ -286,6 +286,6 @@ def test_the_parent_announces_from_the_keyboard(
     expect(lea).to_be_checked()
     tab_to(page, page.get_by_role("button", name="+10 min"))
     page.keyboard.press("Enter")
-    expect(page.locator(".kid", has_text="Léa")).to_contain_text("Annoncé")
+    expect(page.locator(".kid", has_text="Léa")).to_contain_text("Prévu")
     announced = "SELECT first_name FROM pickup JOIN child ON child.id = pickup.child_id"
     assert ("Léa",) in live_server.sql(announced)
