@@ -63,7 +63,8 @@ def refusal_message(error: RuleError) -> str:
                 "again, or give an arrival time instead."
             )
         case Refusal.SHARING_OVER:
-            minutes = int(error.details.get("minutes", 60))
+            given = error.details.get("minutes")
+            minutes = given if isinstance(given, int) else 60
             return ngettext(
                 "Position sharing stopped: it lasts {minutes} minute at most. Give an arrival "
                 "time instead.",
