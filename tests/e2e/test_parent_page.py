@@ -111,10 +111,8 @@ def test_a_card_per_child_says_what_staff_see_and_ready_fills_it_with_sound(
     expect(lea.locator(".kid__state")).to_have_text("Prévu")
     expect(lea.locator(".kid__eta")).to_have_text("Arrivée à 16:10")
     # Nothing alarming about a normal state: no orange, no red button on the way.
-    background = lea.locator(".kid__status").evaluate(
-        "(el) => getComputedStyle(el).backgroundColor"
-    )
-    assert background == "rgb(238, 242, 247)"
+    # (Awaited: a live update may redraw the card meanwhile.)
+    expect(lea.locator(".kid__status")).to_have_css("background-color", "rgb(238, 242, 247)")
     cancel = parent.get_by_role("button", name="Annuler l’arrivée")
     expect(cancel).to_be_hidden()  # folded away until asked for
 
