@@ -206,7 +206,16 @@
     renderTrip();
     const fields = positionFields(pos);
     if (announcing) fields.child_id = tripChildren;
-    const response = await post(announcing ? trip.dataset.start : trip.dataset.position, fields);
+    let response;
+    try {
+      response = await post(announcing ? trip.dataset.start : trip.dataset.position, fields);
+    } catch (e) {
+      // No network (a tunnel): keep watching; the next fix tries again (the trip's start
+      // too), and meanwhile the age of the last position delivered keeps growing on screen.
+      if (announcing) { starting = true; lastSent = 0; }
+      renderTrip();
+      return;
+    }
     if (response.ok) lastDelivered = Date.now();
     if (announcing) {
       // The answer is the notices, plus the family's live parts out of band.
