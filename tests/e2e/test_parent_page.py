@@ -187,7 +187,7 @@ def test_the_gps_panel_tells_the_age_of_the_last_position_and_a_lost_signal(
     expect(card(parent, "Léa").locator(".kid__stale")).to_be_visible()
 
     # The phone finds itself again, nearer: sharing, and the board hears it.
-    live_server.clock.advance(timedelta(minutes=10))
+    live_server.clock.advance(timedelta(minutes=4))  # under the 5-min fallback
     parent.context.set_geolocation(north_of_daycare(1.5))
     expect(trip).to_have_attribute("data-state", "sharing")
     expect(age).to_have_text(re.compile(r"^Position envoyée il y a [0-9] secondes?$"))
@@ -204,7 +204,7 @@ def test_after_a_reload_sharing_resumes_by_itself(
     parent.reload()
     expect(parent.locator("#trip")).to_have_attribute("data-state", "sharing")
     expect(parent.locator("#trip-resume")).to_be_hidden()
-    live_server.clock.advance(timedelta(minutes=10))
+    live_server.clock.advance(timedelta(minutes=4))  # under the 5-min fallback
     parent.context.set_geolocation(north_of_daycare(1.5))
     expect(reception.locator("#alerts li", has_text="Léa Tremblay")).to_be_visible()
 
@@ -227,7 +227,7 @@ def test_when_sharing_cannot_resume_the_page_says_so_with_a_button(
     expect(card(parent, "Léa").locator(".kid__stale")).to_be_visible()
 
     parent.context.grant_permissions(["geolocation"])
-    live_server.clock.advance(timedelta(minutes=10))
+    live_server.clock.advance(timedelta(minutes=4))  # under the 5-min fallback
     parent.context.set_geolocation(north_of_daycare(1.5))
     parent.get_by_role("button", name="Reprendre le partage").click()
     expect(trip).to_have_attribute("data-state", "sharing")
