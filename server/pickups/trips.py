@@ -308,7 +308,13 @@ async def fall_back_silent_trips(session: AsyncSession, now: datetime) -> list[B
         assert arrival is not None
         result = await session.execute(
             update(Pickup)
-            .where(col(Pickup.id) == pickup_id, _silent_since(now - eta.FALLBACK_AFTER))
+            # `eta` as read: a fix committed meanwhile moved it, and PostgreSQL re-checks the
+            # row's own columns (not the positions subquery) once the fix's lock is released.
+            .where(
+                col(Pickup.id) == pickup_id,
+                col(Pickup.eta) == arrival,
+                _silent_since(now - eta.FALLBACK_AFTER),
+            )
             .values(announce_at=arrival - timedelta(minutes=preparation), updated_at=now)
             .execution_options(synchronize_session=False)
         )
