@@ -59,6 +59,8 @@ class Organization(SQLModel, table=True):
     integration_activated_at: datetime | None = Field(
         default=None, sa_column=_instant(nullable=True)
     )
+    # The director lets reception start an emergency closure for its own installation.
+    reception_starts_emergencies: bool = False
 
 
 class Installation(SQLModel, table=True):
@@ -243,6 +245,8 @@ class PickupEvent(SQLModel, table=True):
     reason: str | None = Field(default=None, max_length=32)
     # An undo: the line it undid (the step returns to that line's `from_status`).
     undo_of: int | None = None
+    # A release during an emergency closure (reunification): which emergency.
+    emergency_id: int | None = Field(default=None, foreign_key="emergency.id")
 
 
 class AccountKind(StrEnum):
@@ -513,3 +517,86 @@ class PrivacyIncident(SQLModel, table=True):
     notified_on: date | None = None
     recorded_by_name: str = Field(default="", max_length=200)
     created_at: datetime = Field(sa_column=_instant())
+
+
+# -- emergencies: evacuation roll calls and closures (server/emergency/) -------------------
+
+
+class EmergencyKind(StrEnum):
+    EVACUATION = "evacuation"  # a fire alarm: everyone out to the assembly point (or a drill)
+    CLOSURE = "closure"  # the installation closes early (a storm, a water leak)
+
+
+class RollStatus(StrEnum):
+    PENDING = "pending"  # not yet seen at the assembly point
+    PRESENT = "present"  # checked off at the assembly point
+    RELEASED = "released"  # handed to an authorized adult (reunification)
+
+
+class Emergency(SQLModel, table=True):
+    """One emergency at one installation. Started for several installations at once, each
+    gets its row, sharing `batch` (the one start they came from)."""
+
+    __table_args__ = (
+        # At most one emergency under way per installation: two directors pressing at once
+        # start one (the other is told it is already under way).
+        Index(
+            "uq_emergency_active_installation",
+            "installation_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        Index("ix_emergency_installation_id", "installation_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organization_id: int = Field(foreign_key="organization.id", index=True)
+    installation_id: int = Field(foreign_key="installation.id")
+    batch: str = Field(max_length=32, index=True)
+    kind: str = Field(max_length=16)  # EmergencyKind
+    drill: bool = False  # an exercise: marked as such everywhere, no family is told
+    message: str = Field(default="", max_length=1000)  # for the families
+    assembly_point: str = Field(default="", max_length=300)
+    started_at: datetime = Field(sa_column=_instant())
+    started_by_id: int | None = None
+    started_by_name: str = Field(default="", max_length=200)
+    ended_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+    ended_by_id: int | None = None
+    ended_by_name: str = Field(default="", max_length=200)
+    # How many families were told (emails queued); 0 for a drill.
+    families_told: int = 0
+
+
+class RollLine(SQLModel, table=True):
+    """One child present when the emergency started, on its roll: its status now."""
+
+    __tablename__ = "roll_line"
+    __table_args__ = (UniqueConstraint("emergency_id", "child_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    emergency_id: int = Field(foreign_key="emergency.id", index=True)
+    child_id: int = Field(foreign_key="child.id")
+    group_id: int = Field(foreign_key="child_group.id")  # the child's group at the start
+    status: str = Field(default="pending", max_length=16)  # RollStatus
+    changed_at: datetime | None = Field(default=None, sa_column=_instant(nullable=True))
+
+
+class RollEvent(SQLModel, table=True):
+    """Append-only: every check, undo and release of a roll (the report's timeline)."""
+
+    __tablename__ = "roll_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    emergency_id: int = Field(foreign_key="emergency.id", index=True)
+    child_id: int = Field(foreign_key="child.id")
+    from_status: str = Field(max_length=16)
+    to_status: str = Field(max_length=16)
+    at: datetime = Field(sa_column=_instant())
+    actor_kind: str = Field(max_length=16)
+    actor_id: int | None = None
+    actor_name: str = Field(default="", max_length=200)
+    device: str = Field(default="", max_length=300)
+    handed_to_id: int | None = Field(default=None, foreign_key="guardian.id")
+    handed_to_name: str = Field(default="", max_length=200)
+    undo_of: int | None = None  # an undo: the check it took back

@@ -28,6 +28,7 @@ from ..core.models import (
     PickupEvent,
     PushSubscription,
     RectificationRequest,
+    RollEvent,
     SignInSession,
     TripPosition,
 )
@@ -108,6 +109,12 @@ async def erase_people(
     await session.execute(
         update(PickupEvent)
         .where(col(PickupEvent.handed_to_id).in_(adults))
+        .values(handed_to_name="", handed_to_id=None)
+    )
+    # The same for an emergency's releases (the roll's timeline).
+    await session.execute(
+        update(RollEvent)
+        .where(col(RollEvent.handed_to_id).in_(adults))
         .values(handed_to_name="", handed_to_id=None)
     )
     await session.execute(delete(Consent).where(col(Consent.guardian_id).in_(adults)))
