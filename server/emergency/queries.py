@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -292,3 +292,14 @@ async def families_of_children(
     for guardian_id, child_id in rows:
         found.setdefault(guardian_id, set()).add(child_id)
     return found
+
+
+async def time_to_all_accounted(session: AsyncSession, emergency: Emergency) -> timedelta | None:
+    """How long it took until every child of the roll was accounted for (None: not yet)."""
+    assert emergency.id is not None
+    children = await roll_children(session, emergency.id)
+    steps = [
+        rules.Step(event.child_id, event.to_status, event.at)
+        for event, _name in await timeline(session, emergency.id)
+    ]
+    return rules.time_to_all_accounted(emergency.started_at, children, steps)

@@ -3,6 +3,8 @@
 from starlette.routing import BaseRoute
 
 from . import (
+    emergency,
+    emergency_report,
     guardians,
     home,
     incidents,
@@ -18,6 +20,8 @@ from . import (
 )
 
 routes: list[BaseRoute] = [
+    *emergency.routes,
+    *emergency_report.routes,
     *guardians.routes,
     *home.routes,
     *incidents.routes,
