@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..core.i18n import _, ngettext
+from ..core.i18n import _, ngettext, pgettext
 from ..core.models import EmergencyKind, RollStatus
 from .rules import Refusal
 
@@ -19,7 +19,8 @@ def kind_label(kind: str, drill: bool) -> str:
 def status_label(status: str) -> str:
     return {
         RollStatus.PENDING: _("Missing"),
-        RollStatus.PRESENT: _("Present"),
+        # « Présent » (one child; the board's « Present » column header is « Présents »).
+        RollStatus.PRESENT: pgettext("roll", "Present"),
         RollStatus.RELEASED: _("Released"),
     }.get(RollStatus(status), status)
 

@@ -15,6 +15,10 @@ from datetime import UTC, datetime
 from ..core import templating
 from ..core.i18n import use_locale
 from ..core.templating import render
+from ..emergency.messages import kind_label as emergency_kind_label
+from ..emergency.messages import status_label as roll_status_label
+from ..emergency.queries import Roll
+from ..emergency.rules import UNDO_WINDOW as ROLL_UNDO_WINDOW
 from ..pickups.board import BoardChanges, BoardState, ViewKey
 from ..pickups.events import BoardEvent
 from ..pickups.family import FamilyState, FamilyView
@@ -39,6 +43,9 @@ templating.add_globals(
     STAFF_NEXT=STAFF_NEXT,
     dismiss_reason_label=dismiss_reason_label,
     dismiss_reason_for_parent=dismiss_reason_for_parent,
+    emergency_kind_label=emergency_kind_label,
+    roll_status_label=roll_status_label,
+    ROLL_UNDO_WINDOW=ROLL_UNDO_WINDOW,
 )
 
 
@@ -83,6 +90,7 @@ def change_message(
     chime: bool,
     undos: tuple[UndoOffer, ...] = (),
     settled: tuple[int, ...] = (),
+    extra: str = "",
 ) -> str:
     """`state` (narrowed to the view) is the board after the change; `changes` what the
     view shows differently. The message covers seq `first` to `state.seq` (under load, one
@@ -97,6 +105,7 @@ def change_message(
             )
         if not changes.empty:
             content += render("board/_changes.html", state=state, view=view, changes=changes)
+    content += extra  # the emergency roll, when it changed (`emergency_region`)
     message = {
         "seq": state.seq,
         "from": first,
@@ -108,15 +117,24 @@ def change_message(
     return json.dumps(message, ensure_ascii=False)
 
 
-def snapshot_message(state: BoardState, view: ViewKey) -> str:
+def snapshot_message(state: BoardState, view: ViewKey, extra: str = "") -> str:
     """The view's whole live region (`state` narrowed to it): on (re)connect, on request,
-    and when a held board turned out different from the database at the same seq."""
+    and when a held board turned out different from the database at the same seq. `extra`:
+    the emergency region (`emergency_region`), always part of a snapshot."""
     with use_locale(view.locale):
-        content = render("board/_oob.html", state=state, view=view)
+        content = render("board/_oob.html", state=state, view=view) + extra
     return json.dumps(
         {"seq": state.seq, "snapshot": True, "content": content},
         ensure_ascii=False,
     )
+
+
+def emergency_region(roll: Roll | None, view: ViewKey, now: datetime) -> str:
+    """The emergency region of a board (out of band): the roll of the emergency under way,
+    or empty when there is none (the board goes back to itself). Every group is on it,
+    whatever the board's filter: at the assembly point any tablet checks any child."""
+    with use_locale(view.locale):
+        return render("board/_emergency.html", roll=roll, view=view, now=now, oob=True)
 
 
 def family_message(state: FamilyState, view: FamilyView) -> str:

@@ -32,6 +32,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from ..core import metrics
 from ..core.db import Database
 from ..core.models import Display, Installation, SignInSession
+from ..emergency.queries import Roll, load_roll
 from ..pickups import rules
 from ..pickups.board import (
     BoardChanges,
@@ -55,6 +56,7 @@ from .broker import Broker
 from .fragments import (
     UndoOffer,
     change_message,
+    emergency_region,
     family_message,
     snapshot_message,
     status_message,
@@ -185,6 +187,10 @@ class _Channel:
         self.recheck: asyncio.TimerHandle | None = None
         # The last snapshot of each view: (the board it shows, rendered at, message).
         self.snapshots: dict[ViewKey, tuple[BoardState, datetime, str]] = {}
+        # The emergency roll under way (None: none), read with the board, and the one the
+        # boards were last sent: a change of it goes out with the change's message.
+        self.roll: Roll | None = None
+        self.roll_shown: Roll | None = None
 
     def sockets(self) -> list[BoardSocket]:
         return [s for group in self.views.values() for s in group]
@@ -266,6 +272,7 @@ class _Channel:
             if installation is None:
                 return None
             board = await load_board(session, installation, now)
+            self.roll = await load_roll(session, self.installation_id)
         self.loads += 1
         self.loaded_seq, self.stale = board.seq, False
         self._schedule_recheck(board, now)
@@ -350,6 +357,11 @@ class _Channel:
             return
         first = before.seq + 1
         at = min((e.committed_at for e in events if e.seq >= first), default=0.0)
+        # The roll changed (an emergency started, a check, a release, the end): rendered once
+        # per language and kind of board, with the change.
+        roll_changed = self.roll != self.roll_shown
+        self.roll_shown = self.roll
+        regions: dict[tuple[bool, str], str] = {}
         fresh = [e for e in events if e.seq >= first]
         # An undo brings an alert back: not a new one, no chime.
         quiet = {e.pickup_id for e in fresh if e.quiet}
@@ -366,6 +378,12 @@ class _Channel:
                 mine = tuple(o for o in offers if view.group_id in (None, o.group_id))
                 by_group[view.group_id] = (shown, changes, chime, mine)
             shown, changes, chime, mine = by_group[view.group_id]
+            extra = ""
+            if roll_changed:
+                region_key = (view.interactive, view.locale)
+                if region_key not in regions:
+                    regions[region_key] = emergency_region(self.roll, view, after.now)
+                extra = regions[region_key]
             message = change_message(
                 shown,
                 view,
@@ -375,6 +393,7 @@ class _Channel:
                 chime=chime,
                 undos=mine if view.interactive else (),
                 settled=touched if view.interactive else (),
+                extra=extra,
             )
             self._deliver_all(self.views.get(view, ()), message)
         if at:
@@ -391,7 +410,12 @@ class _Channel:
         cached = self.snapshots.get(view)
         if cached and cached[0] is board and now - cached[1] < SNAPSHOT_REUSE:
             return cached[2]  # boards reconnecting together share one render
-        message = snapshot_message(replace(board, now=now).for_view(view.group_id), view)
+        self.roll_shown = self.roll
+        message = snapshot_message(
+            replace(board, now=now).for_view(view.group_id),
+            view,
+            emergency_region(self.roll, view, now),
+        )
         self.snapshots[view] = (board, now, message)
         return message
 

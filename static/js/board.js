@@ -163,6 +163,13 @@
   // A button's answer replaces the live region with the board as it was when the server
   // answered. If the socket has already shown something newer, that answer is stale: resync.
   function checkAnswerSeq() {
+    // The emergency roll's answer carries its number the same way.
+    const roll = document.querySelector("#emergency[data-answer-seq]");
+    if (roll) {
+      const rolled = Number(roll.dataset.answerSeq);
+      delete roll.dataset.answerSeq;
+      if (rolled < lastSeq) requestSnapshot();
+    }
     const live = document.getElementById("live");
     if (!live || live.dataset.seq === undefined) return;
     const answered = Number(live.dataset.seq);
@@ -223,8 +230,13 @@
     if (newlyOverdue && !silent && !firstTick) ring();
     firstTick = false;
     tickFixAges(now);
-    document.querySelectorAll("#undos .undo[data-until]").forEach((offer) => {
+    document.querySelectorAll("#undos .undo[data-until], #emergency .roll__undo[data-until]").forEach((offer) => {
       if (Date.parse(offer.dataset.until) <= now) offer.remove();
+    });
+    // An emergency's elapsed time (m:ss), on the server's clock.
+    document.querySelectorAll("#emergency time[data-elapsed-since]").forEach((el) => {
+      const seconds = Math.max(0, Math.floor((now - Date.parse(el.dataset.elapsedSince)) / 1000));
+      el.textContent = Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
     });
   }
   // The age of a GPS fix (board/_gps.html): the same words and thresholds as the server's

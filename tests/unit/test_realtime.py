@@ -366,9 +366,9 @@ def test_boards_resyncing_together_share_one_snapshot_render(
     rendered: list[object] = []
     original = fragments.snapshot_message
 
-    def counting(state: Any, view: Any) -> str:
+    def counting(state: Any, view: Any, extra: str = "") -> str:
         rendered.append(view)
-        return original(state, view)
+        return original(state, view, extra)
 
     monkeypatch.setattr("server.realtime.hub.snapshot_message", counting)
     login(client, RECEPTION)

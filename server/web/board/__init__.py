@@ -2,6 +2,6 @@
 
 from starlette.routing import BaseRoute
 
-from . import actions, page, socket
+from . import actions, emergency, page, socket
 
-routes: list[BaseRoute] = [*page.routes, *actions.routes, *socket.routes]
+routes: list[BaseRoute] = [*page.routes, *actions.routes, *emergency.routes, *socket.routes]

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ...emergency.queries import load_roll
 from ..boards import board_page, requested_choice
 from ..context import is_htmx, services
 from ..sessions import require_staff
@@ -18,6 +19,7 @@ async def staff_board(request: Request) -> Response:
     async with svc.db.session() as session:
         choice = await requested_choice(request, session, principal)
         state = await choice.state(session, svc.clock.now())
+        roll = await load_roll(session, choice.installation.id or 0)
     if is_htmx(request):
         return live_response(state, choice)
     home_group = next((g for g in choice.groups if g.id == principal.home_group_id), None)
@@ -29,6 +31,8 @@ async def staff_board(request: Request) -> Response:
         interactive=True,
         socket_query=choice.query(),
         home_group=home_group,
+        roll=roll,
+        now=state.now,
     )
 
 

@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute, Route
 
 from ...accounts.queries import display_principal
 from ...core.i18n import _
+from ...emergency.queries import load_roll
 from ..boards import board_page, resolve_choice
 from ..context import services
 
@@ -23,6 +24,7 @@ async def display_page(request: Request) -> Response:
             raise HTTPException(404, _("This display link does not exist or was revoked."))
         choice = await resolve_choice(session, principal, None, None)
         state = await choice.state(session, svc.clock.now())
+        roll = await load_roll(session, choice.installation.id or 0)
     return board_page(
         request,
         "display/page.html",
@@ -31,6 +33,8 @@ async def display_page(request: Request) -> Response:
         interactive=False,
         socket_query=f"display={token}",
         display=principal,
+        roll=roll,
+        now=state.now,
     )
 
 
