@@ -303,3 +303,52 @@ async def time_to_all_accounted(session: AsyncSession, emergency: Emergency) -> 
         for event, _name in await timeline(session, emergency.id)
     ]
     return rules.time_to_all_accounted(emergency.started_at, children, steps)
+
+
+async def real_emergency_at(session: AsyncSession, installation_id: int) -> bool:
+    """A real emergency (not a drill) is under way at the installation: announcements skip
+    the call window and the preparation time."""
+    emergency = await active_emergency(session, installation_id)
+    return emergency is not None and not emergency.drill
+
+
+@dataclass(frozen=True)
+class FamilyNotice:
+    """What a family's page shows during a real emergency at one of its installations."""
+
+    emergency_id: int
+    installation: str
+    kind: str
+    message: str
+    assembly_point: str
+    started_at: datetime
+
+
+async def family_notices(session: AsyncSession, child_ids: Iterable[int]) -> list[FamilyNotice]:
+    """The real emergencies under way where these children are (drills tell nobody)."""
+    ids = list(child_ids)
+    if not ids:
+        return []
+    rows = await session.execute(
+        select(Emergency, Installation)
+        .join(Installation, col(Installation.id) == col(Emergency.installation_id))
+        .where(
+            col(Emergency.ended_at).is_(None),
+            col(Emergency.drill).is_(False),
+            col(Emergency.installation_id).in_(
+                select(col(Child.installation_id)).where(col(Child.id).in_(ids))
+            ),
+        )
+        .order_by(col(Emergency.started_at))
+    )
+    return [
+        FamilyNotice(
+            emergency.id or 0,
+            installation.display_name or installation.name,
+            emergency.kind,
+            emergency.message,
+            emergency.assembly_point,
+            emergency.started_at,
+        )
+        for emergency, installation in rows
+    ]

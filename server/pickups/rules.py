@@ -227,17 +227,23 @@ def plan_eta(
     preparation_minutes: int,
     window_start: time,
     window_end: time,
+    *,
+    emergency: bool = False,
 ) -> EtaPlan:
     """Decide when an ETA announcement alerts the board.
 
     The alert fires at ETA − preparation time, or at once when that moment has passed.
     Announcing *before* the window for an arrival inside it is allowed (seed guide).
+    During a real emergency closure (`emergency`) there is no call window and no preparation
+    time: the alert reaches the board at once.
     """
-    if not in_call_window(arrival, window_start, window_end):
+    if not emergency and not in_call_window(arrival, window_start, window_end):
         raise RuleError(Refusal.OUTSIDE_WINDOW, start=window_start, end=window_end)
     eta = arrival_instant(now, arrival, tz)
     if _utc(eta) < _utc(now) - PAST_ARRIVAL_TOLERANCE:
         raise RuleError(Refusal.ARRIVAL_PASSED, eta=eta)
+    if emergency:
+        return EtaPlan(eta=eta, announce_at=now, status=S.ANNOUNCED)
     # Subtract in UTC: local wall-clock arithmetic is an hour off across a DST change.
     announce_at = (_utc(eta) - timedelta(minutes=preparation_minutes)).astimezone(ZoneInfo(tz))
     status = S.ANNOUNCED if _utc(announce_at) <= _utc(now) else S.SCHEDULED

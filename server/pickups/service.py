@@ -160,8 +160,10 @@ async def announce_eta(
     arrival: time,
     actor: Actor,
     now: datetime,
+    emergency: bool = False,
 ) -> Outcome:
-    """A guardian gives an arrival time (writes.announce_eta, within this session)."""
+    """A guardian gives an arrival time (writes.announce_eta, within this session);
+    `emergency`: through the emergency flow (no call window, no preparation time)."""
     assert child.id is not None and guardian.id is not None
     written = await _write(
         session,
@@ -172,6 +174,7 @@ async def announce_eta(
             arrival=arrival,
             actor=actor,
             now=now,
+            emergency=emergency,
         ),
     )
     pickup = await session.get(Pickup, written.row.id)

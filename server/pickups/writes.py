@@ -733,9 +733,11 @@ def announce_eta(
     arrival: time,
     actor: Actor,
     now: datetime,
+    emergency: bool = False,
 ) -> Written:
     """A guardian announces an arrival time for a child (ids already checked to belong to the
-    caller's organization). RuleError when the rules refuse, nothing written."""
+    caller's organization). RuleError when the rules refuse, nothing written. `emergency`: a
+    real emergency closure is under way there (no call window, no preparation time)."""
     utc_day = now.astimezone(UTC).date()
     days = [utc_day - timedelta(days=1), utc_day, utc_day + timedelta(days=1)]
     rows = conn.execute(
@@ -763,7 +765,9 @@ def announce_eta(
             is_guardian=bool(is_guardian) and guardian_org == child_org,
         )
     )
-    plan = rules.plan_eta(now, arrival, timezone, preparation_minutes, window_start, window_end)
+    plan = rules.plan_eta(
+        now, arrival, timezone, preparation_minutes, window_start, window_end, emergency=emergency
+    )
     announced_at = now if plan.status == S.ANNOUNCED else None
     values = {
         "organization_id": child_org,

@@ -66,3 +66,31 @@ def payload(state: str, first_name: str, locale: str) -> bytes:
             body = _("The daycare cancelled the alert for {name}.").format(name=first_name)
     message = {"child": first_name, "state": state, "title": title, "body": body}
     return json.dumps(message, ensure_ascii=False).encode()
+
+
+EMERGENCY = "emergency"
+
+
+@dataclass(frozen=True)
+class EmergencyNotice:
+    """A real emergency closure, told to each guardian of a child present (never a drill):
+    where, and the assembly point. No child's name: it concerns the whole family."""
+
+    emergency_id: int
+    guardian_ids: tuple[int, ...]
+    installation: str
+    assembly_point: str
+
+
+def emergency_payload(notice: EmergencyNotice, locale: str) -> bytes:
+    """The emergency's notification, in the subscriber's language."""
+    with use_locale(locale):
+        title = _("Emergency closure")
+        if notice.assembly_point:
+            body = _("{place}: come for your child. Assembly point: {point}.").format(
+                place=notice.installation, point=notice.assembly_point
+            )
+        else:
+            body = _("{place}: come for your child.").format(place=notice.installation)
+    message = {"child": "", "state": EMERGENCY, "title": title, "body": body}
+    return json.dumps(message, ensure_ascii=False).encode()

@@ -24,7 +24,7 @@ from ..core.settings import Settings
 from ..pickups.events import BoardEvent
 from . import subscriptions
 from .keys import subject
-from .notices import READY, Notice, notices, payload
+from .notices import EMERGENCY, READY, EmergencyNotice, Notice, emergency_payload, notices, payload
 from .subscriptions import Target
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class PushSender:
         self.timeout = settings.push_timeout_seconds
         self.retry = settings.push_retry_seconds
         self.attempts = max(1, settings.push_attempts)
-        self.queue: asyncio.Queue[Notice] = asyncio.Queue(QUEUE_SIZE)
+        self.queue: asyncio.Queue[Notice | EmergencyNotice] = asyncio.Queue(QUEUE_SIZE)
         self.deliveries: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._worker: asyncio.Task[None] | None = None
@@ -78,6 +78,13 @@ class PushSender:
                 self.queue.put_nowait(notice)
             except asyncio.QueueFull:
                 log.warning("push queue full: a %s notice was dropped", notice.state)
+
+    def notify_emergency(self, notice: EmergencyNotice) -> None:
+        """Queue a real emergency's notice to its guardians' phones; returns at once."""
+        try:
+            self.queue.put_nowait(notice)
+        except asyncio.QueueFull:
+            log.warning("push queue full: an emergency notice was dropped")
 
     async def start(self) -> None:
         self._http = aiohttp.ClientSession()
@@ -104,26 +111,35 @@ class PushSender:
             notice = await self.queue.get()
             try:
                 async with self.db.session() as session:
-                    found = await subscriptions.targets(
-                        session,
-                        notice.pickup_id,
-                        notice.state,
-                        self.now(),
-                        correction=notice.correction,
-                    )
+                    if isinstance(notice, EmergencyNotice):
+                        found = await subscriptions.guardian_targets(
+                            session, notice.guardian_ids, self.now()
+                        )
+                    else:
+                        found = await subscriptions.targets(
+                            session,
+                            notice.pickup_id,
+                            notice.state,
+                            self.now(),
+                            correction=notice.correction,
+                        )
                 for target in found:
                     task = asyncio.create_task(self._deliver(notice, target))
                     self.deliveries.add(task)
                     task.add_done_callback(self.deliveries.discard)
             except Exception:  # the database was away: this notice is lost, not the queue
-                log.exception("push: could not find whom to tell of a %s", notice.state)
+                state = EMERGENCY if isinstance(notice, EmergencyNotice) else notice.state
+                log.exception("push: could not find whom to tell of a %s", state)
             finally:
                 self.queue.task_done()
 
     # -- one delivery ----------------------------------------------------------------------
 
-    async def _deliver(self, notice: Notice, target: Target) -> None:
-        data = payload(notice.state, target.first_name, target.locale)
+    async def _deliver(self, notice: Notice | EmergencyNotice, target: Target) -> None:
+        if isinstance(notice, EmergencyNotice):
+            data = emergency_payload(notice, target.locale)
+        else:
+            data = payload(notice.state, target.first_name, target.locale)
         wait = self.retry
         for attempt in range(1, self.attempts + 1):
             async with self._slots:
@@ -143,18 +159,21 @@ class PushSender:
             await asyncio.sleep(_retry_after(headers) or wait)
             wait *= 2
 
-    async def _post(self, notice: Notice, target: Target, data: bytes) -> tuple[int | None, Any]:
+    async def _post(
+        self, notice: Notice | EmergencyNotice, target: Target, data: bytes
+    ) -> tuple[int | None, Any]:
         """(the push service's status, its headers); (None, None) when it did not answer."""
         assert self._http is not None, "start() first"
         endpoint = urlsplit(target.endpoint)
         claims = {"sub": self.subject, "aud": f"{endpoint.scheme}://{endpoint.netloc}"}
-        headers = {
-            **self.vapid.sign(claims),
+        if isinstance(notice, EmergencyNotice):  # an emergency closure wakes every phone
+            urgency, topic = "high", f"emergency-{notice.emergency_id}"
+        else:
             # RFC 8030: « Prêt » wakes the phone; a newer step of the same pickup replaces
             # one the phone has not fetched yet.
-            "Urgency": "high" if notice.state == READY else "normal",
-            "Topic": f"pickup-{notice.pickup_id}",
-        }
+            urgency = "high" if notice.state == READY else "normal"
+            topic = f"pickup-{notice.pickup_id}"
+        headers = {**self.vapid.sign(claims), "Urgency": urgency, "Topic": topic}
         pusher = WebPusher(target.as_subscription_info(), aiohttp_session=self._http)
         try:
             async with asyncio.timeout(self.timeout):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -216,4 +217,30 @@ async def targets(
     for subscription_id, *rest in (await session.execute(query)).all():
         assert subscription_id is not None  # a primary key
         found.append(Target(subscription_id, *rest))
+    return found
+
+
+async def guardian_targets(
+    session: AsyncSession, guardian_ids: Iterable[int], now: datetime
+) -> list[Target]:
+    """The browsers of these guardians whose sign-in lasts (an emergency closure's notice)."""
+    ids = list(guardian_ids)
+    if not ids:
+        return []
+    query = (
+        select(
+            col(PushSubscription.id),
+            col(PushSubscription.endpoint),
+            col(PushSubscription.p256dh),
+            col(PushSubscription.auth),
+            col(PushSubscription.locale),
+        )
+        .join(SignInSession, col(SignInSession.token_hash) == col(PushSubscription.session_hash))
+        .where(col(PushSubscription.guardian_id).in_(ids), col(SignInSession.expires_at) > now)
+        .order_by(col(PushSubscription.id))
+    )
+    found: list[Target] = []
+    for subscription_id, endpoint, p256dh, auth, locale in (await session.execute(query)).all():
+        assert subscription_id is not None  # a primary key
+        found.append(Target(subscription_id, endpoint, p256dh, auth, locale, ""))
     return found

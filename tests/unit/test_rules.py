@@ -105,6 +105,14 @@ def test_announcing_before_the_window_for_an_arrival_inside_it_is_allowed() -> N
     assert plan.announce_at == at(7, 25)
 
 
+def test_during_a_real_emergency_there_is_no_window_and_no_preparation_time() -> None:
+    plan = rules.plan_eta(at(19, 0), time(19, 30), TZ, 5, time(7, 0), time(18, 0), emergency=True)
+    assert (plan.status, plan.announce_at, plan.eta) == (S.ANNOUNCED, at(19, 0), at(19, 30))
+    with pytest.raises(RuleError) as excinfo:  # a time already past is still one
+        rules.plan_eta(at(19, 0), time(18, 0), TZ, 5, time(7, 0), time(18, 0), emergency=True)
+    assert refusal_of(excinfo) == Refusal.ARRIVAL_PASSED
+
+
 def test_window_edges_are_accepted_by_plan_eta() -> None:
     first = rules.plan_eta(at(6, 0), time(7, 0), TZ, 5, time(7, 0), time(18, 0))
     last = rules.plan_eta(at(6, 0), time(18, 0), TZ, 5, time(7, 0), time(18, 0))

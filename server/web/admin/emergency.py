@@ -22,6 +22,7 @@ from ...emergency import access, families, queries, rules, service
 from ...emergency.messages import duration_label, kind_label, refusal_message
 from ...emergency.rules import Refusal, RuleError, StartRequest
 from ...pickups.writes import Actor
+from ...push.notices import EmergencyNotice
 from ...roster import queries as roster
 from ..context import csrf_form, services
 from ..limits import not_found, parse_id
@@ -158,10 +159,20 @@ async def start_emergency(request: Request) -> Response:
             return await _page(
                 request, session, principal, form=form, error=refusal_message(error.refusal)
             )
-        written = (
-            await families.emails(session, started) if rules.tells_families(form.drill) else []
-        )
+        told = rules.tells_families(form.drill)
+        written = await families.emails(session, started) if told else []
+        phones = [
+            EmergencyNotice(
+                e.id or 0,
+                tuple(g.id or 0 for g in await families.guardians_told(session, [e.id or 0])),
+                visible[e.installation_id].display_name or visible[e.installation_id].name,
+                e.assembly_point,
+            )
+            for e in (started if told else [])
+        ]
         await svc.commit_and_publish(session, events)
+    for notice in phones:
+        svc.push.notify_emergency(notice)  # the phones that turned notifications on
     if written:
         # Dozens of families: sent aside, the director's page does not wait for the mail
         # server (each failure is logged; the others still go).

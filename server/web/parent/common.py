@@ -19,6 +19,7 @@ from ...core.i18n import _
 from ...core.models import ActorKind, Child, Guardian, Installation
 from ...core.ratelimit import RateLimited, check_announce, rate_limited_message
 from ...core.templating import render
+from ...emergency.queries import family_notices
 from ...pickups import service
 from ...pickups.events import BoardEvent
 from ...pickups.family import FamilyState, family_children, load_family
@@ -73,6 +74,7 @@ async def family_page(
         location_consent = await consent.current(session, principal.guardian_id)
         # What this browser turned on (one subscription per sign-in: per device).
         push_subscription = await subscriptions.of_session(session, principal.session_hash)
+        emergencies = await family_notices(session, [c.child_id for c in state.children])
     return page(
         request,
         "parent/page.html",
@@ -82,6 +84,7 @@ async def family_page(
         authorized=authorized,
         location_consent=location_consent,
         push_subscription=push_subscription,
+        emergencies=emergencies,
         oob=False,
     )
 
