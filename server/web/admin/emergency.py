@@ -39,7 +39,8 @@ class StartForm:
 
     installation_ids: tuple[int, ...] = ()
     kind: str = EmergencyKind.EVACUATION
-    drill: bool = True
+    # Not a drill unless said: a real alarm must never leave families untold by default.
+    drill: bool = False
     message: str = ""
     assembly_point: str = ""
 
@@ -91,7 +92,10 @@ async def _page(
         busy={e.installation_id for e in active},
         drills=[(e, n) for e, n in listed if e.drill],
         real=[(e, n) for e, n in listed if not e.drill],
-        form=form or StartForm(installation_ids=tuple(i.id or 0 for i in installations[:1])),
+        # Nothing chosen for a director (two installations: no guess); reception has one.
+        form=form or StartForm(
+            installation_ids=tuple(i.id or 0 for i in installations if len(installations) == 1)
+        ),
         error=error,
         tz=zone.key,
         now=now,
