@@ -127,7 +127,10 @@ def test_a_real_closure_tells_the_family_and_hands_lea_to_julie_by_her_photo(
 
     reception.locator(f"#roll-{lea}").get_by_role("button", name="Remettre…").click()
     dialog = reception.locator("dialog.roll-release")
-    expect(dialog.get_by_role("img", name="Photo de Julie Tremblay")).to_be_visible()
+    photo = dialog.get_by_role("img", name="Photo de Julie Tremblay")
+    expect(photo).to_be_visible()
+    photo.evaluate("img => img.decode()")  # the approved photo itself, loaded and shown
+    assert photo.evaluate("img => img.naturalWidth") > 0
     expect(dialog).to_contain_text("Denise Tremblay")
     expect(dialog).to_contain_text("appelez la direction")
     # A stranger is not on the list, and the server refuses one slipped into the form.
