@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from ..core.collation import person_name, sort_by_name
 from ..core.models import (
     Child,
     ChildGuardian,
@@ -129,9 +130,12 @@ async def _lines(session: AsyncSession, emergency_id: int) -> list[tuple[RollLin
         .join(Child, col(Child.id) == col(RollLine.child_id))
         .join(Group, col(Group.id) == col(RollLine.group_id))
         .where(col(RollLine.emergency_id) == emergency_id)
-        .order_by(col(Group.name), col(Child.first_name), col(Child.last_name), col(Child.id))
+        .order_by(col(RollLine.id))
     )
-    return [(line, child, str(group)) for line, child, group in rows]
+    found = [(line, child, str(group)) for line, child, group in rows]
+    # People's order (family name, then given name), by group: the language's collation.
+    by_name = sort_by_name(found, lambda row: person_name(row[1].first_name, row[1].last_name))
+    return sort_by_name(by_name, lambda row: row[2])
 
 
 async def load_roll(session: AsyncSession, installation_id: int) -> Roll | None:
@@ -161,12 +165,13 @@ async def roll_of(session: AsyncSession, emergency: Emergency) -> Roll:
             col(Child.active).is_(True),
             col(Child.erased_at).is_(None),
         )
-        .order_by(col(Group.name), col(Child.first_name), col(Child.last_name))
+        .order_by(col(Child.id))
     )
+    away = [(child, str(group)) for child, group in absent_rows if child.id not in on_roll]
+    away = sort_by_name(away, lambda row: person_name(row[0].first_name, row[0].last_name))
     absent = tuple(
-        AbsentChild(child.full_name, str(group))
-        for child, group in absent_rows
-        if child.id not in on_roll
+        AbsentChild(child.full_name, group)
+        for child, group in sort_by_name(away, lambda row: row[1])
     )
     return Roll(
         emergency_id=emergency.id,
