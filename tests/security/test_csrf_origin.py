@@ -30,6 +30,7 @@ PARAMS = {
     "installation_id": "1",
     "job_id": "1",
     "request_id": "1",
+    "emergency_id": "1",
     "id": "1",
     "kind": "child",
     "target_id": "1",

@@ -14,12 +14,15 @@ from starlette.testclient import TestClient
 
 from server.core.models import Child, Emergency, Guardian
 from tests.helpers import (
+    B_ADMIN,
     ORIGIN,
     another_browser,
+    beta,
     board,
     csrf,
     demo_ids,
     in_db,
+    page_text,
     receive,
     sign_in_as,
     submit,
@@ -134,3 +137,24 @@ def test_a_release_offers_only_the_family_and_refuses_a_stranger(
     released = _press(client, emergency, lea.id, "release", handed_to=str(julie.id))
     assert released.status_code == 200
     assert 'data-status="released"' in released.text.split(f'id="roll-{lea.id}"')[1][:200]
+
+
+def test_another_organization_sees_nothing_of_an_emergency(
+    client: TestClient, database_url: str
+) -> None:
+    """Ids of another organization's emergency read as unknown everywhere: its report, its
+    end, its roll's buttons; and its installation's id cannot be used to start one."""
+    in_db(database_url, beta)
+    sign_in_as(client, database_url, "admin", "direction@example.org")
+    emergency = _start(client, database_url)
+    lea = _row(database_url, Child, "C-LEA")
+    stranger = sign_in_as(another_browser(client), database_url, "admin", B_ADMIN)
+    assert stranger.get(f"/admin/emergency/{emergency.id}").status_code == 404
+    assert stranger.get(f"/admin/emergency/{emergency.id}.csv").status_code == 404
+    ended = submit(stranger, f"/admin/emergency/{emergency.id}/end", follow_redirects=False)
+    assert ended.status_code == 404
+    assert _press(stranger, emergency, lea.id, "present").status_code == 404
+    assert "Léa Tremblay" not in page_text(stranger, "/admin/emergency")
+    era = str(demo_ids(database_url)["ERA"])
+    fields = {"installation_id": era, "kind": "evacuation"}
+    assert submit(stranger, "/admin/emergency", fields).status_code == 404
