@@ -310,13 +310,6 @@ async def time_to_all_accounted(session: AsyncSession, emergency: Emergency) -> 
     return rules.time_to_all_accounted(emergency.started_at, children, steps)
 
 
-async def real_emergency_at(session: AsyncSession, installation_id: int) -> bool:
-    """A real emergency (not a drill) is under way at the installation: announcements skip
-    the call window and the preparation time."""
-    emergency = await active_emergency(session, installation_id)
-    return emergency is not None and not emergency.drill
-
-
 @dataclass(frozen=True)
 class FamilyNotice:
     """What a family's page shows during a real emergency at one of its installations."""

@@ -38,6 +38,7 @@ from ..core.models import (
     Attendance,
     Child,
     ChildGuardian,
+    Emergency,
     Group,
     Guardian,
     Installation,
@@ -64,6 +65,7 @@ INSTALLATION, ATTENDANCE, LINK, GROUP = map(
     _table, (Installation, Attendance, ChildGuardian, Group)
 )
 POSITION = _table(TripPosition)
+EMERGENCY = _table(Emergency)
 
 
 @dataclass(frozen=True)
@@ -725,6 +727,17 @@ def _create_log_number(conn: Connection, values: dict[str, Any], actor: Actor) -
     return pickup_id, next_seq(conn, installation_id)
 
 
+# A real emergency (not a drill) under way at the installation: announcements skip the call
+# window and the preparation time (server/emergency/). One indexed lookup.
+_REAL_EMERGENCY = select(
+    exists().where(
+        EMERGENCY.c.installation_id == bindparam("emergency_installation"),
+        EMERGENCY.c.ended_at.is_(None),
+        EMERGENCY.c.drill.is_(False),
+    )
+)
+
+
 def announce_eta(
     conn: Connection,
     *,
@@ -736,8 +749,9 @@ def announce_eta(
     emergency: bool = False,
 ) -> Written:
     """A guardian announces an arrival time for a child (ids already checked to belong to the
-    caller's organization). RuleError when the rules refuse, nothing written. `emergency`: a
-    real emergency closure is under way there (no call window, no preparation time)."""
+    caller's organization). RuleError when the rules refuse, nothing written. During a real
+    emergency closure there (`emergency`, else looked up), no call window, no preparation
+    time: the alert is on the board at once, whoever announces (parent page or API)."""
     utc_day = now.astimezone(UTC).date()
     days = [utc_day - timedelta(days=1), utc_day, utc_day + timedelta(days=1)]
     rows = conn.execute(
@@ -764,6 +778,10 @@ def announce_eta(
             has_live_pickup=bool(has_live),
             is_guardian=bool(is_guardian) and guardian_org == child_org,
         )
+    )
+    # A real emergency closure there (not a drill): no call window, no preparation time.
+    emergency = emergency or bool(
+        conn.execute(_REAL_EMERGENCY, {"emergency_installation": installation_id}).scalar()
     )
     plan = rules.plan_eta(
         now, arrival, timezone, preparation_minutes, window_start, window_end, emergency=emergency

@@ -18,6 +18,7 @@ from server.core.models import Child, OutboxMessage, Pickup
 from server.core.settings import Settings
 from tests.helpers import (
     another_browser,
+    api_headers,
     csrf,
     demo_ids,
     in_db,
@@ -132,3 +133,17 @@ def demo_ids_child(database_url: str, external_id: str) -> int:
         return child.id or 0
 
     return in_db(database_url, work)
+
+
+def test_an_api_announcement_during_a_real_emergency_skips_the_window_too(
+    client: TestClient, database_url: str
+) -> None:
+    set_call_window(database_url, time(6, 0), time(7, 0))
+    body = {"child_id": "C-LEA", "guardian_id": "G-TREMBLAY", "mode": "eta", "eta": "16:30"}
+    refused = client.post("/api/v1/pickups", headers=api_headers(), json=body)
+    assert refused.status_code in (409, 422)
+    director = sign_in_as(client, database_url, "admin", "direction@example.org")
+    _start(director, database_url, drill=False)
+    created = director.post("/api/v1/pickups", headers=api_headers(), json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "announced"  # at once, 30 minutes before the arrival

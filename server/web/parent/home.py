@@ -19,7 +19,6 @@ from ...core.i18n import _
 from ...core.models import Installation, Pickup
 from ...core.ratelimit import RateLimited, check_announce, rate_limited_message
 from ...core.templating import render
-from ...emergency.queries import real_emergency_at
 from ...pickups import rules, service
 from ...pickups.family import family_children
 from ...pickups.messages import refusal_message
@@ -64,9 +63,7 @@ async def announce(request: Request) -> Response:
 
     async def by_time(session: AsyncSession, who: Announcing) -> tuple[service.Outcome, str]:
         arrival = _arrival_from_form(form, who["now"], who["installation"].timezone)
-        # A real emergency closure there: the announcement goes through the emergency flow.
-        emergency = await real_emergency_at(session, who["installation"].id or 0)
-        outcome = await service.announce_eta(session, arrival=arrival, emergency=emergency, **who)
+        outcome = await service.announce_eta(session, arrival=arrival, **who)
         line = _("{name}: the daycare is told you arrive at {time}.")
         return outcome, line.format(name=who["child"].first_name, time=_hhmm(arrival))
 
