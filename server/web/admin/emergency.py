@@ -93,7 +93,8 @@ async def _page(
         drills=[(e, n) for e, n in listed if e.drill],
         real=[(e, n) for e, n in listed if not e.drill],
         # Nothing chosen for a director (two installations: no guess); reception has one.
-        form=form or StartForm(
+        form=form
+        or StartForm(
             installation_ids=tuple(i.id or 0 for i in installations if len(installations) == 1)
         ),
         error=error,
