@@ -56,6 +56,7 @@ from .service import (
     forget_positions,
     step_from,
 )
+from .writes import REAL_EMERGENCY
 
 S = PickupStatus
 
@@ -117,15 +118,22 @@ async def start_trip(
     now: datetime,
 ) -> Outcome:
     """Announce a GPS arrival from the first position: `tracking`, or `announced` (with a
-    chime) at once when already within the preparation time. The same refusals as an
-    announcement by time, plus BAD_POSITION; the estimated arrival must fall inside the
-    call window."""
+    chime) at once when already within the preparation time or during a real emergency
+    closure. The same refusals as an announcement by time, plus BAD_POSITION; the estimated
+    arrival must fall inside the call window (not during a real emergency)."""
     eta.validate(position, now)
     rules.check_can_announce(await announce_facts(session, child, guardian, installation, now))
     minutes = _minutes_away([position], installation)
     eta_at = now + timedelta(minutes=minutes)
     local_arrival = eta_at.astimezone(ZoneInfo(installation.timezone)).time()
-    if not rules.in_call_window(
+    # During a real emergency closure there (not a drill), the emergency flow: no call window,
+    # no preparation time — the alert is on the board at once, as for an arrival time.
+    emergency = bool(
+        (
+            await session.execute(REAL_EMERGENCY, {"emergency_installation": installation.id})
+        ).scalar()
+    )
+    if not emergency and not rules.in_call_window(
         local_arrival, installation.call_window_start, installation.call_window_end
     ):
         raise RuleError(
@@ -133,7 +141,7 @@ async def start_trip(
             start=installation.call_window_start,
             end=installation.call_window_end,
         )
-    due = rules.gps_alert_due(minutes, installation.preparation_minutes)
+    due = emergency or rules.gps_alert_due(minutes, installation.preparation_minutes)
     status = S.ANNOUNCED if due else S.TRACKING
     assert child.id is not None and guardian.id is not None and installation.id is not None
     pickup = Pickup(

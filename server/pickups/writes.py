@@ -729,7 +729,7 @@ def _create_log_number(conn: Connection, values: dict[str, Any], actor: Actor) -
 
 # A real emergency (not a drill) under way at the installation: announcements skip the call
 # window and the preparation time (server/emergency/). One indexed lookup.
-_REAL_EMERGENCY = select(
+REAL_EMERGENCY = select(
     exists().where(
         EMERGENCY.c.installation_id == bindparam("emergency_installation"),
         EMERGENCY.c.ended_at.is_(None),
@@ -781,7 +781,7 @@ def announce_eta(
     )
     # A real emergency closure there (not a drill): no call window, no preparation time.
     emergency = emergency or bool(
-        conn.execute(_REAL_EMERGENCY, {"emergency_installation": installation_id}).scalar()
+        conn.execute(REAL_EMERGENCY, {"emergency_installation": installation_id}).scalar()
     )
     plan = rules.plan_eta(
         now, arrival, timezone, preparation_minutes, window_start, window_end, emergency=emergency

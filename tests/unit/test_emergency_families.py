@@ -125,6 +125,31 @@ def test_an_arrival_during_a_real_emergency_skips_the_window_and_the_preparation
     assert pickup.status == "announced" and pickup.announced_at == pickup.created_at
 
 
+def test_a_gps_trip_during_a_real_emergency_is_on_the_board_at_once(
+    client: TestClient, database_url: str
+) -> None:
+    set_call_window(database_url, time(6, 0), time(7, 0))  # T0 (16:00) is outside it
+    director = sign_in_as(client, database_url, "admin", "direction@example.org")
+    parent = sign_in_as(another_browser(client), database_url, "parent", PARENT)
+    htmx = {**csrf(parent), "HX-Request": "true"}  # as the page's script sends them
+    assert parent.post("/parent/consent/location", headers=htmx).status_code == 204
+    lea = demo_ids_child(database_url, "C-LEA")
+    # Some 20 km away: far beyond the preparation time on an ordinary day.
+    trip = {"child_id": str(lea), "latitude": "46.98", "longitude": "-71.40"}
+    refused = parent.post("/parent/trip/start", data=trip, headers=htmx)
+    assert "Relais n’est pas utilisé à cette heure" in refused.text  # refused as usual
+    _start(director, database_url, drill=False)
+    assert parent.post("/parent/trip/start", data=trip, headers=htmx).status_code == 200
+
+    async def work(session: Any) -> Pickup:
+        found: Pickup = (await session.scalars(select(Pickup).filter_by(child_id=lea))).one()
+        return found
+
+    pickup = in_db(database_url, work)
+    assert pickup.mode == "gps" and pickup.gps_minutes and pickup.gps_minutes > 10
+    assert pickup.status == "announced" and pickup.announced_at == pickup.created_at
+
+
 def demo_ids_child(database_url: str, external_id: str) -> int:
     async def work(session: Any) -> int:
         child: Child = (
