@@ -17,7 +17,7 @@ from ..core.i18n import use_locale
 from ..core.templating import render
 from ..emergency.messages import kind_label as emergency_kind_label
 from ..emergency.messages import status_label as roll_status_label
-from ..emergency.queries import Roll
+from ..emergency.queries import FamilyNotice, Roll
 from ..emergency.rules import UNDO_WINDOW as ROLL_UNDO_WINDOW
 from ..pickups.board import BoardChanges, BoardState, ViewKey
 from ..pickups.events import BoardEvent
@@ -137,11 +137,16 @@ def emergency_region(roll: Roll | None, view: ViewKey, now: datetime) -> str:
         return render("board/_emergency.html", roll=roll, view=view, now=now, oob=True)
 
 
-def family_message(state: FamilyState, view: FamilyView) -> str:
+def family_message(
+    state: FamilyState, view: FamilyView, notices: list[FamilyNotice] | None = None
+) -> str:
     """A parent's page, live: the family region, whole (it is small). `ready` lists the
-    children now ready, so the phone rings and vibrates once for each new one."""
+    children now ready, so the phone rings and vibrates once for each new one. `notices`,
+    when read again (an emergency started or ended): the « Fermeture d'urgence » banners."""
     with use_locale(view.locale):
         content = render("parent/_family.html", family=state, oob=True)
+        if notices is not None:
+            content += render("parent/_emergency_banner.html", emergencies=notices, oob=True)
     ready = [c.pickup_id for c in state.children if c.state == "ready"]
     return json.dumps({"family": True, "ready": ready, "content": content}, ensure_ascii=False)
 

@@ -32,7 +32,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from ..core import metrics
 from ..core.db import Database
 from ..core.models import Display, Installation, SignInSession
-from ..emergency.queries import Roll, load_roll
+from ..emergency.queries import FamilyNotice, Roll, family_notices, load_roll
+from ..emergency.service import EVENT_KIND as EMERGENCY_EVENT
 from ..pickups import rules
 from ..pickups.board import (
     BoardChanges,
@@ -422,8 +423,9 @@ class _Channel:
     async def _snapshot(self, socket: BoardSocket) -> None:
         if isinstance(socket.view, FamilyView):
             family = await self.hub.load_family(socket.view.guardian_id)
+            notices = await self.hub.family_notices(family)
             self.views.setdefault(socket.view, set()).add(socket)
-            self._deliver_all((socket,), family_message(family, socket.view))
+            self._deliver_all((socket,), family_message(family, socket.view, notices))
             return
         now = self.hub.now()
         board = await self._current(now)
@@ -450,7 +452,11 @@ class _Channel:
             None if any(not e.children for e in every) else {c for e in every for c in e.children}
         )
         now = self.hub.now()
+        # An emergency started or ended: the families' banners are read again (a drill, or a
+        # check on the roll, leaves them as they are, which costs one small query a family).
+        emergency = any(e.kind == EMERGENCY_EVENT for e in every)
         done: dict[int, FamilyState] = {}
+        notices: dict[int, list[FamilyNotice] | None] = {}
         for view, sockets in list(self.views.items()):
             if not isinstance(view, FamilyView):
                 continue
@@ -476,7 +482,10 @@ class _Channel:
                     family = await self.hub.load_family(view.guardian_id)
                 self.hub.families[view.guardian_id] = family
                 done[view.guardian_id] = family
-            self._deliver_all(sockets, family_message(family, view))
+                notices[view.guardian_id] = (
+                    await self.hub.family_notices(family) if emergency else None
+                )
+            self._deliver_all(sockets, family_message(family, view, notices[view.guardian_id]))
 
     # -- sockets -------------------------------------------------------------------------
 
@@ -611,6 +620,11 @@ class Hub:
                 del self._channels[channel.installation_id]
                 await self.broker.unsubscribe(channel.installation_id)
                 channel.close()
+
+    async def family_notices(self, family: FamilyState) -> list[FamilyNotice]:
+        """The real emergencies under way where a family's children are: its page's banner."""
+        async with self.db.session() as session:
+            return await family_notices(session, [c.child_id for c in family.children])
 
     async def load_family(self, guardian_id: int) -> FamilyState:
         """A family's page from the database, then held while one of its pages is open."""

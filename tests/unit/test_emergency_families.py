@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from server.core.models import Child, OutboxMessage, Pickup
+from server.core.models import Child, Emergency, OutboxMessage, Pickup
 from server.core.settings import Settings
 from tests.helpers import (
     another_browser,
@@ -148,6 +148,34 @@ def test_a_gps_trip_during_a_real_emergency_is_on_the_board_at_once(
     pickup = in_db(database_url, work)
     assert pickup.mode == "gps" and pickup.gps_minutes and pickup.gps_minutes > 10
     assert pickup.status == "announced" and pickup.announced_at == pickup.created_at
+
+
+def test_an_open_parent_page_shows_the_banner_as_the_emergency_starts_and_ends(
+    client: TestClient, database_url: str
+) -> None:
+    director = sign_in_as(client, database_url, "admin", "direction@example.org")
+    parent = sign_in_as(another_browser(client), database_url, "parent", PARENT)
+    origin = {"origin": "http://testserver"}
+    with parent.websocket_connect("/parent/ws", headers=origin) as phone:
+        first = phone.receive_json()
+        assert "Léa" in first["content"] and "Fermeture d’urgence" not in first["content"]
+        _start(director, database_url, drill=False)
+        started = phone.receive_json()
+        assert started["family"] is True
+        assert 'id="emergency-notices" hx-swap-oob="true"' in started["content"]
+        assert "Fermeture d’urgence" in started["content"]
+        assert "Point de rassemblement : Parc des Braves" in started["content"]
+        (emergency,) = in_db(database_url, _emergencies)
+        ended = submit(director, f"/admin/emergency/{emergency}/end", {}, follow_redirects=False)
+        assert ended.status_code == 303
+        over = phone.receive_json()
+        while "emergency-notices" not in over["content"]:  # a roll change may come first
+            over = phone.receive_json()
+        assert "Fermeture d’urgence" not in over["content"]
+
+
+async def _emergencies(session: Any) -> list[int]:
+    return [e.id for e in (await session.scalars(select(Emergency))).all()]
 
 
 def demo_ids_child(database_url: str, external_id: str) -> int:
