@@ -3,12 +3,14 @@
 from starlette.routing import BaseRoute
 
 from . import (
+    displays,
     guardians,
     home,
     incidents,
     integrations,
     log,
     overview,
+    parents,
     photos,
     privacy,
     reports,
@@ -18,12 +20,14 @@ from . import (
 )
 
 routes: list[BaseRoute] = [
+    *displays.routes,
     *guardians.routes,
     *home.routes,
     *incidents.routes,
     *integrations.routes,
     *log.routes,
     *overview.routes,
+    *parents.routes,
     *photos.routes,
     *privacy.routes,
     *reports.routes,
