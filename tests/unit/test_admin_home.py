@@ -58,7 +58,12 @@ def test_the_summary_is_short_and_links_every_section(client: TestClient) -> Non
     cards = re.findall(r'<li class="admin-section card">\s*<h2><a href="([^"]+)">', main)
     assert cards == [path for path in SECTIONS if path != "/admin"]
     # The key figures of the demo.
-    for figure in ("2 installations", "Reliées\u00a0: 2 sur 2", "3 comptes actifs", "1 jeton en usage"):
+    for figure in (
+        "2 installations",
+        "Reliées\u00a0: 2 sur 2",
+        "3 comptes actifs",
+        "1 jeton en usage",
+    ):
         assert f'<p class="admin-section__figure">{figure}</p>' in main
     assert re.search(r"admin-section__figure\">Comptes activés\u00a0: 1 sur \d+<", main)
     assert re.search(r'admin-section__figure">\d+ enfants actifs<', main)
