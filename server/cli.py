@@ -23,7 +23,7 @@ from .ops import backup, check
 from .ops.check import raise_open_files_limit
 from .privacy import retention
 from .push.keys import BadVapidKey, load_vapid
-from .roster.cli import import_roster
+from .roster.cli import confirm_on_terminal, import_roster
 
 
 def _migrate(settings: Settings) -> None:
@@ -223,7 +223,14 @@ def cmd_import_roster(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     _migrate(settings)
-    return import_roster(settings, Path(args.file), args.organization)
+    ask = confirm_on_terminal if sys.stdin.isatty() else None
+    return import_roster(
+        settings,
+        Path(args.file),
+        args.organization,
+        confirm_deactivations=args.confirm_deactivations,
+        ask=ask,
+    )
 
 
 async def _purge(settings: Settings, dry_run: bool) -> retention.PurgeReport:
@@ -271,6 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     roster.add_argument("file")
     roster.add_argument("--organization", help="organization name (when there are several)")
+    roster.add_argument(
+        "--confirm-deactivations",
+        action="store_true",
+        help="apply even if more than a fifth of the active children would be deactivated "
+        "(otherwise asked on a terminal, refused elsewhere)",
+    )
     roster.set_defaults(func=cmd_import_roster)
     purge = sub.add_parser(
         "purge", help="delete or anonymize what is past its retention period, with counts"

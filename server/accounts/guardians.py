@@ -76,9 +76,12 @@ async def _organization_name(session: AsyncSession, guardian: Guardian) -> str:
 async def create_invitation(
     session: AsyncSession, guardian: Guardian, *, base_url: str, now: datetime
 ) -> Email:
-    """Add an activation link for `guardian` (older unused ones stop working) and return the
-    invitation email. The caller commits, then sends it (`send_all`)."""
+    """Add an activation link for `guardian` (older unused ones stop working), note the
+    address it goes to (`invited_email`: the roster sync re-invites when the address changes)
+    and return the invitation email. The caller commits, then sends it (`send_all`)."""
     token = await _new_link(session, guardian, ACTIVATE, now)
+    guardian.invited_email = guardian.email.strip()
+    session.add(guardian)
     inviter = None
     if guardian.invited_by_id is not None:
         inviter_row = await session.get(Guardian, guardian.invited_by_id)

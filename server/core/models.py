@@ -80,8 +80,8 @@ class Installation(SQLModel, table=True):
     call_window_end: time = Field(default=time(23, 59))
     # Monotonic per-installation event counter; boards detect gaps with it.
     event_seq: int = Field(default=0)
-    # Why the link with the pickup side does not work (English source text, translated when
-    # shown); None when it works or was never tried (see server/integration.py).
+    # Once the last integration form's failure; no longer written nor read (the light shows the
+    # link's real state: server/roster/integration.py). Kept: migrations only add.
     integration_error: str | None = Field(default=None, max_length=300)
     # An alert waiting longer than this is highlighted on the boards and chimes again.
     overdue_minutes: int = Field(default=3)

@@ -11,6 +11,11 @@ The roster is the whole truth for the organization's synced records:
   (`active=False`), never deleted; one present again is reactivated.
 
 Applying the same roster twice changes nothing the second time.
+
+A roster that would deactivate more than a fifth of the active children (most often a partial
+export: one installation, a filter left on) is applied only when the caller says it was
+confirmed (`confirm_deactivations`); otherwise `apply_roster` raises `DeactivationsUnconfirmed`
+and writes nothing. The director's page, the API and the command line all pass through here.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import delete, select, tuple_
@@ -26,13 +32,15 @@ from sqlmodel import col
 
 from ..accounts.guardians import Email, create_invitation, normalize_email
 from ..core.db import Database
-from ..core.i18n import _
+from ..core.i18n import _, ngettext
 from ..core.models import Child, ChildGuardian, Group, Guardian, Installation
 from ..pickups.events import BoardEvent, next_seq
 from .model import Roster, RosterChild, RosterInvalid, error_at
 
 KINDS = ("installations", "groups", "guardians", "children")
 PROGRESS_EVERY = 50
+# More than this share of the active children deactivated at once needs a confirmation.
+MASS_DEACTIVATION = Fraction(1, 5)
 Progress = Callable[[int, int], None]
 
 
@@ -55,6 +63,8 @@ class Plan:
     updated: dict[str, int] = field(default_factory=_counts)
     deactivated: dict[str, int] = field(default_factory=_counts)
     changes: list[Change] = field(default_factory=list)
+    # The organization's active children before the roster applies.
+    active_children: int = 0
 
     def add(self, change: Change) -> None:
         getattr(self, change.action)[change.kind] += 1
@@ -64,12 +74,43 @@ class Plan:
     def empty(self) -> bool:
         return not self.changes
 
+    @property
+    def children_deactivated(self) -> int:
+        return self.deactivated["children"]
+
+    @property
+    def needs_confirmation(self) -> bool:
+        """True when the roster would deactivate more than a fifth of the active children."""
+        deactivating = self.children_deactivated
+        return deactivating > 0 and deactivating > MASS_DEACTIVATION * self.active_children
+
     def summary(self) -> dict[str, Any]:
         return {
             "created": dict(self.created),
             "updated": dict(self.updated),
             "deactivated": dict(self.deactivated),
         }
+
+
+class DeactivationsUnconfirmed(Exception):
+    """The roster would deactivate more than a fifth of the active children and nobody
+    confirmed it: nothing was applied. `plan` says what it would have done."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(f"{plan.children_deactivated} of {plan.active_children} children")
+        self.plan = plan
+
+    def message(self) -> str:
+        """The refusal in plain words, in the current language."""
+        return ngettext(
+            "This roster would deactivate %(num)d of the %(active)d active children (more than "
+            "a fifth): nothing was applied. Check that the file is the whole roster; to apply "
+            "it anyway, confirm the deactivations.",
+            "This roster would deactivate %(num)d of the %(active)d active children (more than "
+            "a fifth): nothing was applied. Check that the file is the whole roster; to apply "
+            "it anyway, confirm the deactivations.",
+            self.plan.children_deactivated,
+        ) % {"num": self.plan.children_deactivated, "active": self.plan.active_children}
 
 
 @dataclass
@@ -152,7 +193,7 @@ async def _snapshot(session: AsyncSession, organization_id: int) -> _Snapshot:
 
 
 def _compute(snap: _Snapshot, roster: Roster) -> Plan:
-    plan = Plan()
+    plan = Plan(active_children=sum(1 for child in snap.children.values() if child.active))
     installation_ext = {i.id: e for e, i in snap.installations.items()}
     for inst in roster.installations:
         row = snap.installations.get(inst.id)
@@ -299,12 +340,17 @@ async def apply_roster(
     base_url: str,
     now: datetime,
     progress: Progress | None = None,
+    confirm_deactivations: bool = False,
 ) -> Outcome:
     """Apply `roster` inside the caller's transaction. The caller commits, then publishes
-    `events` and sends `emails` (invitations)."""
+    `events` and sends `emails` (invitations). Raises `DeactivationsUnconfirmed`, having
+    written nothing, when the roster deactivates more than a fifth of the active children and
+    `confirm_deactivations` is false."""
     snap = await _snapshot(session, organization_id)
     _check_ids(snap, roster)
     plan = _compute(snap, roster)
+    if plan.needs_confirmation and not confirm_deactivations:
+        raise DeactivationsUnconfirmed(plan)
     if plan.empty:
         return Outcome(plan, [], [])
 
@@ -473,12 +519,25 @@ async def apply_roster(
 
 
 async def apply_and_commit(
-    db: Database, organization_id: int, roster: Roster, *, base_url: str, now: datetime
+    db: Database,
+    organization_id: int,
+    roster: Roster,
+    *,
+    base_url: str,
+    now: datetime,
+    confirm_deactivations: bool = False,
 ) -> Outcome:
     """Apply `roster` in a transaction of its own and commit it: all or nothing (RosterInvalid
-    leaves the organization as it was). The caller then publishes `events` and sends `emails`
-    (the director's upload and the API's PUT /roster)."""
+    and DeactivationsUnconfirmed leave the organization as it was). The caller then publishes
+    `events` and sends `emails` (the director's upload and the API's PUT /roster)."""
     async with db.session() as session:
-        outcome = await apply_roster(session, organization_id, roster, base_url=base_url, now=now)
+        outcome = await apply_roster(
+            session,
+            organization_id,
+            roster,
+            base_url=base_url,
+            now=now,
+            confirm_deactivations=confirm_deactivations,
+        )
         await session.commit()
     return outcome

@@ -1,9 +1,14 @@
-"""`relais import-roster FILE`: read, check, apply with a progress bar on stderr, summarize."""
+"""`relais import-roster FILE`: read, check, apply with a progress bar on stderr, summarize.
+
+A roster that would deactivate more than a fifth of the active children applies only with
+`--confirm-deactivations`, or when the person at the terminal answers "yes"; run from a script
+without the flag, it is refused (exit 1) and nothing is applied."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -16,12 +21,14 @@ from ..core.db import Database
 from ..core.mail import create_mailer
 from ..core.models import Organization
 from ..core.settings import Settings
-from .apply import KINDS, Plan, apply_roster
+from .apply import KINDS, DeactivationsUnconfirmed, Plan, apply_roster
 from .csv_rows import MAX_FILE_BYTES
 from .model import Roster, RosterInvalid
 from .read import read_file
 
 BAR_WIDTH = 30
+# Asks the person at the terminal a yes/no question (None: nobody to ask).
+Ask = Callable[[str], bool]
 
 
 class ProgressBar:
@@ -47,8 +54,33 @@ def summary(plan: Plan, invitations: int) -> str:
     return "\n".join(lines)
 
 
-def import_roster(settings: Settings, path: Path, organization: str | None) -> int:
-    """Read and check the file, then apply it; 1 with the per-row errors when invalid."""
+def confirm_on_terminal(question: str) -> bool:
+    """The question on stderr, the answer from the terminal: only "yes" says yes."""
+    print(question, end=" ", file=sys.stderr, flush=True)
+    try:
+        return input().strip().lower() in {"yes", "y", "oui", "o"}
+    except EOFError:
+        return False
+
+
+def deactivation_question(plan: Plan) -> str:
+    return (
+        f"This roster would deactivate {plan.children_deactivated} of the "
+        f"{plan.active_children} active children (more than a fifth). Apply it? [yes/no]"
+    )
+
+
+def import_roster(
+    settings: Settings,
+    path: Path,
+    organization: str | None,
+    *,
+    confirm_deactivations: bool = False,
+    ask: Ask | None = None,
+) -> int:
+    """Read and check the file, then apply it; 1 with the per-row errors when invalid, or when
+    it deactivates more than a fifth of the active children unconfirmed (by the flag or by
+    `ask`, the terminal's answer)."""
     err = sys.stderr
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
@@ -70,10 +102,19 @@ def import_roster(settings: Settings, path: Path, organization: str | None) -> i
         f"guardians, {len(roster.children)} children.",
         file=err,
     )
-    return asyncio.run(_apply(settings, path.name, roster, organization))
+    return asyncio.run(
+        _apply(settings, path.name, roster, organization, confirm_deactivations, ask)
+    )
 
 
-async def _apply(settings: Settings, name: str, roster: Roster, organization: str | None) -> int:
+async def _apply(
+    settings: Settings,
+    name: str,
+    roster: Roster,
+    organization: str | None,
+    confirmed: bool,
+    ask: Ask | None,
+) -> int:
     err = sys.stderr
     db = Database(settings.database_url)
     clock = SystemClock()
@@ -93,20 +134,38 @@ async def _apply(settings: Settings, name: str, roster: Roster, organization: st
                 )
                 return 1
             assert orgs[0].id is not None
-            try:
-                outcome = await apply_roster(
-                    session,
-                    orgs[0].id,
-                    roster,
-                    base_url=settings.public_url or "http://127.0.0.1:8000",
-                    now=clock.now(),
-                    progress=ProgressBar(err, "Children"),
-                )
-            except RosterInvalid as invalid:
-                print(f"relais import-roster: {name} cannot be applied:", file=err)
-                for problem in invalid.errors:
-                    print(f"  {problem}", file=err)
-                return 1
+            while True:
+                try:
+                    outcome = await apply_roster(
+                        session,
+                        orgs[0].id,
+                        roster,
+                        base_url=settings.public_url or "http://127.0.0.1:8000",
+                        now=clock.now(),
+                        progress=ProgressBar(err, "Children"),
+                        confirm_deactivations=confirmed,
+                    )
+                    break
+                except RosterInvalid as invalid:
+                    print(f"relais import-roster: {name} cannot be applied:", file=err)
+                    for problem in invalid.errors:
+                        print(f"  {problem}", file=err)
+                    return 1
+                except DeactivationsUnconfirmed as unconfirmed:
+                    # Nothing was written: ask, then apply again with the answer.
+                    plan = unconfirmed.plan
+                    if ask is not None and ask(deactivation_question(plan)):
+                        confirmed = True
+                        continue
+                    print(
+                        f"relais import-roster: {name} would deactivate "
+                        f"{plan.children_deactivated} of the {plan.active_children} active "
+                        "children (more than a fifth); nothing was applied. Check that the file "
+                        "is the whole roster; to apply it anyway, run again with "
+                        "--confirm-deactivations.",
+                        file=err,
+                    )
+                    return 1
             await session.commit()
         if outcome.emails:
             mailer = create_mailer(settings.smtp_url, db, clock)

@@ -5,11 +5,14 @@
   existing account, checked by email and password (`link_existing`), or a new one
   (`create_account`). The link is by installation, never by password: changing the centre
   account's password later does not cut it (the seed's product breaks there).
-- `status_of`: the light per installation — green when a centre account exists and the last
-  configuration did not fail, red with the reason otherwise.
+- `status_of`: the light per installation — the link's real state: green when the installation
+  has its centre account, red ("Not configured.") otherwise. A failed attempt in a form (a typo
+  in the password) is the form's error, shown beside the form; it never turns a working link red.
 - The roster sync (`start_sync` / `run_sync`): invites the guardians of the pickup-enabled
   children who never got an invitation, re-invites those whose address changed since, and
   counts the children that are not on the parent side. Idempotent: a second run sends nothing.
+  A guardian sent an activation link in the last 24 hours (by the roster import, the parents'
+  page or a sync) is left alone and counted apart: a new link would void the one they have.
 
 Every function that writes returns the emails to send; callers commit first, then send.
 Errors are stored as English source strings and translated where they are shown.
@@ -23,7 +26,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -32,7 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 from starlette.concurrency import run_in_threadpool
 
-from ..accounts.guardians import Email, create_invitation, normalize_email, send_all
+from ..accounts.guardians import (
+    Email,
+    create_invitation,
+    last_invited,
+    normalize_email,
+    send_all,
+)
 from ..accounts.passwords import MAX_PASSWORD_LENGTH, password_problem
 from ..core.collation import sort_by_name
 from ..core.db import Database
@@ -53,8 +62,10 @@ from ..core.templating import render
 log = logging.getLogger(__name__)
 
 SYNC_BATCH = 50
+# A guardian invited this recently is not invited again by a sync.
+RECENT_INVITATION = timedelta(hours=24)
 
-# Stored in Installation.integration_error (English source text; the page translates it).
+# Why a form or a link failed (English source text; the page translates it).
 WRONG_CREDENTIALS = "Wrong email or password."
 OTHER_INSTALLATION = "This account belongs to another installation."
 NOT_CONFIGURED = "Not configured."
@@ -99,7 +110,7 @@ async def activate(
 class LinkStatus:
     installation: Installation
     account_email: str | None
-    # None: green. Otherwise the reason, as an English source string.
+    # None: green (linked). Otherwise why not, as an English source string.
     problem: str | None
 
     @property
@@ -135,14 +146,11 @@ async def account_of(session: AsyncSession, installation_id: int) -> CenterAccou
 
 
 async def status_of(session: AsyncSession, installation: Installation) -> LinkStatus:
+    """The link as it is: its centre account, or none. Never the last form's outcome (the
+    column `Installation.integration_error` that once held it is no longer read)."""
     assert installation.id is not None
     account = await account_of(session, installation.id)
-    if installation.integration_error is not None:
-        problem: str | None = installation.integration_error
-    elif account is None:
-        problem = NOT_CONFIGURED
-    else:
-        problem = None
+    problem = NOT_CONFIGURED if account is None else None
     return LinkStatus(installation, account.email if account else None, problem)
 
 
@@ -183,9 +191,9 @@ async def link_existing(
     session: AsyncSession, installation: Installation, email: str, password: str
 ) -> str | None:
     """ "J'ai déjà un compte": check the account's email and password, among the
-    organization's own centre accounts. Right: the light turns green (None). Wrong: the
-    light turns red with the reason, which is returned; nothing else changes. The caller
-    commits (and counts failures: see `web.admin_integrations`)."""
+    organization's own centre accounts. Right: None (the link is confirmed). Wrong: the reason,
+    which the form shows; nothing changes, and the light keeps showing the link's real state.
+    The caller counts failures (web/admin/integrations.py)."""
     account = (
         await _account_by_email(session, installation.organization_id, email)
         if email.strip()
@@ -200,8 +208,6 @@ async def link_existing(
         problem = OTHER_INSTALLATION
     else:
         problem = None
-    installation.integration_error = problem
-    session.add(installation)
     return problem
 
 
@@ -278,7 +284,6 @@ async def create_account(
         )
     )
     installation.display_name = form.display_name
-    installation.integration_error = None
     session.add(installation)
     organization = await session.get(Organization, installation.organization_id)
     body = render(
@@ -313,6 +318,8 @@ class SyncCounts:
     unchanged: int = 0
     without_email: int = 0
     children_removed: int = 0
+    # Sent an activation link less than RECENT_INVITATION ago: not sent another.
+    recently_invited: int = 0
 
     def as_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -409,26 +416,37 @@ async def create_job(session: AsyncSession, organization_id: int, *, now: dateti
 
 
 async def _sync_guardian(
-    session: AsyncSession, guardian: Guardian, counts: SyncCounts, base_url: str, now: datetime
+    session: AsyncSession,
+    guardian: Guardian,
+    counts: SyncCounts,
+    base_url: str,
+    now: datetime,
+    last_sent: datetime | None,
 ) -> Email | None:
+    """Invite `guardian` if the parent side does not have them yet (or has an old address);
+    `last_sent`: when their latest activation link went out."""
     address = guardian.email.strip()
     if not address:
         counts.without_email += 1
         return None
-    if guardian.invited_email is None:
-        if guardian.account_state == "active":
-            counts.unchanged += 1
-            return None
-        counts.invited += 1
-    elif normalize_email(guardian.invited_email) != normalize_email(address):
+    if guardian.invited_email is not None and normalize_email(
+        guardian.invited_email
+    ) != normalize_email(address):
+        # Their last link went to an address they no longer have: the new one needs its own.
         counts.reinvited += 1
+    elif guardian.account_state == "active":
+        counts.unchanged += 1
+        return None
+    elif last_sent is not None and now - last_sent < RECENT_INVITATION:
+        counts.recently_invited += 1
+        return None
+    elif guardian.invited_email is None:
+        counts.invited += 1
     else:
         counts.unchanged += 1
         return None
-    email = await create_invitation(session, guardian, base_url=base_url, now=now)
-    guardian.invited_email = address
-    session.add(guardian)
-    return email
+    # create_invitation records the address (Guardian.invited_email).
+    return await create_invitation(session, guardian, base_url=base_url, now=now)
 
 
 async def run_sync(
@@ -458,8 +476,12 @@ async def run_sync(
                         .order_by(col(Guardian.id))
                     )
                 ).scalars()
+                last_sent = await last_invited(session, batch)
                 for guardian in guardians:
-                    email = await _sync_guardian(session, guardian, counts, base_url, now())
+                    assert guardian.id is not None
+                    email = await _sync_guardian(
+                        session, guardian, counts, base_url, now(), last_sent.get(guardian.id)
+                    )
                     if email is not None:
                         emails.append(email)
                 job = await session.get(SyncJob, job_id)

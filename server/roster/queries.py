@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeVar
 
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -140,3 +141,13 @@ async def pickup_children(session: AsyncSession, installation_id: int) -> list[C
     )
     found = await session.scalars(query.order_by(col(Child.id)))
     return sort_by_name(found, key=lambda child: person_name(child.first_name, child.last_name))
+
+
+async def active_children_count(session: AsyncSession, organization_id: int) -> int:
+    """How many active children the organization has (the director's summary)."""
+    query = (
+        select(func.count())
+        .select_from(Child)
+        .where(col(Child.organization_id) == organization_id, col(Child.active).is_(True))
+    )
+    return int((await session.execute(query)).scalar_one())

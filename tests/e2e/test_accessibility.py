@@ -208,6 +208,8 @@ def test_admin_pages(live_server: LiveServer, tab: Callable[[], Page]) -> None:
         "/admin/log",
         "/admin/reports",
         "/admin/staff",
+        "/admin/displays",
+        "/admin/parents",
         "/admin/tokens",
         "/admin/integrations",
         "/admin/roster",

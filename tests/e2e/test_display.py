@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 def test_admin_creates_a_display_that_shows_alerts_live_until_revoked(
     live_server: LiveServer, browser: Browser, new_tablet: Callable[..., Page]
 ) -> None:
-    director = new_tablet("direction@example.org", path="/admin", sound=False)
+    director = new_tablet("direction@example.org", path="/admin/displays", sound=False)
     director.get_by_label("Nom").fill("Accueil — mur")
     director.get_by_label("Installation").select_option(label="Pavillon des Érables")
     director.get_by_role("button", name="Créer un lien d’écran mural").click()

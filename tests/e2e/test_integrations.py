@@ -1,11 +1,13 @@
 """The integration set-up end to end, with a real SMTP server: configure an installation both
-ways and watch the light, a duplicate email and wrong credentials refused, the data sync
-inviting parents, and the centre's student list turning a child from orange to white."""
+ways and watch the light (the link's real state: a typo in a form does not turn it red), a
+duplicate email and wrong credentials refused, the data sync inviting parents (and not again
+those just invited), and the centre's student list turning a child from orange to white."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
@@ -77,15 +79,19 @@ def test_configure_both_ways_and_the_light_follows(
     (confirmation,) = inbox.wait_for(1)
     assert confirmation.to == ["centre.bouleaux@example.org"]
 
-    # "I already have an account" for Érables: wrong credentials turn it red with the reason.
+    # "I already have an account" for Érables, whose link works: a typo in the password is
+    # the form's error, beside its fields; the light keeps the link's real state (green).
     row(director, era).locator("summary").click()
     existing = row(director, era).locator("form[action$='/existing']")
     existing.locator("input[name=email]").fill("centre.erables@example.org")
     existing.locator("input[name=password]").fill("pas le bon")
     existing.get_by_role("button").click()
-    expect(state(era)).to_have_attribute("data-state", "error")
-    expect(state(era)).to_have_text(fr("Wrong email or password."))
     existing = row(director, era).locator("form[action$='/existing']")
+    expect(existing.locator(".form-error")).to_have_text(fr("Wrong email or password."))
+    expect(existing.locator("input[name=password]")).to_have_attribute("aria-invalid", "true")
+    expect(state(era)).to_have_attribute("data-state", "ok")
+    expect(state(era)).to_have_text(fr("Linked and working"))
+    expect(row(director, era).locator(".integrations-light--ok")).to_be_visible()
     existing.locator("input[name=email]").fill("centre.erables@example.org")
     existing.locator("input[name=password]").fill(PASSWORD)
     existing.get_by_role("button").click()
@@ -106,6 +112,15 @@ def test_sync_invites_parents_and_the_student_list_turns_white_when_they_activat
     )
     mails = inbox.wait_for(invited)
     assert len(mails) == invited  # every invited parent got exactly one email
+
+    # Pressed again a minute later: nobody just invited is invited again, and it says so.
+    live_server.clock.advance(timedelta(minutes=1))
+    director.reload()
+    director.locator("form[action='/admin/integrations/sync'] button").click()
+    expect(director.get_by_text(fr("Synchronization finished."))).to_be_visible(timeout=20000)
+    expect(director.locator("[data-count=recently_invited]")).to_have_text(str(invited))
+    expect(director.locator("[data-count=invited]")).to_have_text("0")
+    assert len(inbox.messages) == invited
 
     # The centre sees a family in orange; the parent activates; the family turns white.
     centre = director.context.browser.new_context().new_page()  # type: ignore[union-attr]

@@ -1,4 +1,4 @@
-"""Parents' accounts end to end: the director sends an invitation from /admin, a real SMTP
+"""Parents' accounts end to end: the director sends an invitation from /admin/parents, a real SMTP
 server (aiosmtpd) receives it, the parent opens the link on a phone, chooses a password and
 lands on /parent signed in. Expired links offer a new one; a forgotten password works alike."""
 
@@ -86,7 +86,7 @@ def test_invitation_email_then_activation_then_signed_in(
     new_phone: Callable[[], Page],
     inbox: Inbox,
 ) -> None:
-    director = new_tablet("direction@example.org", path="/admin", sound=False)
+    director = new_tablet("direction@example.org", path="/admin/parents", sound=False)
     expect(director.locator("#parents tr", has_text=INVITED)).to_contain_text(fr("Invited"))
     send_invitation(director, INVITED)
 
@@ -117,7 +117,7 @@ def test_an_expired_link_offers_a_new_one_by_email(
     new_phone: Callable[[], Page],
     inbox: Inbox,
 ) -> None:
-    director = new_tablet("direction@example.org", path="/admin", sound=False)
+    director = new_tablet("direction@example.org", path="/admin/parents", sound=False)
     send_invitation(director, INVITED)
     old_link = inbox.wait_for(1)[0].link()
     live_server.clock.advance(ACTIVATION_LIFETIME + timedelta(minutes=1))

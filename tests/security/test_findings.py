@@ -68,7 +68,7 @@ def test_links_follow_the_public_address_whatever_the_host_header(
             headers={"Host": "evil.example", "Origin": "http://evil.example"},
         )
         assert made.status_code == 303
-        shown = admin.get("/admin")
+        shown = admin.get("/admin/displays")
     links = re.findall(r"https?://[^\s/]+/parent/reset/", "\n".join(outbox_bodies(database_url)))
     assert links and all(link.startswith(PUBLIC) for link in links)
     assert f"{PUBLIC}/display/" in shown.text
@@ -175,8 +175,11 @@ def test_a_centre_account_with_an_address_used_elsewhere_is_created_like_any(
         "guardians": [],
         "children": [],
     }
+    # Without its one child: a deactivation of more than a fifth, confirmed.
     assert world.client.put(
-        "/api/v1/roster", headers=api_headers(B_TOKEN), json=roster_with_south
+        "/api/v1/roster?confirm_deactivations=true",
+        headers=api_headers(B_TOKEN),
+        json=roster_with_south,
     ).is_success
     south = _installation_id(world, "B-SUD")
     created = post(
@@ -222,7 +225,7 @@ def _invited(world: World) -> None:
 @pytest.mark.parametrize(
     ("role", "path", "refused_at"),
     [
-        ("b-admin", "/admin/guardians/{id}/invite", "/admin?invite_wait="),
+        ("b-admin", "/admin/guardians/{id}/invite", "/admin/parents?invite_wait="),
         ("b-centre", "/portal/guardians/{id}/activation", "/portal/students?wait="),
     ],
 )

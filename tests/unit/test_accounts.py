@@ -88,7 +88,7 @@ def invite_as_director(client: TestClient, database_url: str, address: str = INV
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
-    assert response.headers["location"] == f"/admin?invited={gid}#parents"
+    assert response.headers["location"] == f"/admin/parents?invited={gid}"
     return gid
 
 
@@ -134,8 +134,8 @@ def test_the_invitation_is_a_real_email_with_a_working_link(
     assert page.status_code == 200
     assert 'name="password_confirmation"' in page.text
     assert 'autocomplete="new-password"' in page.text
-    # The admin page says it was sent, to whom.
-    admin = client.get(f"/admin?invited={gid}")
+    # The parents' page says it was sent, to whom.
+    admin = client.get(f"/admin/parents?invited={gid}")
     assert INVITED in admin.text and 'class="notice"' in admin.text
     row = admin.text[admin.text.index(f'id="guardian-{gid}"') :]
     assert "24 nov. 2026 16:00" in row[: row.index("</tr>")]  # when, in the daycare's time
@@ -430,12 +430,12 @@ def test_the_demo_outbox_shows_emails_newest_first_with_clickable_links(
     assert in_db(database_url, count) == 2
 
 
-# -- /admin: the parents section and the invitation button ---------------------------------
+# -- /admin/parents: the parents' list and the invitation button ----------------------------
 
 
 def test_the_admin_page_lists_parents_with_their_state(client: TestClient) -> None:
     login(client, "direction@example.org")
-    page = client.get("/admin")
+    page = client.get("/admin/parents")
     assert page.status_code == 200
     section = page.text[page.text.index('id="parents"') :]
     assert PARENT in section and INVITED in section
@@ -474,7 +474,7 @@ def test_an_admin_cannot_invite_another_organizations_guardian(
     assert client.post("/admin/guardians/abc/invite", data=token).status_code == 404
     # And the other organization's list does not show the demo's parents.
     login(client, "direction@beta.example", "beta-secret-2026")
-    page = client.get("/admin")
+    page = client.get("/admin/parents")
     assert "bea@beta.example" in page.text and PARENT not in page.text
     assert inbox.messages == []
 
@@ -500,6 +500,6 @@ def test_a_mail_server_that_is_down_is_reported_to_the_admin(
             data={"csrf_token": token_of(client)},
             follow_redirects=False,
         )
-        assert response.headers["location"] == f"/admin?invite_failed={gid}#parents"
+        assert response.headers["location"] == f"/admin/parents?invite_failed={gid}"
         page = client.get(response.headers["location"])
     assert 'class="form-error"' in page.text

@@ -303,15 +303,18 @@ def test_access_matrix(
     client = world.client
 
     if resource == "admin-page":
-        response = client.get("/admin", follow_redirects=False)
-        if expected == LOGIN:
-            assert_login_redirect(response)
-        elif expected == PAGE:
-            assert response.status_code == 200
-            assert_page_names_only_visible(response.text, role, VISIBLE[role])
-        else:
-            assert response.status_code == expected
-            assert "Pavillon" not in response.text
+        # /admin and a section that names the installations (the wall displays' form).
+        for path in ("/admin", "/admin/displays"):
+            response = client.get(path, follow_redirects=False)
+            if expected == LOGIN:
+                assert_login_redirect(response)
+            elif expected == PAGE:
+                assert response.status_code == 200
+                if path != "/admin":
+                    assert_page_names_only_visible(response.text, role, VISIBLE[role])
+            else:
+                assert response.status_code == expected
+                assert "Pavillon" not in response.text
         return
 
     assert site is not None
@@ -375,7 +378,7 @@ def test_display_link_is_shown_once_and_only_opens_its_installation(world: World
     login(client, ROLE_EMAILS["admin"])
     token = create_display(client, world.installations["ERA"], name="Écran du hall")
 
-    again = client.get("/admin")
+    again = client.get("/admin/displays")
     assert "Écran du hall" in again.text
     assert token not in again.text, "the link is shown once, at creation"
 
@@ -400,7 +403,7 @@ def test_revoked_or_unknown_display_link_is_refused(world: World) -> None:
     client = world.client
     login(client, ROLE_EMAILS["admin"])
     token = create_display(client, world.installations["ERA"])
-    display_id = re.findall(r"/admin/displays/(\d+)/revoke", client.get("/admin").text)
+    display_id = re.findall(r"/admin/displays/(\d+)/revoke", client.get("/admin/displays").text)
     assert len(display_id) == 1
     revoked = client.post(
         f"/admin/displays/{display_id[0]}/revoke",

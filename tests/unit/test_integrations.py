@@ -1,10 +1,12 @@
-"""/admin/integrations: activation, the light per installation configured both ways, the
-duplicate address refused, a password change that does not cut the link, and the roster sync
-(invitations, idempotence, a changed address re-invited) with its progress fragment."""
+"""/admin/integrations: activation, the light per installation configured both ways (the link's
+real state, never the last form's typo), the duplicate address refused, a password change that
+does not cut the link, and the roster sync (invitations, idempotence, a changed address
+re-invited, a guardian invited less than 24 hours ago left alone) with its progress fragment."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from sqlmodel import col
 from starlette.testclient import TestClient
 
 from server import demo
+from server.core.clock import ManualClock
 from server.core.models import (
     CenterAccount,
     Child,
@@ -25,7 +28,8 @@ from server.core.models import (
 )
 from server.core.security import hash_password
 from server.roster import integration
-from tests.helpers import T0, csrf, in_db, login, other_organization
+from tests.helpers import T0, api_headers, csrf, in_db, login, other_organization
+from tests.unit.test_roster_deactivations import whole_roster
 
 ADMIN = "direction@example.org"
 CENTRE = "centre.erables@example.org"
@@ -152,25 +156,45 @@ def test_activation_records_the_date_and_emails_the_admin_once(
     assert "Integration activated on Nov 24, 2026." in client.get("/admin/integrations").text
 
 
-def test_existing_account_wrong_then_right_credentials(
+def test_a_typo_in_the_existing_account_form_leaves_a_working_link_green(
     client: TestClient, database_url: str
 ) -> None:
+    """The issue's case: a wrong password typed in « J'ai déjà un compte » for an installation
+    whose link works. The form says what was wrong; the light keeps the link's real state."""
     as_admin(client)
     era = installation(database_url, "ERA")
     before = accounts(database_url)
     wrong = link_existing(client, era.id, "not-the-password")
     assert wrong.status_code == 400
-    assert row_state(wrong.text, era.id) == "error"
-    assert "Wrong email or password." in row_text(wrong.text, era.id)
+    row = row_text(wrong.text, era.id)
+    assert row_state(wrong.text, era.id) == "ok"
+    assert "Linked and working" in row
+    # The error sits in the form (opened), beside the fields, not in the light.
+    assert 'class="integrations-configure" open' in row
+    assert f'id="existing-{era.id}-error">Wrong email or password.</p>' in row
     assert f'value="{CENTRE}"' in wrong.text  # the typed address is kept
     assert "not-the-password" not in wrong.text
-    assert installation(database_url, "ERA").integration_error == integration.WRONG_CREDENTIALS
     assert accounts(database_url) == before  # nothing else changed
-    assert row_state(client.get("/admin/integrations").text, era.id) == "error"
+    # Reloaded: still green, and the form's error is gone with the form.
+    again = client.get("/admin/integrations").text
+    assert row_state(again, era.id) == "ok" and "Wrong email or password." not in again
 
     right = link_existing(client, era.id, email=CENTRE.upper())
     assert right.status_code == 303
     assert row_state(client.get("/admin/integrations").text, era.id) == "ok"
+
+
+def test_a_wrong_password_for_an_unlinked_installation_keeps_it_not_configured(
+    client: TestClient, database_url: str
+) -> None:
+    as_admin(client)
+    other = other_installation(database_url)
+    wrong = link_existing(client, other.id, "not-the-password")
+    assert wrong.status_code == 400
+    assert row_state(wrong.text, other.id) == "error"
+    row = row_text(wrong.text, other.id)
+    assert "Not configured." in row and "Wrong email or password." in row
+    assert row_state(client.get("/admin/integrations").text, other.id) == "error"
 
 
 def test_an_account_of_another_installation_is_refused(
@@ -374,7 +398,7 @@ def invitations(database_url: str) -> list[OutboxMessage]:
 
 
 def test_sync_invites_once_and_reinvites_a_changed_address(
-    client: TestClient, database_url: str
+    client: TestClient, database_url: str, clock: ManualClock
 ) -> None:
     async def prepare(session: AsyncSession) -> tuple[int, int]:
         # One child no longer pickup-enabled: its guardian is not synced.
@@ -424,10 +448,24 @@ def test_sync_invites_once_and_reinvites_a_changed_address(
 
     assert in_db(database_url, guardian).invited_email == "parent0002@example.org"
 
-    # Idempotent: nothing new is sent.
+    # Run again at once: nothing new is sent, and the summary says why for those just invited.
     second = run_sync(client)
-    assert second["invited"] == 0 and second["reinvited"] == 0
-    assert second["unchanged"] == expected_invited + expected_active
+    assert second == {
+        "invited": 0,
+        "reinvited": 0,
+        "recently_invited": expected_invited,
+        "unchanged": expected_active,
+        "children_removed": 1,
+    }
+    assert len(invitations(database_url)) == expected_invited
+
+    # A day later they count as unchanged: still nothing new sent (idempotent).
+    clock.advance(timedelta(hours=25))
+    as_admin(client)  # a day later the director signs in again
+    later = run_sync(client)
+    assert later["invited"] == 0 and later["reinvited"] == 0
+    assert later["unchanged"] == expected_invited + expected_active
+    assert "recently_invited" not in later
     assert len(invitations(database_url)) == expected_invited
 
     async def change(session: AsyncSession) -> None:
@@ -479,3 +517,46 @@ def test_the_progress_fragment_polls_while_running(client: TestClient, database_
     again = post(client, "/admin/integrations/sync", headers={"HX-Request": "true"})
     assert again.status_code == 200
     assert f'hx-get="/admin/integrations/sync/{job_id}"' in again.text
+
+
+def test_sync_right_after_a_roster_import_keeps_the_parents_first_link(
+    client: TestClient, database_url: str, clock: ManualClock
+) -> None:
+    """The issue's case: the roster import invites a new parent; 70 s later the director
+    presses « Synchroniser les données ». The parent gets no second email, the summary says
+    why, and the link in their first email still opens."""
+    body = whole_roster(database_url)
+    body["guardians"].append(
+        {
+            "id": "G-NOUVEAU",
+            "first_name": "Marc",
+            "last_name": "Gagnon",
+            "email": "marc@example.net",
+        }
+    )
+    body["children"].append(
+        {
+            **body["children"][0],
+            "id": "C-NOUVEAU",
+            "first_name": "Zoé",
+            "last_name": "Gagnon",
+            "guardian_ids": ["G-NOUVEAU"],
+        }
+    )
+    imported = client.put("/api/v1/roster", headers=api_headers(), json=body)
+    assert imported.status_code == 200 and imported.json()["invitations_sent"] == 1
+    (first,) = [m for m in invitations(database_url) if m.to == "marc@example.net"]
+    link = re.search(r"http://testserver/parent/activate/\S+", first.body)
+    assert link is not None
+
+    clock.advance(timedelta(seconds=70))
+    as_admin(client)
+    summary = run_sync(client)
+    assert summary["recently_invited"] >= 1
+    assert [m.to for m in invitations(database_url)].count("marc@example.net") == 1
+    page = client.get("/admin/integrations").text
+    assert "Invited less than 24 hours ago: not invited again" in page
+
+    opened = client.get(link.group(0))
+    assert opened.status_code == 200
+    assert 'name="password_confirmation"' in opened.text  # the first link still works

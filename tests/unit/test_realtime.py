@@ -257,7 +257,7 @@ def test_alert_follows_a_child_moved_to_another_group(
 def test_display_view_has_no_buttons(client: TestClient) -> None:
     """A wall display receives the same alerts, without the staff buttons."""
     login(client, "direction@example.org")
-    page = client.get("/admin").text
+    page = client.get("/admin/displays").text
     era_option = re.search(r'<option value="(\d+)">Pavillon des Érables</option>', page)
     assert era_option
     created = client.post(

@@ -324,12 +324,23 @@ def counts(database_url: str) -> dict[str, int]:
     return in_db(database_url, work)
 
 
-def apply_file(database_url: str, name: str, data: bytes) -> Outcome:
+def apply_file(
+    database_url: str, name: str, data: bytes, *, confirm_deactivations: bool = True
+) -> Outcome:
+    """Apply a file as the director does. These rosters replace the demo's children, so by
+    default the deactivations are confirmed (the rule that asks: test_roster_deactivations)."""
     roster = read_file(name, data)
     org = organization_id(database_url)
 
     async def work(session: AsyncSession) -> Outcome:
-        return await apply_roster(session, org, roster, base_url=BASE_URL, now=T0)
+        return await apply_roster(
+            session,
+            org,
+            roster,
+            base_url=BASE_URL,
+            now=T0,
+            confirm_deactivations=confirm_deactivations,
+        )
 
     return in_db(database_url, work)
 
@@ -642,7 +653,8 @@ def test_cli_imports_with_a_progress_bar_and_a_summary(
     path = tmp_path / "roster.zip"
     path.write_bytes(oneroster_zip(oneroster_tables(children=120, guardians=150)))
     before = counts(database_url)
-    assert cli.main(["import-roster", str(path)]) == 0
+    # It replaces the demo's children: the deactivations are confirmed on the command line.
+    assert cli.main(["import-roster", str(path), "--confirm-deactivations"]) == 0
     out, err = capsys.readouterr()
     assert "120/120" in err and "#" in err
     assert "children" in out and "120" in out

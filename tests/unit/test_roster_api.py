@@ -24,6 +24,8 @@ from tests.unit.test_roster import (
 )
 
 HEADERS = api_headers()
+# contract_body() replaces the demo's children: more than a fifth deactivated, confirmed.
+CONFIRMED = "/api/v1/roster?confirm_deactivations=true"
 
 
 def contract_body() -> dict[str, Any]:
@@ -91,7 +93,7 @@ def outbox_to(database_url: str, address: str) -> int:
 
 def test_put_roster_applies_and_is_idempotent(client: TestClient, database_url: str) -> None:
     before = counts(database_url)
-    response = client.put("/api/v1/roster", headers=HEADERS, json=contract_body())
+    response = client.put(CONFIRMED, headers=HEADERS, json=contract_body())
     assert response.status_code == 200, response.text
     answer = response.json()
     assert answer["created"] == {"installations": 1, "groups": 1, "guardians": 1, "children": 1}
@@ -123,7 +125,7 @@ def test_put_roster_applies_and_is_idempotent(client: TestClient, database_url: 
 def test_changed_email_is_reinvited_and_a_move_reaches_the_board(
     client: TestClient, database_url: str
 ) -> None:
-    assert client.put("/api/v1/roster", headers=HEADERS, json=contract_body()).status_code == 200
+    assert client.put(CONFIRMED, headers=HEADERS, json=contract_body()).status_code == 200
     body = contract_body()
     body["guardians"][1]["email"] = "luc.nouveau@example.net"
     body["children"][0]["group_id"] = "ERA-EXP"
@@ -246,6 +248,9 @@ def test_admin_previews_then_applies(client: TestClient, database_url: str, tmp_
     stored = list((tmp_path / "roster-uploads").glob("*.bin"))
     assert len(stored) == 1 and stored[0].read_bytes() == data
 
+    # It replaces the demo's children: a warning, applied with its box ticked.
+    assert 'id="roster-warning"' in preview.text
+
     forged = client.post(
         "/admin/roster/apply",
         data={"csrf_token": csrf(client)["X-CSRF-Token"], "upload_id": "../../etc/passwd"},
@@ -253,7 +258,11 @@ def test_admin_previews_then_applies(client: TestClient, database_url: str, tmp_
     assert forged.status_code == 410
     applied = client.post(
         "/admin/roster/apply",
-        data={"csrf_token": csrf(client)["X-CSRF-Token"], "upload_id": upload_id.group(1)},
+        data={
+            "csrf_token": csrf(client)["X-CSRF-Token"],
+            "upload_id": upload_id.group(1),
+            "confirm_deactivations": "yes",
+        },
     )
     assert applied.status_code == 200, applied.text
     assert 'id="roster-result"' in applied.text

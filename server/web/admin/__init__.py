@@ -3,6 +3,7 @@
 from starlette.routing import BaseRoute
 
 from . import (
+    displays,
     emergency,
     emergency_report,
     guardians,
@@ -11,6 +12,7 @@ from . import (
     integrations,
     log,
     overview,
+    parents,
     photos,
     privacy,
     reports,
@@ -22,12 +24,14 @@ from . import (
 routes: list[BaseRoute] = [
     *emergency.routes,
     *emergency_report.routes,
+    *displays.routes,
     *guardians.routes,
     *home.routes,
     *incidents.routes,
     *integrations.routes,
     *log.routes,
     *overview.routes,
+    *parents.routes,
     *photos.routes,
     *privacy.routes,
     *reports.routes,

@@ -1,4 +1,4 @@
-"""The "Parents" section of /admin (the page: admin/home.py): (re)sending a guardian the
+"""/admin/parents (the page: admin/parents.py): (re)sending a guardian the
 activation email."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from .common import admin_form, see_other
 
 
 async def admin_invite(request: Request) -> Response:
-    """Send (or send again) a guardian's activation email; back to /admin with the outcome."""
+    """Send (or send again) a guardian's activation email; back to /admin/parents, saying how."""
     principal, _form = await admin_form(request)
     svc = services(request)
     guardian_id: int = request.path_params["guardian_id"]
@@ -29,12 +29,12 @@ async def admin_invite(request: Request) -> Response:
         await session.commit()
     if refused is not None:
         wait = {"invite_wait": refused.retry_after}
-        return see_other(request, "admin.home", query=wait, fragment="parents")
+        return see_other(request, "admin.parents", query=wait)
     sent = await accounts.invite(
         svc.db, svc.clock, svc.mailer, guardian_id, public_base_url(request)
     )
     outcome = "invited" if sent else "invite_failed"
-    return see_other(request, "admin.home", query={outcome: guardian_id}, fragment="parents")
+    return see_other(request, "admin.parents", query={outcome: guardian_id})
 
 
 routes: list[BaseRoute] = [

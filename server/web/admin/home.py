@@ -1,140 +1,58 @@
-"""/admin: the plain administration page. Its sections: photos waiting for approval, the
-parents' accounts (the buttons: admin/photos.py, admin/guardians.py), and wall displays
-(create a link, revoke it: here)."""
+"""/admin: the director's home. Short on purpose: the photos waiting for approval (until the
+centre answers, that family cannot announce an arrival), then one card per section of the
+administration with its key figure. Every list lives on its own page (wall displays:
+admin/displays.py, parents: admin/parents.py…)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute
 
 from ...accounts import queries as accounts
-from ...accounts.guardians import last_invited
-from ...core.i18n import _, format_datetime
-from ...core.models import Display, Group, Installation
-from ...core.security import new_token, token_hash
 from ...photos import service as photos
+from ...roster import integration
 from ...roster import queries as roster
-from ..context import public_base_url, services
-from ..limits import parse_id
-from ..routing import get, post
+from ..context import services
+from ..routing import get
 from ..sessions import require_admin
-from .common import ShownOnce, admin_form, admin_page, organization_zone, revoke, see_other
+from .common import admin_page
 
-# The parents' list stays readable: at most this many rows, those still to activate first.
-PARENTS_SHOWN = 100
-
-
-async def parents_section(session: AsyncSession, organization_id: int) -> dict[str, Any]:
-    """The "Parents" section: the organization's guardians with their account state, those
-    still to activate first, and when their last activation link was sent."""
-    total, active = await accounts.guardian_accounts(session, organization_id)
-    guardians = await accounts.guardians_to_activate_first(session, organization_id, PARENTS_SHOWN)
-    last_sent = await last_invited(session, [g.id for g in guardians])
-    zone = await organization_zone(session, organization_id)
-    return {
-        "parents": guardians,
-        "parents_total": total,
-        "parents_active": active,
-        "parents_last_sent": {gid: format_datetime(at, zone.key) for gid, at in last_sent.items()},
-    }
+# What the parents' list read from /admin's query before it had a page of its own
+# (/admin?invited=…#parents): such a link now opens /admin/parents with the same query.
+_PARENTS_QUERY = ("invited", "invite_failed", "invite_wait")
 
 
-async def admin_home_page(
-    request: Request, *, new_link: str | None = None, error: str | None = None
-) -> Response:
+async def admin_home(request: Request) -> Response:
     principal = await require_admin(request)
+    if any(key in request.query_params for key in _PARENTS_QUERY):
+        target = request.app.url_path_for("admin.parents")
+        return RedirectResponse(f"{target}?{request.url.query}", status_code=303)
     organization_id = principal.organization_id
     async with services(request).db.session() as session:
-        installations = await roster.installations(session, organization_id)
-        groups = await roster.groups(session, [i.id for i in installations if i.id is not None])
-        parents = await parents_section(session, organization_id)
-        pending = await photos.pending_photos(session, organization_id)
+        links = await integration.statuses(session, organization_id)
+        children = await roster.active_children_count(session, organization_id)
+        parents_total, parents_active = await accounts.guardian_accounts(session, organization_id)
+        staff = await accounts.staff_users(session, organization_id)
         displays = await accounts.wall_displays(session, organization_id)
+        tokens = await accounts.api_tokens(session, organization_id)
+        pending = await photos.pending_photos(session, organization_id)
     return admin_page(
         request,
         "admin/page.html",
         "home",
-        status_code=400 if error else 200,
-        installations=installations,
-        groups=groups,
-        displays=displays,
-        installation_names={i.id: i.name for i in installations},
-        group_names={g.id: g.name for g in groups},
-        new_link=new_link,
-        error=error,
+        counts={
+            "installations": len(links),
+            "linked": sum(1 for link in links if link.ok),
+            "children": children,
+            "parents": parents_total,
+            "parents_active": parents_active,
+            "staff": sum(1 for user in staff if user.active),
+            "displays": sum(1 for display in displays if display.revoked_at is None),
+            "tokens": sum(1 for token in tokens if token.revoked_at is None),
+        },
         pending_photos=pending,
-        **parents,
     )
 
 
-# The new display link is shown once, on the page the form redirects to.
-NEW_LINK = ShownOnce("admin.home", "relais_new_link")
-
-
-async def admin_home(request: Request) -> Response:
-    return await NEW_LINK.page(request, lambda link: admin_home_page(request, new_link=link))
-
-
-async def create_display(request: Request) -> Response:
-    principal, form = await admin_form(request)
-    name = str(form.get("name", "")).strip()[:200]
-    svc = services(request)
-    async with svc.db.session() as session:
-        installation = None
-        group = None
-        installation_id = parse_id(form.get("installation_id"))
-        if installation_id is not None:
-            installation = await session.get(Installation, installation_id)
-        group_value = str(form.get("group_id", "all"))
-        group_id = parse_id(group_value)
-        if group_id is not None:
-            group = await session.get(Group, group_id)
-        elif group_value != "all":
-            return await admin_home_page(
-                request, error=_("That group is not in that installation.")
-            )
-        if installation is None or installation.organization_id != principal.organization_id:
-            return await admin_home_page(request, error=_("Choose one of your installations."))
-        if group is not None and group.installation_id != installation.id:
-            return await admin_home_page(
-                request, error=_("That group is not in that installation.")
-            )
-        if not name:
-            return await admin_home_page(
-                request, error=_("Give the display a name, e.g. “Reception”.")
-            )
-        token = new_token()
-        assert installation.id is not None
-        session.add(
-            Display(
-                organization_id=principal.organization_id,
-                installation_id=installation.id,
-                group_id=group.id if group else None,
-                name=name,
-                token_hash=token_hash(token),
-                created_at=svc.clock.now(),
-            )
-        )
-        await session.commit()
-    display = request.app.url_path_for("display.page", token=token)
-    link = f"{public_base_url(request).rstrip('/')}{display}"
-    return NEW_LINK.redirect(request, link)
-
-
-async def revoke_display(request: Request) -> Response:
-    display_id: int = request.path_params["display_id"]
-    await revoke(request, Display, display_id)
-    await services(request).broker.publish_control(
-        {"type": "display_revoked", "display_id": display_id}
-    )
-    return see_other(request, "admin.home")
-
-
-routes = [
-    get("/admin", admin_home, "admin.home"),
-    post("/admin/displays", create_display, "admin.display_create"),
-    post("/admin/displays/{display_id:id}/revoke", revoke_display, "admin.display_revoke"),
-]
+routes: list[BaseRoute] = [get("/admin", admin_home, "admin.home")]

@@ -115,7 +115,7 @@ async def family_page(request: Request, *, error: str = "", status_code: int = 2
     return admin_page(
         request,
         "admin/family.html",
-        "privacy",
+        "parents",  # reached from the parents' list
         status_code=status_code,
         subject=subject,
         household=household,

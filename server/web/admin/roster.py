@@ -1,7 +1,9 @@
 """/admin/roster: import a roster file (OneRoster 1.1 CSV zip, or the one-file CSV).
 
 Upload → preview (the plan: counts and the first changes, or the per-row errors; nothing is
-applied) → apply. The uploaded bytes stay on the server between preview and apply, under
+applied) → apply. A roster that would deactivate more than a fifth of the active children is
+previewed as a warning, and applies only with its confirmation box ticked (checked here, on the
+server, by `apply_roster`). The uploaded bytes stay on the server between preview and apply, under
 var/roster-uploads/<random id>.bin for an hour; the form carries only the id, so what is
 applied is exactly what was previewed, never a copy the browser sends back.
 """
@@ -26,7 +28,13 @@ from ...accounts.authz import StaffPrincipal
 from ...accounts.guardians import send_all
 from ...core.i18n import _
 from ...roster import RosterInvalid, RowError, read_file
-from ...roster.apply import KINDS, Plan, apply_and_commit, plan_roster
+from ...roster.apply import (
+    KINDS,
+    DeactivationsUnconfirmed,
+    Plan,
+    apply_and_commit,
+    plan_roster,
+)
 from ...roster.csv_rows import MAX_FILE_BYTES
 from ..context import csrf_form, public_base_url, services
 from ..routing import get, post
@@ -101,6 +109,7 @@ def _page(request: Request, status_code: int = 200, **context: Any) -> Response:
     context.setdefault("error", None)
     context.setdefault("plan", None)
     context.setdefault("result", None)
+    context.setdefault("confirm_error", None)
     return admin_page(
         request,
         "admin/roster.html",
@@ -186,10 +195,25 @@ async def apply(request: Request) -> Response:
     try:
         roster = read_file(filename, data)
         outcome = await apply_and_commit(
-            svc.db, principal.organization_id, roster, base_url=public_base_url(request), now=now
+            svc.db,
+            principal.organization_id,
+            roster,
+            base_url=public_base_url(request),
+            now=now,
+            confirm_deactivations=form.get("confirm_deactivations") == "yes",
         )
     except RosterInvalid as invalid:
         return _errors_page(request, filename, invalid.errors)
+    except DeactivationsUnconfirmed as unconfirmed:
+        # The same preview again, its warning now saying what is missing; the upload is kept.
+        return _page(
+            request,
+            422,
+            filename=filename,
+            plan=unconfirmed.plan,
+            upload_id=upload_id,
+            confirm_error=_("Tick the box to confirm the deactivations, or send another file."),
+        )
     await svc.publish(outcome.events)
     await run_in_threadpool(_discard, directory, upload_id)
     await send_all(svc.mailer, outcome.emails)

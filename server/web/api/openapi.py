@@ -102,12 +102,31 @@ def openapi_document() -> dict[str, Any]:
                         "Installations and groups are created or renamed by id; children absent "
                         "from the roster are deactivated; new guardians, and guardians whose "
                         "email changed, are invited. Any bad row: 422 with one error per row, "
-                        "and nothing is applied."
+                        "and nothing is applied. A roster that would deactivate more than a "
+                        "fifth of the active children is refused (409, nothing applied) unless "
+                        "the query says confirm_deactivations=true."
                     ),
+                    "parameters": [
+                        {
+                            "name": "confirm_deactivations",
+                            "in": "query",
+                            "description": (
+                                "true: apply even when more than a fifth of the active "
+                                "children would be deactivated"
+                            ),
+                            "schema": {"type": "boolean", "default": False},
+                        }
+                    ],
                     "requestBody": _json_body("#/components/schemas/RosterIn"),
                     "responses": {
                         **BODY_ERRORS,
                         "200": _answer("Applied", {"$ref": "#/components/schemas/RosterResult"}),
+                        "409": _answer(
+                            "More than a fifth of the active children would be deactivated "
+                            "and confirm_deactivations is not true; nothing applied "
+                            "(reason: mass_deactivation, with deactivating and active_children)",
+                            ERROR,
+                        ),
                         "422": _answer(
                             "Invalid roster: one error per offending row (an unknown group, "
                             "a duplicate id…); nothing applied",
@@ -257,6 +276,8 @@ def openapi_document() -> dict[str, Any]:
                         "detail": {"type": "string"},
                         "reason": {"type": "string"},
                         "errors": {"type": "array", "items": {"type": "object"}},
+                        "deactivating": {"type": "integer"},
+                        "active_children": {"type": "integer"},
                     },
                 },
                 "Installation": {

@@ -37,7 +37,7 @@ from ...pickups.rules import Refusal, RuleError
 from ...roster import RosterInvalid
 from ...roster import body as roster_body
 from ...roster import queries as roster
-from ...roster.apply import apply_and_commit
+from ...roster.apply import DeactivationsUnconfirmed, apply_and_commit
 from ...roster.csv_rows import MAX_FILE_BYTES as ROSTER_MAX_BYTES
 from ..context import public_base_url, services
 from ..limits import parse_id
@@ -457,9 +457,25 @@ async def list_pickups(request: Request, principal: ApiPrincipal) -> Response:
     return JSONResponse(result)
 
 
+# The query flag that lets a roster deactivate more than a fifth of the active children.
+CONFIRM_FLAG = "confirm_deactivations"
+
+
+def _confirmed(request: Request) -> bool:
+    value = request.query_params.get(CONFIRM_FLAG, "false").lower()
+    if value in {"true", "1"}:
+        return True
+    if value in {"false", "0"}:
+        return False
+    raise ApiError(422, _("{flag} must be true or false.").format(flag=CONFIRM_FLAG))
+
+
 @endpoint
 async def put_roster(request: Request, principal: ApiPrincipal) -> Response:
-    """Replace the organization's roster; idempotent. Bad rows: 422, nothing applied."""
+    """Replace the organization's roster; idempotent. Bad rows: 422, nothing applied. More
+    than a fifth of the active children deactivated: 409, nothing applied, unless the query
+    says ?confirm_deactivations=true."""
+    confirmed = _confirmed(request)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > ROSTER_MAX_BYTES:
         raise ApiError(413, _("The request body is too large."))
@@ -475,6 +491,7 @@ async def put_roster(request: Request, principal: ApiPrincipal) -> Response:
             roster,
             base_url=public_base_url(request),
             now=svc.clock.now(),
+            confirm_deactivations=confirmed,
         )
     except RosterInvalid as invalid:
         raise ApiError(
@@ -482,6 +499,18 @@ async def put_roster(request: Request, principal: ApiPrincipal) -> Response:
             _("The roster is not valid; nothing was applied."),
             [roster_body.api_error(e) for e in invalid.errors],
         ) from None
+    except DeactivationsUnconfirmed as unconfirmed:
+        plan = unconfirmed.plan
+        detail = _("{message} (Send it again with ?{flag}=true.)").format(
+            message=unconfirmed.message(), flag=CONFIRM_FLAG
+        )
+        body = {
+            "detail": detail,
+            "reason": "mass_deactivation",
+            "deactivating": plan.children_deactivated,
+            "active_children": plan.active_children,
+        }
+        return JSONResponse(body, status_code=409)
     await svc.publish(outcome.events)
     await send_all(svc.mailer, outcome.emails)
     return JSONResponse({**outcome.plan.summary(), "invitations_sent": len(outcome.emails)})
