@@ -27,6 +27,7 @@ SECTIONS = {
     "/admin/roster": "Importation de la liste",
     "/admin/privacy": "Confidentialité",
     "/admin/incidents": "Incidents",
+    "/admin/emergency": "Urgences",
 }
 
 
