@@ -90,7 +90,9 @@ def test_the_log_shows_who_pressed_what(admin: TestClient, history: dict[str, in
     # Called by the director, ready by the API, departed by reception: in that order.
     assert first.index("Direction") < first.index("Démo") < first.index("Accueil")
     second = row_of(page.text, history["second"])
-    assert "Pavillon des Bouleaux" in second and "Announced" in second
+    assert (
+        "Pavillon des Bouleaux" in second and "Arriving soon" in second
+    )  # the board's and the parent's word
 
 
 def test_filters_narrow(admin: TestClient, history: dict[str, int], database_url: str) -> None:

@@ -26,9 +26,10 @@ from ...core.models import (
     Installation,
     Pickup,
     PickupEvent,
+    PickupStatus,
 )
 from ...pickups import queries as pickups
-from ...pickups.messages import dismiss_reason_label
+from ...pickups.messages import dismiss_reason_label, status_label
 from ...roster import queries as roster
 from ..context import attachment, services
 from ..routing import get
@@ -104,17 +105,8 @@ def _actor_label(event: PickupEvent) -> str:
 
 
 def status_labels() -> dict[str, str]:
-    return {
-        "scheduled": _("Scheduled"),
-        "tracking": _("On the way"),
-        "announced": _("Announced"),
-        "called": _("Called"),
-        "ready": _("Ready"),
-        "departed": _("Departed"),
-        "cancelled": _("Cancelled"),
-        "expired": _("Expired"),
-        "dismissed": _("Removed"),
-    }
+    """The staff's and parents' one word per status (pickups.messages), in the log too."""
+    return {status.value: status_label(status.value) for status in PickupStatus}
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(…) sends
