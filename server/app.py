@@ -86,6 +86,12 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
             await hub.close_all()
+            if hub.background:
+                # Work sent aside (an emergency's emails) ends before its database does; a
+                # mail server that hangs is not waited for past the deadline.
+                _done, pending = await asyncio.wait(set(hub.background), timeout=10)
+                for task in pending:
+                    task.cancel()
             await push.stop()
             await broker.stop()
             await db.dispose()
