@@ -33,6 +33,7 @@ from ..pickups.attendance import check_out
 from ..pickups.events import BoardEvent, next_seq
 from ..pickups.queries import family_adults
 from ..pickups.rules import local_day
+from ..pickups.service import forget_positions
 from ..pickups.writes import Actor
 from . import rules
 from .queries import active_emergency
@@ -316,14 +317,32 @@ async def _release_log(
     """The release log's line (the one a director or an inspector reads), on the child's live
     pickup when a parent had announced one (it ends here), else on a pickup made for this
     release: a departure is always a pickup's last step in that log."""
-    pickup = (
-        await session.execute(
-            select(Pickup).where(
-                col(Pickup.child_id) == child.id, col(Pickup.status).in_(LIVE_STATUSES)
+    before: str | None = None
+    pickup: Pickup | None = None
+    # Compare-and-set, as every transition: a step pressed on a board, or a parent's cancel,
+    # committed meanwhile is read again (a few times at most) rather than overwritten.
+    for _attempt in range(3):
+        pickup = (
+            await session.execute(
+                select(Pickup).where(
+                    col(Pickup.child_id) == child.id, col(Pickup.status).in_(LIVE_STATUSES)
+                )
             )
+        ).scalar_one_or_none()
+        if pickup is None:
+            break
+        before = pickup.status
+        moved = await session.execute(
+            update(Pickup)
+            .where(col(Pickup.id) == pickup.id, col(Pickup.status) == before)
+            .values(status=PickupStatus.DEPARTED, updated_at=now)
+            .execution_options(synchronize_session=False)
         )
-    ).scalar_one_or_none()
-    before: str | None
+        if moved.rowcount:  # type: ignore[attr-defined]
+            await session.refresh(pickup)
+            await forget_positions(session, pickup.id or 0)  # a GPS trip ends here
+            break
+        pickup = None
     if pickup is None:
         before = None
         pickup = Pickup(
@@ -339,10 +358,6 @@ async def _release_log(
             announced_at=now,
             updated_at=now,
         )
-        session.add(pickup)
-    else:
-        before = pickup.status
-        pickup.status, pickup.updated_at = PickupStatus.DEPARTED, now
         session.add(pickup)
     await session.flush()
     assert pickup.id is not None

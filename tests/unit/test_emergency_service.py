@@ -21,7 +21,10 @@ from server.core.models import (
     EmergencyKind,
     Guardian,
     Installation,
+    Pickup,
     PickupEvent,
+    PickupMode,
+    PickupStatus,
     RollStatus,
 )
 from server.emergency import queries, service
@@ -152,6 +155,36 @@ def test_a_child_goes_only_to_an_adult_on_the_family_list_and_the_log_says_so(
         assert attendance.checked_out_at == T0
         again = await service.release(session, emergency, lea, julie.id or 0, TABLET, T0)
         assert not again.changed
+
+    run(database_url, work)
+
+
+def test_a_release_ends_the_pickup_a_parent_had_announced(database_url: str) -> None:
+    async def work(session: AsyncSession) -> None:
+        emergency = await _start(session, drill=False)
+        lea = await _one(session, Child, external_id="C-LEA")
+        julie = await _one(session, Guardian, external_id="G-TREMBLAY")
+        announced = Pickup(
+            organization_id=lea.organization_id,
+            installation_id=lea.installation_id,
+            child_id=lea.id or 0,
+            guardian_id=julie.id or 0,
+            day=T0.date(),
+            mode=PickupMode.ETA,
+            status=PickupStatus.CALLED,  # staff had pressed Appeler before the alarm
+            eta=T0,
+            created_at=T0,
+            announced_at=T0,
+            updated_at=T0,
+        )
+        session.add(announced)
+        await session.flush()
+        await service.release(session, emergency, lea, julie.id or 0, TABLET, T0)
+        await session.refresh(announced)
+        assert announced.status == PickupStatus.DEPARTED  # no second pickup for Léa
+        line = await _one(session, PickupEvent, emergency_id=emergency.id)
+        assert (line.pickup_id, line.from_status) == (announced.id, "called")
+        assert len((await session.scalars(select(Pickup).filter_by(child_id=lea.id))).all()) == 1
 
     run(database_url, work)
 
