@@ -25,6 +25,7 @@ from .push.keys import load_vapid
 from .push.sender import PushSender
 from .realtime.broker import Broker, MemoryBroker
 from .realtime.hub import Hub
+from .realtime.overview import OverviewFeed
 from .realtime.redis_broker import RedisBroker
 from .services import Services
 from .web import admin, auth, board, dev, display, health, parent, photos, portal, privacy
@@ -69,7 +70,14 @@ def create_app(
     vapid = load_vapid(settings)
     push = PushSender(db, settings, vapid, clock.now)
     svc = Services(
-        settings=settings, clock=clock, db=db, broker=broker, hub=hub, mailer=mailer, push=push
+        settings=settings,
+        clock=clock,
+        db=db,
+        broker=broker,
+        hub=hub,
+        mailer=mailer,
+        push=push,
+        overview=OverviewFeed(hub),
     )
 
     @contextlib.asynccontextmanager
@@ -85,6 +93,7 @@ def create_app(
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            await svc.overview.close_all()
             await hub.close_all()
             if hub.background:
                 # Work sent aside (an emergency's emails) ends before its database does; a

@@ -16,6 +16,7 @@ from .pickups.events import BoardEvent
 from .push.sender import PushSender
 from .realtime.broker import Broker
 from .realtime.hub import Hub
+from .realtime.overview import OverviewFeed
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Services:
     hub: Hub
     mailer: Mailer
     push: PushSender
+    overview: OverviewFeed  # the directors' live overviews of this worker
 
     async def commit_and_publish(self, session: AsyncSession, events: list[BoardEvent]) -> None:
         """Commit the transaction that produced `events`, then tell every board."""

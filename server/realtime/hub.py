@@ -53,7 +53,7 @@ from ..pickups.family import (
     load_family,
     same_day,
 )
-from .broker import Broker
+from .broker import Broker, BrokerListener
 from .fragments import (
     UndoOffer,
     change_message,
@@ -544,6 +544,11 @@ class Hub:
         # many of each are open.
         self.families: dict[int, FamilyState] = {}
         self._family_pages: Counter[int] = Counter()
+        # Other live pages of this worker (the director's overview) that hear what the
+        # broker says: every event of the installations they follow, control messages and
+        # the bus's state. They follow an installation through the same channels as boards,
+        # so the broker subscribes to it once for all.
+        self.listeners: list[BrokerListener] = []
         broker.attach(self)
 
     # -- sockets -------------------------------------------------------------------------
@@ -626,6 +631,15 @@ class Hub:
         async with self.db.session() as session:
             return await family_notices(session, [c.child_id for c in family.children])
 
+    async def follow(self, installation_id: int) -> None:
+        """A listener's page watches this installation: its events reach this worker."""
+        await self._join(installation_id)
+
+    async def unfollow(self, installation_id: int) -> None:
+        channel = self._channels.get(installation_id)
+        if channel is not None:
+            await self._leave(channel)
+
     async def load_family(self, guardian_id: int) -> FamilyState:
         """A family's page from the database, then held while one of its pages is open."""
         async with self.db.session() as session:
@@ -652,8 +666,12 @@ class Hub:
         channel = self._channels.get(event.installation_id)
         if channel is not None:
             channel.inbox.put_nowait(event)
+        for listener in self.listeners:
+            await listener.on_event(event)
 
     async def on_control(self, message: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            await listener.on_control(message)
         kind = message.get("type")
         if kind == "sessions_ended":
             ended = set(message.get("sessions", []))
@@ -665,6 +683,8 @@ class Hub:
     async def on_broker_state(self, connected: bool) -> None:
         """While the event bus is down boards say so; when it returns, all resync."""
         was_up, self._broker_up = self._broker_up, connected
+        for listener in self.listeners:
+            await listener.on_broker_state(connected)
         if connected and not was_up:
             # Control messages sent during the outage (a sign-out, a disabled account, a
             # revoked wall screen) never arrived: ask the database before resyncing anyone.

@@ -4,7 +4,7 @@ Every row acts twice with the same account: on A's resource (the demo organizati
 which must answer like an unknown id (404, a refused socket, a filter refusing the
 installation), change nothing at A, and show nothing of A — then on B's own (it works: the
 probe is real). Over HTTP pages and buttons, the API, both WebSockets, wall displays, photos and the
-release log's CSV.
+release log's CSV, and the director's live overview.
 """
 
 from __future__ import annotations
@@ -81,8 +81,9 @@ def socket(client: TestClient, url: str) -> Seen:
     except WebSocketDisconnect as closed:
         assert closed.code == 1008
         return Seen("socket-refused", "")
-    # A board's first message is a snapshot; a parent's page gets its whole family region.
-    assert first.get("snapshot") is True or first.get("family") is True
+    # A board's first message is a snapshot; a parent's page gets its whole family region;
+    # the director's overview every card.
+    assert any(first.get(kind) is True for kind in ("snapshot", "family", "overview"))
     return Seen("snapshot", str(first.get("content", "")))
 
 
@@ -163,6 +164,12 @@ def parent_socket(world: World, site: Site) -> Seen:
     """The parent's live page follows their own family, whatever the URL asks."""
     client = browser(world, "b-parent")
     return socket(client, f"/parent/ws?installation={site.installation}&child={site.child}")
+
+
+def overview_socket(world: World, site: Site) -> Seen:
+    """B's director's live overview shows B's installations, whatever the URL asks."""
+    client = browser(world, "b-admin")
+    return socket(client, f"/admin/overview/ws?installation={site.installation}")
 
 
 def photo_upload(world: World, site: Site) -> Seen:
@@ -399,6 +406,7 @@ PROBES: dict[str, Probe] = {
     # Another family's child is not among the choices: "Choose at least one child".
     "parent-announce": Probe(parent_announce, 200, 200, no_pickup_for_other_child),
     "parent-socket": Probe(parent_socket, "snapshot", "snapshot", show_own=True),
+    "overview-socket": Probe(overview_socket, "snapshot", "snapshot", show_own=True),
     "photo-upload": Probe(photo_upload, 303, 404, no_pending_photo),
     "photo-view": Probe(photo_view, 200, 404),
     "photo-approve-portal": Probe(photo_approve, 303, 404, still_pending_photo),

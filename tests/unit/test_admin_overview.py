@@ -1,18 +1,38 @@
 """The director's overview and the timing reports, through the app as a browser and an
 integration use them: pickups announced and advanced through API v1, time moved on the
-injected ManualClock so every duration is known. Nothing reads the real time of day."""
+injected ManualClock so every duration is known. Nothing reads the real time of day. The
+overview's socket (/admin/overview/ws) is a real WebSocket: who may open it, what it pushes
+after a change, how a burst is coalesced, and that it closes with the sign-in."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
+from starlette.testclient import TestClient, WebSocketDenialResponse, WebSocketTestSession
+from starlette.websockets import WebSocketDisconnect
 
 from server.core.clock import ManualClock
-from tests.helpers import ERABLES, announce, api_headers, login
+from server.pickups.events import BoardEvent
+from server.realtime import overview as live
+from server.services import Services
+from tests.helpers import (
+    ERABLES,
+    ORIGIN,
+    announce,
+    another_browser,
+    api_headers,
+    csrf,
+    demo_ids,
+    login,
+    parent_login,
+    portal_login,
+    receive,
+)
 
 ADMIN = "direction@example.org"
 
@@ -40,6 +60,14 @@ def count(installation_card: str, name: str) -> int:
     return int(match.group(1))
 
 
+def longest_wait(installation_card: str) -> str:
+    match = re.search(
+        r'data-count="longest-wait"><dt>[^<]*</dt><dd>([^<]*)</dd>', installation_card
+    )
+    assert match, "no longest wait"
+    return match.group(1)
+
+
 def card(html: str, installation_name: str) -> str:
     """The overview card of one installation."""
     for block in html.split('<section class="card overview-card')[1:]:
@@ -64,7 +92,8 @@ def test_overview_shows_each_alert_with_its_waiting_minutes_and_the_counts(
     response = client.get("/admin/overview?lang=en")
     assert response.status_code == 200
     html = response.text
-    assert 'hx-trigger="every 5s"' in html
+    # Live over its socket, not polled.
+    assert 'hx-ws:connect="/admin/overview/ws"' in html and "hx-trigger" not in html
     erables = card(html, "Pavillon des Érables")
     row = re.search(rf'id="overview-pickup-{first["id"]}".*?</tr>', erables, re.S)
     assert row, erables
@@ -75,11 +104,17 @@ def test_overview_shows_each_alert_with_its_waiting_minutes_and_the_counts(
     row2 = re.search(rf'id="overview-pickup-{second["id"]}".*?</tr>', erables, re.S)
     assert row2 and "badge--called" in row2.group(0) and 'data-waiting="4"' in row2.group(0)
     assert count(erables, "alerts") == 2
+    assert longest_wait(erables) == "7 min"
+    # The longest wait first.
+    assert erables.index(f"overview-pickup-{first['id']}") < erables.index(
+        f"overview-pickup-{second['id']}"
+    )
     assert count(erables, "present") == 44  # 3 groups of 14, plus Léa and Noah
     assert count(erables, "upcoming") == 0
     assert count(erables, "departed") == 0
     bouleaux = card(html, "Pavillon des Bouleaux")
     assert count(bouleaux, "alerts") == 0
+    assert longest_wait(bouleaux) == "—"
     assert count(bouleaux, "present") == 42
 
     # Released: off the overview, and one more child gone home.
@@ -130,6 +165,156 @@ def test_signed_out_goes_to_sign_in(client: TestClient, path: str) -> None:
     response = client.get(path, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login?next=")
+
+
+# -- the live overview's socket --------------------------------------------------------------
+
+
+def cards(message: dict[str, Any]) -> str:
+    assert message.get("overview") is True, message
+    return str(message["content"])
+
+
+@contextmanager
+def overview_socket(client: TestClient) -> Iterator[tuple[WebSocketTestSession, str]]:
+    """The signed-in director's overview socket and its first message: every card."""
+    with client.websocket_connect("/admin/overview/ws", headers=ORIGIN) as ws:
+        yield ws, cards(receive(ws))
+
+
+def feed(client: TestClient) -> live.OverviewFeed:
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    return services.overview
+
+
+def test_the_socket_sends_every_card_then_each_change_within_the_same_card(
+    client: TestClient, clock: ManualClock
+) -> None:
+    login(client, ADMIN)
+    with overview_socket(client) as (ws, first):
+        # Both installations of the organization, swapped in by id (out of band).
+        assert first.count('class="card overview-card') == 2
+        assert first.count('hx-swap-oob="true"') == 2
+        assert count(card(first, "Pavillon des Érables"), "alerts") == 0
+
+        pickup = announce_at_door(client, 1)
+        erables = card(cards(receive(ws)), "Pavillon des Érables")
+        assert f'id="overview-pickup-{pickup["id"]}"' in erables
+        assert pickup["child_name"] in erables
+        assert count(erables, "alerts") == 1
+
+        clock.advance(timedelta(minutes=4))
+        advance(client, pickup["id"], "called")
+        pushed = cards(receive(ws))
+        # Only the installation that changed is sent.
+        assert "Pavillon des Bouleaux" not in pushed
+        row = re.search(rf'id="overview-pickup-{pickup["id"]}".*?</tr>', pushed, re.S)
+        assert row and "badge--called" in row.group(0) and 'data-waiting="4"' in row.group(0)
+        assert longest_wait(pushed) == "4 min"
+
+
+def test_the_socket_speaks_the_directors_language(client: TestClient) -> None:
+    login(client, ADMIN)
+    client.get("/admin/overview?lang=en")
+    with overview_socket(client) as (_ws, first):
+        assert "Departed today" in first and "Longest wait" in first
+    client.get("/admin/overview?lang=fr")
+    with overview_socket(client) as (_ws, first):
+        assert "Partis aujourd’hui" in first
+        assert "Attente la plus longue" in first
+
+
+def test_a_burst_of_events_is_rendered_once(client: TestClient, database_url: str) -> None:
+    """Forty events of one installation published back to back (as a rush would) cost one
+    render of its card and one message, not forty."""
+    login(client, ADMIN)
+    erables = demo_ids(database_url)["ERA"]
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    with overview_socket(client) as (ws, _first):
+        before = feed(client).renders
+
+        async def rush() -> None:
+            # Without a pause between them: nothing else runs until all forty are out.
+            for seq in range(1, 41):
+                await services.broker.publish(BoardEvent(erables, 10_000 + seq, "reload"))
+
+        assert client.portal is not None
+        client.portal.call(rush)
+        assert "Pavillon des Érables" in cards(receive(ws))
+        assert feed(client).renders == before + 1
+        # Nothing else was queued behind it: the next message is the next change's.
+        pickup = announce_at_door(client, 1)
+        assert f'id="overview-pickup-{pickup["id"]}"' in cards(receive(ws))
+
+
+def test_waiting_minutes_count_on_while_nothing_happens(
+    client: TestClient, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(live, "TICK_SECONDS", 0.2)
+    login(client, ADMIN)
+    pickup = announce_at_door(client, 1)
+    with overview_socket(client) as (ws, _first):
+        clock.advance(timedelta(minutes=9))
+        erables = card(cards(receive(ws)), "Pavillon des Érables")
+        row = re.search(rf'id="overview-pickup-{pickup["id"]}".*?</tr>', erables, re.S)
+        assert row and 'data-waiting="9"' in row.group(0)
+
+
+def test_signing_out_closes_the_open_overview(client: TestClient) -> None:
+    login(client, ADMIN)
+    with overview_socket(client) as (ws, _first):
+        out = client.post(
+            "/logout", data={"csrf_token": csrf(client)["X-CSRF-Token"]}, follow_redirects=False
+        )
+        assert out.status_code == 303
+        with pytest.raises(WebSocketDisconnect) as closed:
+            receive(ws)
+        assert closed.value.code == 4001
+
+
+def assert_socket_refused(client: TestClient, headers: dict[str, str] = ORIGIN) -> None:
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        client.websocket_connect("/admin/overview/ws", headers=headers),
+    ):
+        pass
+    if isinstance(refused.value, WebSocketDenialResponse):
+        assert refused.value.status_code == 403
+    else:
+        assert refused.value.code == 1008
+
+
+@pytest.mark.parametrize("email", ["educatrice@example.org", "accueil@example.org"])
+def test_the_socket_refuses_educators_and_reception(client: TestClient, email: str) -> None:
+    login(client, email)
+    assert_socket_refused(client)
+
+
+def test_the_socket_refuses_a_parent_a_centre_account_and_the_signed_out(
+    client: TestClient,
+) -> None:
+    assert_socket_refused(client)
+    parent = another_browser(client)
+    parent_login(parent)
+    assert_socket_refused(parent)
+    centre = another_browser(client)
+    assert portal_login(centre) == 303
+    assert_socket_refused(centre)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"origin": "http://evil.example"}, id="foreign-origin"),
+        pytest.param({"origin": "null"}, id="null-origin"),
+        pytest.param({}, id="no-origin"),
+    ],
+)
+def test_the_socket_refuses_another_origin(client: TestClient, headers: dict[str, str]) -> None:
+    login(client, ADMIN)
+    assert_socket_refused(client, headers)
+    with overview_socket(client) as (_ws, first):  # the Origin made the difference
+        assert "Pavillon des Érables" in first
 
 
 # -- reports -----------------------------------------------------------------------------------

@@ -1,56 +1,29 @@
 """/admin/overview: the director's view of every installation of the organization at once.
 
 Each installation's live alerts (child, group, step, minutes waiting since the alert, on the
-server's clock) and its counts (children present, alerts, upcoming, departed today). The page
-refreshes its live region by htmx polling every few seconds: one route serves the page or,
-for htmx, the region alone. Read-only: the buttons stay on the boards.
+server's clock; the longest wait first) and its counts (children present, alerts, upcoming,
+departed today). The page is live: it opens /admin/overview/ws (`overview_socket`) and the
+worker's overview feed (`server/realtime/overview.py`) pushes an installation's card again
+within half a second of any change there, whichever worker made it. No polling. Read-only:
+the buttons stay on the boards.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket
 
+from ...core import i18n
 from ...core.templating import render
-from ...pickups.board import AlertItem, BoardState, load_board
-from ...pickups.rules import waiting_minutes
+from ...realtime.overview import load_overview
 from ...roster import queries as roster
 from ..context import SECURITY_HEADERS, is_htmx, services
+from ..origin import origin_allowed
 from ..routing import get
-from ..sessions import require_admin
+from ..sessions import require_admin, staff_principal
 from .common import admin_page
-
-POLL_SECONDS = 5
-
-
-@dataclass(frozen=True)
-class InstallationOverview:
-    state: BoardState
-    # Each live alert, with the whole minutes its parent has waited since it was raised.
-    alerts: tuple[tuple[AlertItem, int], ...]
-    present: int
-    departed: int
-
-    @property
-    def installation_id(self) -> int:
-        return self.state.installation_id
-
-    @property
-    def upcoming(self) -> int:
-        return len(self.state.upcoming)
-
-
-def summarize(state: BoardState, now: datetime) -> InstallationOverview:
-    return InstallationOverview(
-        state=state,
-        alerts=tuple((a, waiting_minutes(a.announced_at, now)) for a in state.alerts),
-        present=sum(len(s.present) for s in state.sections),
-        departed=sum(len(s.departed) for s in state.sections),
-    )
 
 
 async def overview_page(request: Request) -> Response:
@@ -59,20 +32,36 @@ async def overview_page(request: Request) -> Response:
     now = svc.clock.now()
     async with svc.db.session() as session:
         installations = await roster.installations(session, principal.organization_id)
-        overviews = [summarize(await load_board(session, i, now), now) for i in installations]
-    if is_htmx(request):  # the polled region only: one card per installation
+        overviews = [await load_overview(session, i, now) for i in installations]
+    if is_htmx(request):  # the live region only: one card per installation
         body = "".join(
-            render("admin/_overview_installation.html", overview=o, now=now) for o in overviews
+            render("admin/_overview_installation.html", overview=o, oob=False) for o in overviews
         )
         return HTMLResponse(body, headers=SECURITY_HEADERS)
-    return admin_page(
-        request,
-        "admin/overview.html",
-        "overview",
-        overviews=overviews,
-        now=now,
-        poll_seconds=POLL_SECONDS,
-    )
+    return admin_page(request, "admin/overview.html", "overview", overviews=overviews)
 
 
-routes: list[BaseRoute] = [get("/admin/overview", overview_page, "admin.overview")]
+async def overview_socket(websocket: WebSocket) -> None:
+    """The overview's live cards: a director of the organization, from our own Origin. The
+    installations are the director's organization's, whatever the URL says."""
+    svc = services(websocket)
+    if not origin_allowed(websocket, svc.settings.allowed_origins):
+        await websocket.close(code=1008)  # before accept: the handshake gets HTTP 403
+        return
+    principal = await staff_principal(websocket)
+    if principal is None or not principal.is_admin:
+        await websocket.close(code=1008)
+        return
+    async with svc.db.session() as session:
+        installations = await roster.installations(session, principal.organization_id)
+    installation_ids = [i.id for i in installations if i.id is not None]
+    session_hash = principal.session_hash
+    del installations, principal  # the socket lives for hours: keep no loaded rows
+    await websocket.accept()
+    await svc.overview.serve(websocket, installation_ids, i18n.current_locale(), session_hash)
+
+
+routes: list[BaseRoute] = [
+    get("/admin/overview", overview_page, "admin.overview"),
+    WebSocketRoute("/admin/overview/ws", overview_socket, name="admin.overview_socket"),
+]
