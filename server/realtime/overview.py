@@ -3,9 +3,11 @@ current over a WebSocket (/admin/overview/ws) instead of polling.
 
 The read model (`InstallationOverview`): per installation its live alerts with the minutes
 each parent has waited, the longest wait, the day's counts and, during an emergency, the roll
-call (`roll_call`). The live part (`OverviewFeed`): one per worker. It follows the
-installations its sockets show through the hub (the same channels and broker subscriptions
-as the boards, so events cross workers through Redis), and on any event of one of them
+call (`server/emergency/queries.py:roll_summary`: accounted for, missing, and who).
+
+The live part (`OverviewFeed`): one per worker. It follows the installations its sockets show
+through the hub (the same channels and broker subscriptions as the boards, so events cross
+workers through Redis), and on any event of one of them (a pickup's step, a roll check)
 re-renders that installation's card from the database. Renders are coalesced: a burst of
 events within `COALESCE_SECONDS` costs one render, and renders are at least
 `MIN_INTERVAL_SECONDS` apart, so a rush of forty presses a second costs four renders, not
@@ -34,6 +36,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from ..core.i18n import use_locale
 from ..core.models import Installation, SignInSession
 from ..core.templating import render
+from ..emergency.queries import RollSummary, roll_summary
 from ..pickups.board import AlertItem, BoardState, load_board
 from ..pickups.events import BoardEvent
 from ..pickups.rules import waiting_minutes
@@ -62,6 +65,9 @@ class InstallationOverview:
     alerts: tuple[tuple[AlertItem, int], ...]
     present: int
     departed: int
+    # The roll call of an emergency under way there (None: none): who is accounted for,
+    # who is still missing.
+    roll: RollSummary | None = None
 
     @property
     def installation_id(self) -> int:
@@ -81,7 +87,9 @@ class InstallationOverview:
         return max((minutes for _, minutes in self.alerts), default=None)
 
 
-def summarize(state: BoardState, now: datetime) -> InstallationOverview:
+def summarize(
+    state: BoardState, now: datetime, roll: RollSummary | None = None
+) -> InstallationOverview:
     # The longest waits first: the director's eye goes to the top of the list.
     alerts = sorted(
         ((a, waiting_minutes(a.announced_at, now)) for a in state.alerts),
@@ -92,14 +100,19 @@ def summarize(state: BoardState, now: datetime) -> InstallationOverview:
         alerts=tuple(alerts),
         present=sum(len(s.present) for s in state.sections),
         departed=sum(len(s.departed) for s in state.sections),
+        roll=roll,
     )
 
 
 async def load_overview(
     session: AsyncSession, installation: Installation, now: datetime
 ) -> InstallationOverview:
-    """One installation's card, from the database."""
-    return summarize(await load_board(session, installation, now), now)
+    """One installation's card, from the database: its board and, during an emergency, its
+    roll call (a roll check publishes an event on the installation's channel like any
+    pickup, so the card follows it the same way)."""
+    assert installation.id is not None
+    board = await load_board(session, installation, now)
+    return summarize(board, now, await roll_summary(session, installation.id))
 
 
 async def live_sessions(session: AsyncSession, hashes: set[str], now: datetime) -> set[str]:

@@ -7,17 +7,23 @@ after a change, how a burst is coalesced, and that it closes with the sign-in.""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.testclient import TestClient, WebSocketDenialResponse, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
 from server.core.clock import ManualClock
+from server.core.models import ActorKind, Child, Emergency, EmergencyKind, Installation
+from server.emergency import service as emergency
+from server.emergency.rules import StartRequest
 from server.pickups.events import BoardEvent
+from server.pickups.writes import Actor
 from server.realtime import overview as live
 from server.services import Services
 from tests.helpers import (
@@ -315,6 +321,121 @@ def test_the_socket_refuses_another_origin(client: TestClient, headers: dict[str
     assert_socket_refused(client, headers)
     with overview_socket(client) as (_ws, first):  # the Origin made the difference
         assert "Pavillon des Érables" in first
+
+
+# -- during an emergency: the roll call ---------------------------------------------------------
+
+TABLET = Actor(ActorKind.STAFF, None, "Accueil", "tablet")
+
+
+def changed(
+    client: TestClient, work: Callable[[AsyncSession], Awaitable[list[BoardEvent]]]
+) -> None:
+    """A use-case run as a handler runs it: one transaction, then its events published."""
+    services: Services = client.app.state.services  # type: ignore[attr-defined]
+
+    async def run() -> None:
+        async with services.db.session() as session:
+            await services.commit_and_publish(session, await work(session))
+
+    assert client.portal is not None
+    client.portal.call(run)
+
+
+def start_drill(client: TestClient, clock: ManualClock) -> None:
+    async def work(session: AsyncSession) -> list[BoardEvent]:
+        era = (await session.scalars(select(Installation).filter_by(external_id="ERA"))).one()
+        assert era.id is not None
+        request = StartRequest((era.id,), EmergencyKind.EVACUATION, True, "Exercice", "Parc")
+        _started, events = await emergency.start(session, [era], request, TABLET, clock.now())
+        return events
+
+    changed(client, work)
+
+
+def check_present(client: TestClient, clock: ManualClock, child_external_id: str) -> None:
+    """« Présent » pressed on a board for this child."""
+
+    async def work(session: AsyncSession) -> list[BoardEvent]:
+        child = (
+            await session.scalars(select(Child).filter_by(external_id=child_external_id))
+        ).one()
+        under_way = (await session.scalars(select(Emergency).filter_by(ended_at=None))).one()
+        assert child.id is not None
+        outcome = await emergency.check(session, under_way, child.id, TABLET, clock.now())
+        assert outcome.changed
+        return outcome.events
+
+    changed(client, work)
+
+
+def end_emergency(clock: ManualClock) -> Callable[[AsyncSession], Awaitable[list[BoardEvent]]]:
+    async def work(session: AsyncSession) -> list[BoardEvent]:
+        under_way = (await session.scalars(select(Emergency).filter_by(ended_at=None))).one()
+        return await emergency.end(session, under_way, TABLET, clock.now())
+
+    return work
+
+
+def roll_count(installation_card: str, name: str) -> int:
+    match = re.search(rf'data-roll="{name}"><dt>[^<]*</dt><dd>(\d+)</dd>', installation_card)
+    assert match, f"no roll count {name}"
+    return int(match.group(1))
+
+
+def missing_names(installation_card: str) -> list[str]:
+    return re.findall(
+        r'<li id="overview-missing-[^"]*" data-child="\d+">([^<]*)</li>', installation_card
+    )
+
+
+def test_during_an_emergency_each_roll_check_updates_the_counts_and_the_missing_list(
+    client: TestClient, clock: ManualClock
+) -> None:
+    login(client, ADMIN)
+    client.get("/admin/overview?lang=en")
+    with overview_socket(client) as (ws, first):
+        assert "overview-roll" not in first  # no emergency: no roll
+
+        start_drill(client, clock)
+        erables = card(cards(receive(ws)), "Pavillon des Érables")
+        assert "overview-card--emergency" in erables and "Evacuation drill under way" in erables
+        assert roll_count(erables, "accounted") == 0
+        assert roll_count(erables, "missing") == 44
+        assert len(missing_names(erables)) == 44 and "Léa Tremblay" in missing_names(erables)
+        assert "44 children not yet accounted for:" in erables
+
+        clock.advance(timedelta(minutes=2))
+        check_present(client, clock, "C-LEA")
+        erables = card(cards(receive(ws)), "Pavillon des Érables")
+        assert roll_count(erables, "accounted") == 1
+        assert roll_count(erables, "missing") == 43
+        assert "Léa Tremblay" not in missing_names(erables)
+        assert "Noah Tremblay" in missing_names(erables)
+
+        # The page as loaded shows the same roll; Bouleaux has no emergency, no roll.
+        html = client.get("/admin/overview?lang=en").text
+        assert roll_count(card(html, "Pavillon des Érables"), "missing") == 43
+        assert "overview-roll" not in card(html, "Pavillon des Bouleaux")
+
+        # Ended: the roll leaves the card.
+        changed(client, end_emergency(clock))
+        erables = card(cards(receive(ws)), "Pavillon des Érables")
+        assert "overview-roll" not in erables and "overview-card--emergency" not in erables
+
+
+def test_the_missing_children_are_listed_under_their_group_in_french(
+    client: TestClient, clock: ManualClock
+) -> None:
+    login(client, ADMIN)
+    start_drill(client, clock)
+    html = client.get("/admin/overview?lang=fr").text
+    erables = card(html, "Pavillon des Érables")
+    assert "Exercice d’évacuation en cours" in erables
+    assert "44 enfants pas encore comptés :" in erables
+    lutins = re.search(r"<h4>Les Lutins</h4>\s*<ul>(.*?)</ul>", erables, re.S)
+    assert lutins and "Léa Tremblay" in lutins.group(1)
+    assert "Noah Tremblay" not in lutins.group(1)  # Noah is in another group
 
 
 # -- reports -----------------------------------------------------------------------------------
