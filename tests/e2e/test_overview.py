@@ -1,22 +1,32 @@
 """The director's overview, live in a real browser: an arrival announced through the API and a
 step pressed on a board appear on the open overview within a second, by themselves, over the
 overview's WebSocket (no reload, no polling), also when the change is made through another
-worker (Redis carries it)."""
+worker (Redis carries it); during an emergency each roll check updates the counts and the
+list of children not yet accounted for within a second."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Iterator
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from playwright.sync_api import Browser, Page, Request, expect
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.core.clock import ManualClock
+from server.core.db import Database
+from server.core.models import ActorKind, Child, Emergency, EmergencyKind, Installation
 from server.core.settings import Settings
+from server.emergency import service as emergency
+from server.emergency.rules import StartRequest
+from server.pickups.events import BoardEvent
+from server.pickups.writes import Actor
+from server.realtime.redis_broker import RedisBroker
 from tests.e2e.conftest import LiveServer, serving
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, run_async
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
@@ -110,3 +120,101 @@ def test_a_change_made_through_the_other_worker_reaches_the_overview(
     assert time.monotonic() - started < 1.0
     assert_not_reloaded(director, requests)
     context.close()
+
+
+# -- during an emergency ---------------------------------------------------------------------
+
+TABLET = Actor(ActorKind.STAFF, None, "Accueil", "tablet")
+Change = Callable[[AsyncSession], Awaitable[list[BoardEvent]]]
+
+
+def made_by_another_worker(server: LiveServer, change: Change) -> None:
+    """A roll change as a worker makes it: one transaction through the emergency use-case,
+    then its events published on Redis (this test is that other worker)."""
+    redis_url = server.settings.redis_url
+    assert redis_url
+
+    async def run() -> None:
+        db = Database(server.settings.database_url)
+        broker = RedisBroker(redis_url)
+        try:
+            async with db.session() as session:
+                events = await change(session)
+                await session.commit()
+            for event in events:
+                await broker.publish(dataclasses.replace(event, committed_at=time.time()))
+        finally:
+            await broker.stop()
+            await db.dispose()
+
+    run_async(run)
+
+
+def start_evacuation(now: Callable[[], datetime]) -> Change:
+    async def change(session: AsyncSession) -> list[BoardEvent]:
+        era = (await session.scalars(select(Installation).filter_by(external_id="ERA"))).one()
+        assert era.id is not None
+        request = StartRequest((era.id,), EmergencyKind.EVACUATION, False, "Alarme", "Parc")
+        _started, events = await emergency.start(session, [era], request, TABLET, now())
+        return events
+
+    return change
+
+
+def check_present(child_external_id: str, now: Callable[[], datetime]) -> Change:
+    async def change(session: AsyncSession) -> list[BoardEvent]:
+        child = (
+            await session.scalars(select(Child).filter_by(external_id=child_external_id))
+        ).one()
+        under_way = (await session.scalars(select(Emergency).filter_by(ended_at=None))).one()
+        assert child.id is not None
+        outcome = await emergency.check(session, under_way, child.id, TABLET, now())
+        assert outcome.changed
+        return outcome.events
+
+    return change
+
+
+def test_each_roll_check_reaches_the_overview_within_a_second(
+    settings: Settings, clock: ManualClock, redis_server: RedisServer, browser: Browser
+) -> None:
+    shared = dataclasses.replace(settings, redis_url=redis_server.url)
+    with serving(shared, clock) as server:
+        context = browser.new_context(locale="en-CA", viewport={"width": 1920, "height": 1080})
+        director = context.new_page()
+        director.goto(f"{server.url}/login?next=/admin/overview?lang=en")
+        director.fill("input[name=email]", "direction@example.org")
+        director.fill("input[name=password]", PASSWORD)
+        director.click("button[type=submit]")
+        requests = open_overview(director, server.url)
+        erables = director.locator(".overview-card", has_text="Pavillon des Érables")
+        roll = erables.locator(".overview-roll")
+        expect(roll).to_have_count(0)
+
+        started = time.monotonic()
+        made_by_another_worker(server, start_evacuation(clock.now))
+        expect(roll).to_contain_text("Evacuation under way", timeout=1000)
+        assert time.monotonic() - started < 1.0
+        expect(roll.locator('[data-roll="accounted"] dd')).to_have_text("0")
+        expect(roll.locator('[data-roll="missing"] dd')).to_have_text("44")
+        lea = roll.locator("li", has_text="Léa Tremblay")
+        expect(lea).to_have_count(1)
+
+        for number, name in enumerate(("C-LEA", "C-NOAH"), start=1):
+            started = time.monotonic()
+            made_by_another_worker(server, check_present(name, clock.now))
+            expect(roll.locator('[data-roll="accounted"] dd')).to_have_text(
+                str(number), timeout=1000
+            )
+            assert time.monotonic() - started < 1.0
+            expect(roll.locator('[data-roll="missing"] dd')).to_have_text(str(44 - number))
+        expect(lea).to_have_count(0)
+        expect(roll.locator("li", has_text="Noah Tremblay")).to_have_count(0)
+        expect(roll.locator("li")).to_have_count(42)
+        expect(
+            director.locator(".overview-card", has_text="Pavillon des Bouleaux").locator(
+                ".overview-roll"
+            )
+        ).to_have_count(0)
+        assert_not_reloaded(director, requests)
+        context.close()
