@@ -6,6 +6,7 @@ after a change, how a burst is coalesced, and that it closes with the sign-in.""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -18,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.testclient import TestClient, WebSocketDenialResponse, WebSocketTestSession
 from starlette.websockets import WebSocketDisconnect
 
+from server.app import create_app
 from server.core.clock import ManualClock
 from server.core.models import ActorKind, Child, Emergency, EmergencyKind, Installation
+from server.core.settings import Settings
 from server.emergency import service as emergency
 from server.emergency.rules import StartRequest
 from server.pickups.events import BoardEvent
@@ -38,7 +41,9 @@ from tests.helpers import (
     parent_login,
     portal_login,
     receive,
+    run_async,
 )
+from tests.redis_server import RedisServer
 
 ADMIN = "direction@example.org"
 
@@ -276,6 +281,46 @@ def test_signing_out_closes_the_open_overview(client: TestClient) -> None:
         with pytest.raises(WebSocketDisconnect) as closed:
             receive(ws)
         assert closed.value.code == 4001
+
+
+@pytest.fixture
+def client_on_redis(
+    settings: Settings, clock: ManualClock, redis_server: RedisServer
+) -> Iterator[TestClient]:
+    app = create_app(
+        dataclasses.replace(settings, redis_url=redis_server.url), clock=clock, background=False
+    )
+    with TestClient(app, base_url="http://testserver") as client:
+        yield client
+
+
+def test_a_redis_outage_is_shown_then_every_card_comes_afresh_and_a_sign_out_holds(
+    client_on_redis: TestClient, redis_server: RedisServer
+) -> None:
+    director = client_on_redis
+    other = another_browser(director)
+    login(director, ADMIN)
+    login(other, ADMIN)
+    with overview_socket(director) as (signed_out, _), overview_socket(other) as (still_in, _):
+        redis_server.kill()
+        assert receive(signed_out) == {"status": "degraded"}
+        assert receive(still_in) == {"status": "degraded"}
+        # Meanwhile a pickup is announced, and one director signs out: neither rides the bus.
+        pickup = announce_at_door(director, 1)
+        out = director.post(
+            "/logout", data={"csrf_token": csrf(director)["X-CSRF-Token"]}, follow_redirects=False
+        )
+        assert out.status_code == 303
+
+        run_async(redis_server.start)
+        with pytest.raises(WebSocketDisconnect) as closed:
+            receive(signed_out)
+        assert closed.value.code == 4001
+        assert receive(still_in) == {"status": "live"}
+        # Every card again, the missed announcement in it.
+        refreshed = cards(receive(still_in))
+        assert refreshed.count('class="card overview-card') == 2
+        assert f'id="overview-pickup-{pickup["id"]}"' in refreshed
 
 
 def assert_socket_refused(client: TestClient, headers: dict[str, str] = ORIGIN) -> None:
