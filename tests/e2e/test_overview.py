@@ -53,6 +53,8 @@ def open_overview(page: Page, url: str) -> list[str]:
 def assert_not_reloaded(page: Page, requests: list[str]) -> None:
     assert page.evaluate("window.__sameOverview") is True
     assert requests == [], requests
+    # A pushed card replaces its own, by id: the others stay where they were.
+    expect(page.locator("#overview-live > .overview-card")).to_have_count(2)
 
 
 def test_an_arrival_and_a_step_on_a_board_appear_within_a_second(
