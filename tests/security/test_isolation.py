@@ -466,3 +466,24 @@ def test_a_display_link_never_shows_another_installation(world: World) -> None:
     assert client.get(f"/display/{B_DISPLAY}").status_code == 404
     assert socket(client, f"/board/ws?display={B_DISPLAY}").status == "socket-refused"
     assert row(world, Display, world.a.display).revoked_at is None
+
+
+def test_the_overview_of_b_hears_nothing_of_a_change_at_a(world: World) -> None:
+    """Live, too: B's director's open overview gets B's changes and never A's."""
+    client = browser(world, "b-admin")
+    with client.websocket_connect("/admin/overview/ws", headers=WS_ORIGIN) as ws:
+        first = ws.receive_json()
+        assert first.get("overview") is True and B_MARKERS[0] in first["content"]
+        # A change at A, then one at B: the next message is B's, with nothing of A.
+        for site in (world.a, world.b):
+            answer = world.client.post(
+                f"/api/v1/pickups/{site.pickup}/status",
+                headers=api_headers(TOKENS[site_name(world, site)]),
+                json={"status": "called"},
+            )
+            assert answer.status_code == 200, answer.text
+        pushed = ws.receive_json()
+        assert pushed.get("overview") is True
+        assert B_MARKERS[0] in pushed["content"] and "badge--called" in pushed["content"]
+        for marker in A_MARKERS:
+            assert marker not in pushed["content"]
