@@ -265,22 +265,27 @@ class OverviewFeed:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_tick = loop.time() + TICK_SECONDS
+        last_render = -MIN_INTERVAL_SECONDS
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(next_tick - loop.time(), 0.0))
-                await asyncio.sleep(COALESCE_SECONDS)  # let the rest of a burst arrive
-            except TimeoutError:
-                pass
+            # Let the rest of a burst arrive, and keep renders `MIN_INTERVAL_SECONDS` apart
+            # (a lone change after a quiet moment goes out at once).
+            await asyncio.sleep(
+                max(COALESCE_SECONDS, last_render + MIN_INTERVAL_SECONDS - loop.time())
+            )
             if loop.time() >= next_tick:  # the minutes count even where nothing happens
                 self._dirty.update(self.followed)
                 next_tick = loop.time() + TICK_SECONDS
             self._wake.clear()
             dirty, self._dirty = self._dirty, set()
+            if not dirty:
+                continue
+            last_render = loop.time()
             try:
                 await self._send(dirty)
             except Exception:  # a failed render must not end the feed; the next one retries
                 log.exception("the overview failed to render installations %s", sorted(dirty))
-            await asyncio.sleep(MIN_INTERVAL_SECONDS)
 
     async def _send(self, dirty: set[int]) -> None:
         async with self._lock:
