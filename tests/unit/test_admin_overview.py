@@ -10,7 +10,7 @@ import dataclasses
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,10 +21,18 @@ from starlette.websockets import WebSocketDisconnect
 
 from server.app import create_app
 from server.core.clock import ManualClock
-from server.core.models import ActorKind, Child, Emergency, EmergencyKind, Installation
+from server.core.models import (
+    ActorKind,
+    Child,
+    Emergency,
+    EmergencyKind,
+    Installation,
+    PickupStatus,
+)
 from server.core.settings import Settings
 from server.emergency import service as emergency
 from server.emergency.rules import StartRequest
+from server.pickups.board import AlertItem, BoardState
 from server.pickups.events import BoardEvent
 from server.pickups.writes import Actor
 from server.realtime import overview as live
@@ -32,6 +40,7 @@ from server.services import Services
 from tests.helpers import (
     ERABLES,
     ORIGIN,
+    T0,
     announce,
     another_browser,
     api_headers,
@@ -176,6 +185,62 @@ def test_signed_out_goes_to_sign_in(client: TestClient, path: str) -> None:
     response = client.get(path, follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login?next=")
+
+
+# -- the view model ---------------------------------------------------------------------------
+
+
+def alert(pickup_id: int, announced_at: datetime | None) -> AlertItem:
+    return AlertItem(
+        pickup_id=pickup_id,
+        status=PickupStatus.ANNOUNCED,
+        child_id=pickup_id,
+        child_name=f"Enfant {pickup_id}",
+        group_id=1,
+        group_name="Les Lutins",
+        guardian_name="Parent",
+        mode="gps",
+        eta=None,
+        announce_at=None,
+        gps_minutes=None,
+        announced_at=announced_at,
+    )
+
+
+def board_state(*alerts: AlertItem) -> BoardState:
+    return BoardState(
+        installation_id=1,
+        installation_name="Pavillon",
+        timezone="America/Toronto",
+        preparation_minutes=5,
+        seq=1,
+        now=T0,
+        day=T0.date(),
+        groups=((1, "Les Lutins"),),
+        alerts=alerts,
+        upcoming=(),
+    )
+
+
+def test_the_view_model_puts_the_longest_wait_first_and_counts_whole_minutes() -> None:
+    summary = live.summarize(
+        board_state(
+            alert(1, T0 - timedelta(minutes=2, seconds=59)),
+            alert(2, T0 - timedelta(minutes=9)),
+            alert(3, None),  # not yet alerted: waits 0
+            alert(4, T0 - timedelta(minutes=9)),  # the same wait: the earlier id first
+        ),
+        T0,
+    )
+    assert [(a.pickup_id, minutes) for a, minutes in summary.alerts] == [
+        (2, 9),
+        (4, 9),
+        (1, 2),
+        (3, 0),
+    ]
+    assert summary.longest_wait == 9
+    assert summary.roll is None
+    assert live.summarize(board_state(), T0).longest_wait is None
 
 
 # -- the live overview's socket --------------------------------------------------------------
