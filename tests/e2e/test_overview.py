@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, Request, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -267,3 +268,7 @@ def test_a_check_on_one_tablet_reaches_the_other_and_the_overview_within_a_secon
     expect(roll.locator('[data-roll="accounted"] dd')).to_have_text("1")
     expect(roll.locator("li", has_text="Léa Tremblay")).to_have_count(0)
     assert_not_reloaded(overview, requests)
+    # The roll as pushed is as accessible as any page (axe-core: nothing serious).
+    violations = Axe().run(overview).response["violations"]
+    blocking = [v["id"] for v in violations if v["impact"] in {"serious", "critical"}]
+    assert blocking == [], violations
