@@ -88,20 +88,23 @@ def upgrade() -> None:
         batch_op.create_foreign_key(
             "fk_pickup_event_emergency", "emergency", ["emergency_id"], ["id"]
         )
-    with op.batch_alter_table("organization", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "reception_starts_emergencies",
-                sa.Boolean(),
-                nullable=False,
-                server_default=sa.false(),
-            )
-        )
+    # In place, not by copy (a batch would copy organization, which every table refers to,
+    # and SQLite refuses to drop it under rows that point at it).
+    op.add_column(
+        "organization",
+        sa.Column(
+            "reception_starts_emergencies",
+            sa.Boolean(),
+            nullable=False,
+            server_default=sa.false(),
+        ),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("organization", schema=None) as batch_op:
-        batch_op.drop_column("reception_starts_emergencies")
+    # In place, not by copy: every other table's foreign keys point at organization, and
+    # SQLite (3.35+) drops a plain column in place (as 0011 does).
+    op.drop_column("organization", "reception_starts_emergencies")
     with op.batch_alter_table("pickup_event", schema=None) as batch_op:
         batch_op.drop_constraint("fk_pickup_event_emergency", type_="foreignkey")
         batch_op.drop_column("emergency_id")

@@ -423,7 +423,9 @@ class _Channel:
     async def _snapshot(self, socket: BoardSocket) -> None:
         if isinstance(socket.view, FamilyView):
             family = await self.hub.load_family(socket.view.guardian_id)
-            notices = await self.hub.family_notices(family)
+            # The banner only when there is one: a page opened before it started has the
+            # empty region to fill, and a page without one matches the page as served.
+            notices = await self.hub.family_notices(family) or None
             self.views.setdefault(socket.view, set()).add(socket)
             self._deliver_all((socket,), family_message(family, socket.view, notices))
             return
