@@ -211,6 +211,21 @@ class Adult:
     authorized: bool  # an authorized person (a grandparent), not a guardian
 
 
+async def family_adults(session: AsyncSession, child_id: int) -> list[Adult]:
+    """Whom the child may go with, as a release shows them: the Départ confirmation and an
+    emergency's reunification list the same adults."""
+    return [
+        Adult(
+            id=g.id or 0,
+            name=g.full_name,
+            photo=g.photo,
+            initials=(g.first_name[:1] + g.last_name[:1]).upper(),
+            authorized=g.is_authorized_person,
+        )
+        for g in await pickups.family_adults(session, child_id)
+    ]
+
+
 async def pickup_release(request: Request) -> Response:
     """GET: the Départ confirmation, « Remis à Julie Tremblay ? » with that adult's photo,
     and the family's other adults, one tap each, for when someone else came."""
@@ -222,16 +237,7 @@ async def pickup_release(request: Request) -> Response:
         )
         child = await session.get(Child, pickup.child_id)
         assert child is not None
-        adults = [
-            Adult(
-                id=g.id or 0,
-                name=g.full_name,
-                photo=g.photo,
-                initials=(g.first_name[:1] + g.last_name[:1]).upper(),
-                authorized=g.is_authorized_person,
-            )
-            for g in await pickups.family_adults(session, pickup.child_id)
-        ]
+        adults = await family_adults(session, pickup.child_id)
     announcer = next((a for a in adults if a.id == pickup.guardian_id), None)
     return HTMLResponse(
         render(

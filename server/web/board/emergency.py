@@ -22,14 +22,13 @@ from ...core.templating import render
 from ...emergency import queries, service
 from ...emergency.messages import refusal_message
 from ...emergency.rules import Refusal, RuleError
-from ...pickups import queries as pickups
 from ...pickups.board import ViewKey
 from ...pickups.writes import Actor
 from ..context import csrf_form, services
 from ..limits import not_found, parse_id
 from ..routing import page_and_form, post
 from ..sessions import require_staff
-from .actions import Adult
+from .actions import family_adults
 
 
 async def _emergency_and_child(
@@ -122,16 +121,7 @@ async def roll_release(request: Request) -> Response:
         emergency, child = await _emergency_and_child(request, session, principal)
         if form is None:
             assert child.id is not None
-            adults = [
-                Adult(
-                    id=g.id or 0,
-                    name=g.full_name,
-                    photo=g.photo,
-                    initials=(g.first_name[:1] + g.last_name[:1]).upper(),
-                    authorized=g.is_authorized_person,
-                )
-                for g in await pickups.family_adults(session, child.id)
-            ]
+            adults = await family_adults(session, child.id)
             return HTMLResponse(
                 render("board/_roll_release.html", emergency=emergency, child=child, adults=adults)
             )
