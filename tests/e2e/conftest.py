@@ -4,6 +4,7 @@ so the test can move its clock), Debian's Chromium driven by Playwright, real We
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import signal
@@ -42,6 +43,7 @@ from tests.helpers import (
     serving_app,
     stop_process,
 )
+from tests.redis_server import RedisServer
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -377,3 +379,14 @@ def relais_serve(
         yield ServeProcess(url, process, stdout, stderr)
     finally:
         stop_process(process, signal.SIGINT, 20)
+
+
+@pytest.fixture
+def two_workers(
+    settings: Settings, clock: ManualClock, redis_server: RedisServer
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two servers of one deployment: the same database and the same Redis, so an event made
+    through one reaches what the other serves only through the fan-out."""
+    shared = dataclasses.replace(settings, redis_url=redis_server.url)
+    with serving(shared, clock) as first, serving(shared, clock) as second:
+        yield first, second

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -94,15 +94,6 @@ def test_an_arrival_and_a_step_on_a_board_appear_within_a_second(
     expect(row.locator("[data-waiting]")).to_have_attribute("data-waiting", "6")
     expect(erables.locator('[data-count="longest-wait"] dd')).to_have_text("6 min")
     assert_not_reloaded(director, requests)
-
-
-@pytest.fixture
-def two_workers(
-    settings: Settings, clock: ManualClock, redis_server: RedisServer
-) -> Iterator[tuple[LiveServer, LiveServer]]:
-    shared = dataclasses.replace(settings, redis_url=redis_server.url)
-    with serving(shared, clock) as first, serving(shared, clock) as second:
-        yield first, second
 
 
 def test_a_change_made_through_the_other_worker_reaches_the_overview(

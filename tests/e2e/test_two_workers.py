@@ -4,29 +4,16 @@ restarted mid-run loses nothing: every board converges once it is back."""
 
 from __future__ import annotations
 
-import dataclasses
 import time
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from server.core.clock import ManualClock
-from server.core.settings import Settings
-from tests.e2e.conftest import LiveServer, serving
+from tests.e2e.conftest import LiveServer
 from tests.helpers import PASSWORD, announce_at_the_door, run_async
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def two_workers(
-    settings: Settings, clock: ManualClock, redis_server: RedisServer
-) -> Iterator[tuple[LiveServer, LiveServer]]:
-    shared = dataclasses.replace(settings, redis_url=redis_server.url)
-    with serving(shared, clock) as first, serving(shared, clock) as second:
-        yield first, second
 
 
 def test_an_announcement_through_one_worker_reaches_a_board_on_the_other(
