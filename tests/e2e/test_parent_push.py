@@ -49,13 +49,12 @@ STAND_IN_PUSH_MANAGER = """
 
 
 # The notifications the worker shows, once there are some: the worker tells no page, so the
-# page asks its registration again on each frame until then (a deadline, not a pause).
-# The worker shows the notice on its own time after the push is delivered: waited for up to 15 s
-# (it took more than 5 on a loaded two-core machine), returning as soon as it is shown.
+# page asks its registration again on each frame until then (a deadline, not a pause),
+# returning as soon as one is shown.
 SHOWN_NOTIFICATIONS = """
-async () => {
+async (waitMs) => {
   const registration = await navigator.serviceWorker.ready;
-  const deadline = Date.now() + 15000;
+  const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
     const shown = await registration.getNotifications();
     if (shown.length) return shown.map((n) => ({ title: n.title, body: n.body, url: n.data.url }));
@@ -171,15 +170,24 @@ def test_ready_reaches_a_notification_naming_the_child(
     message = handset.decrypt(delivery)  # what Chromium's push service would hand the worker
 
     cdp = page.context.new_cdp_session(page)
-    cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {
-            "origin": live_server.url,
-            "registrationId": registration_id(cdp, scope),
-            "data": json.dumps(message, ensure_ascii=False),
-        },
-    )
-    shown = page.evaluate(SHOWN_NOTIFICATIONS)
+    registration = registration_id(cdp, scope)
+    # DevTools hands the message over once, fire and forget; Chromium drops it when the worker
+    # is just then stopping for idleness (CI saw no notice after 15 s, once). A push service
+    # delivers again what was not acknowledged, so the test does too: up to three times, and
+    # the notice's tag (one per child) keeps it to one notification whatever the count.
+    shown: list[dict[str, str]] = []
+    for _delivery in range(3):
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {
+                "origin": live_server.url,
+                "registrationId": registration,
+                "data": json.dumps(message, ensure_ascii=False),
+            },
+        )
+        shown = page.evaluate(SHOWN_NOTIFICATIONS, 10_000)
+        if shown:
+            break
     assert shown == [
         {"title": "Prêt", "body": "Léa vous attend : vous pouvez entrer.", "url": "/parent"}
     ]
