@@ -6,12 +6,13 @@ import json
 import re
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
+from PIL import Image, ImageChops
 from playwright.sync_api import Page, expect
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
@@ -323,6 +324,13 @@ def test_a_board_changed_live_looks_exactly_like_a_fresh_load(
     in again, one moved to another group) the board is the same, pixel for pixel, as the
     page loaded afresh."""
     board = new_tablet("accueil@example.org", sound=False)
+    # The board counts waiting minutes and GPS ages from the browser's clock, set to the
+    # server's at each render. The server's clock is held still; the browser's is held still
+    # too (for both pages: one context), or a board opened earlier would read « il y a 10 s »
+    # where one opened a slower moment later reads « à l'instant » (seen under load in CI).
+    board.clock.set_fixed_time(datetime(2026, 11, 30, 21, 0, tzinfo=UTC))
+    board.reload()
+    expect(board.locator("#conn")).to_have_class("conn conn--live")
     board.set_viewport_size({"width": 1180, "height": 820})
     children = live_server.api("GET", "/children?installation_id=ERA").json()
     present = [c for c in children if c["present"] and c["guardian_ids"]]
@@ -361,6 +369,21 @@ def test_a_board_changed_live_looks_exactly_like_a_fresh_load(
     fresh.goto(f"{live_server.url}/board")
     expect(fresh.locator("#conn")).to_have_class("conn conn--live")
     assert board_content(board) == board_content(fresh)
-    live_shot = board.screenshot(path=str(tmp_path / "live.png"), full_page=True)
-    fresh_shot = fresh.screenshot(path=str(tmp_path / "fresh.png"), full_page=True)
-    assert live_shot == fresh_shot
+    board.screenshot(path=str(tmp_path / "live.png"), full_page=True)
+    fresh.screenshot(path=str(tmp_path / "fresh.png"), full_page=True)
+    assert pixel_difference(tmp_path / "live.png", tmp_path / "fresh.png") <= RASTER_NOISE
+
+
+# Chromium's software rasterizer now and then draws the same text a level or three apart
+# (seen: 32 pixels of the header, off by 1 to 3 of 255, same page, same words). A row out of
+# place, another word or another colour differs by far more than this.
+RASTER_NOISE = 8
+
+
+def pixel_difference(first: Path, second: Path) -> int:
+    """The largest difference, over every pixel and channel, of two pictures of one size."""
+    with Image.open(first) as a, Image.open(second) as b:
+        assert a.size == b.size, (a.size, b.size)
+        difference = ImageChops.difference(a.convert("RGB"), b.convert("RGB"))
+        per_channel = cast(tuple[tuple[int, int], ...], difference.getextrema())  # RGB: 3 pairs
+        return max(high for _low, high in per_channel)
