@@ -171,10 +171,10 @@ def test_ready_reaches_a_notification_naming_the_child(
 
     cdp = page.context.new_cdp_session(page)
     registration = registration_id(cdp, scope)
-    # DevTools hands the message over once, fire and forget; Chromium drops it when the worker
-    # is just then stopping for idleness (CI saw no notice after 15 s, once). A push service
-    # delivers again what was not acknowledged, so the test does too: up to three times, and
-    # the notice's tag (one per child) keeps it to one notification whatever the count.
+    # DevTools hands the message over once, fire and forget, and it is lost now and then (CI
+    # once saw no notice after 15 s; most likely the worker was stopping for idleness). A push
+    # service delivers again what was not acknowledged, so the test does too: up to three
+    # times, and the notice's tag (one per child) keeps it to one notification whatever the count.
     shown: list[dict[str, str]] = []
     for _delivery in range(3):
         cdp.send(
